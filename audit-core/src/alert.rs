@@ -1,0 +1,1 @@
+//! Alert rules evaluated in the pipeline. PLACEHOLDER: owned by the web work.

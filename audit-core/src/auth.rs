@@ -1,0 +1,1 @@
+//! Ready-made authentication and authorization events. PLACEHOLDER: owned by the web work.

@@ -1,0 +1,1 @@
+//! Conformance suite. PLACEHOLDER: owned by the chain work.

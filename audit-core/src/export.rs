@@ -1,0 +1,1 @@
+//! JSON Lines and CSV export encoders. PLACEHOLDER: owned by the chain work.

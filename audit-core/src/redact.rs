@@ -1,0 +1,1 @@
+//! Redaction of sensitive metadata. PLACEHOLDER: owned by the pipeline work.

@@ -1,0 +1,1 @@
+//! Sinks that ship with the core. PLACEHOLDER: filled by the pipeline and chain work.

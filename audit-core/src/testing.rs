@@ -1,0 +1,1 @@
+//! Capturing events in tests. PLACEHOLDER: owned by the pipeline work.

@@ -1,0 +1,2 @@
+//! audit-sqlx. PLACEHOLDER: owned by its own work.
+#![deny(missing_docs)]
