@@ -72,6 +72,20 @@ impl ChainHasher {
         self.hash_bytes(&buf)
     }
 
+    /// Like [`hash`](Self::hash), but reuses `scratch` for the encoding, so hashing many
+    /// events (a batch write, a verification) allocates nothing per event.
+    pub fn hash_with_scratch(
+        &self,
+        prev: &ChainHash,
+        event: &AuditEvent,
+        scratch: &mut Vec<u8>,
+    ) -> ChainHash {
+        scratch.clear();
+        scratch.extend_from_slice(prev.as_bytes());
+        canonical_bytes(event, scratch);
+        self.hash_bytes(scratch)
+    }
+
     /// `H(bytes)`, for callers that already hold `prev ‖ canonical_bytes`.
     pub fn hash_bytes(&self, bytes: &[u8]) -> ChainHash {
         let mut out = [0u8; 32];

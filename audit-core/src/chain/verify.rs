@@ -1,13 +1,33 @@
 //! Verification of a stored chain: names the first bad `seq` and the kind of fault.
 //!
-//! IMPLEMENTATION OWNED BY THE CHAIN WORK (see issue 2): the types below are the contract
-//! that stores rely on; the bodies are filled in there.
+//! The canonical encoding leaves `seq` out, so the order of records is carried only by
+//! `prev_hash`. That is what lets the verifier tell faults apart: it streams records in `seq`
+//! order with a one-record look-ahead, and judges each record `r` by its predecessor `p` (the
+//! last record that verified, or the anchor) and its successor `n`:
+//!
+//! | what is seen | fault at `r.seq` |
+//! | --- | --- |
+//! | `r.prev_hash != p.hash`, `n.hash == r.prev_hash` and `n.prev_hash == p.hash` | [`Reordered`](FaultKind::Reordered) (two adjacent rows swapped) |
+//! | `n.prev_hash == p.hash` (the chain skips `r`) | [`Inserted`](FaultKind::Inserted) |
+//! | `r.hash` differs from the recomputed hash | [`Modified`](FaultKind::Modified) |
+//! | link broken, `r` consistent, `n` links to `r` (or `r` is last) | [`Missing`](FaultKind::Missing) (a record before `r` removed, the rest renumbered) |
+//! | link broken, `r` consistent, `n` does not link to `r` | [`Reordered`](FaultKind::Reordered) (`r` belongs elsewhere) |
+//!
+//! Sequence numbers are checked first: a gap is [`Missing`](FaultKind::Missing) at the first
+//! absent seq, a repeated seq is [`Inserted`](FaultKind::Inserted), a decreasing one
+//! [`Reordered`](FaultKind::Reordered).
+//!
+//! Limits (see `docs/chain.md`): with plain SHA-256 anyone can rewrite a record *and*
+//! recompute its hash; the following record then no longer links and the fault is reported
+//! as `Missing` one seq later. With HMAC-SHA256 such a rewrite is `Modified` at the right seq.
+//! A record appended at the tail with a valid SHA-256 hash is indistinguishable from a real
+//! one; removing tail records is only visible against a [`Checkpoint`].
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{ChainHash, ChainHasher};
-use crate::event::StoredEvent;
+use crate::event::{StoredEvent, now_micros};
 
 /// Where verification starts: the genesis (`seq` 0, zero hash) or the last event of an
 /// archived range or an earlier verified prefix.
@@ -54,6 +74,11 @@ pub enum FaultKind {
     Reordered,
     /// The chain ends before a checkpoint taken earlier.
     Truncated,
+    /// A checkpoint was given but could not be compared: it lies before the verified range,
+    /// or it is inside the range but was not registered with
+    /// [`ChainVerifier::with_checkpoint`] before the records were pushed. Verification fails
+    /// closed rather than silently skipping the check.
+    Unverifiable,
 }
 
 /// The first fault found.
@@ -87,10 +112,56 @@ impl VerifyReport {
 }
 
 /// A streaming verifier: push records in `seq` order, then [`finish`](Self::finish).
+///
+/// Memory is constant: the verifier keeps the last verified record's position, one pending
+/// record's hashes (the look-ahead) and a reused encoding buffer. Because it cannot keep
+/// every hash, a checkpoint that lies *inside* the verified range must be registered before
+/// streaming with [`with_checkpoint`](Self::with_checkpoint); one at or after the last record
+/// can also be given to [`finish`](Self::finish) alone.
+///
+/// ```
+/// use audit_core::{AuditEvent, StoredEvent, chain::{ChainHash, ChainHasher, ChainVerifier}};
+///
+/// let hasher = ChainHasher::sha256();
+/// let event = AuditEvent::builder("USER_LOGIN").build();
+/// let hash = hasher.hash(&ChainHash::ZERO, &event);
+/// let record = StoredEvent { seq: 1, prev_hash: ChainHash::ZERO, hash, event };
+///
+/// let mut verifier = ChainVerifier::new(hasher);
+/// verifier.push(&record).unwrap();
+/// let report = verifier.finish(None);
+/// assert!(report.is_valid());
+/// assert_eq!(report.checked, 1);
+/// assert_eq!(report.head.unwrap().hash, hash);
+/// ```
 #[derive(Debug)]
 pub struct ChainVerifier {
     hasher: ChainHasher,
     anchor: ChainAnchor,
+    /// The last record that verified (the anchor until one does).
+    last: ChainAnchor,
+    /// The record under judgement, waiting for its successor.
+    pending: Option<Pending>,
+    checked: u64,
+    fault: Option<ChainFault>,
+    checkpoint: Option<Checkpoint>,
+    /// Whether the registered checkpoint's record was verified and matched.
+    checkpoint_matched: bool,
+    scratch: Vec<u8>,
+}
+
+/// What the verifier keeps of a record while it waits for the next one.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    seq: u64,
+    prev_hash: ChainHash,
+    hash: ChainHash,
+    /// Whether `hash` equals the hash recomputed from the record's content.
+    consistent: bool,
+}
+
+fn fault(seq: u64, kind: FaultKind, detail: String) -> ChainFault {
+    ChainFault { seq, kind, detail }
 }
 
 impl ChainVerifier {
@@ -101,21 +172,266 @@ impl ChainVerifier {
 
     /// Verifies records that follow `anchor`.
     pub fn from_anchor(hasher: ChainHasher, anchor: ChainAnchor) -> Self {
-        Self { hasher, anchor }
+        Self {
+            hasher,
+            anchor,
+            last: anchor,
+            pending: None,
+            checked: 0,
+            fault: None,
+            checkpoint: None,
+            checkpoint_matched: false,
+            scratch: Vec::with_capacity(512),
+        }
+    }
+
+    /// Registers a checkpoint to compare while streaming: the record at `checkpoint.seq`
+    /// must carry `checkpoint.hash` (else the log was rewritten: [`FaultKind::Modified`]),
+    /// and the chain must reach it (else [`FaultKind::Truncated`]). It is then also the
+    /// default for [`finish`](Self::finish).
+    pub fn with_checkpoint(mut self, checkpoint: Option<&Checkpoint>) -> Self {
+        self.checkpoint = checkpoint.copied();
+        self
+    }
+
+    /// How many records have verified so far.
+    pub fn checked(&self) -> u64 {
+        self.checked
     }
 
     /// Checks the next record. Returns the first fault once one is known; later calls keep
     /// returning it.
+    ///
+    /// A record is judged when its successor arrives (or at [`finish`](Self::finish)), so a
+    /// fault in record `k` is returned by the push of record `k + 1`.
     pub fn push(&mut self, record: &StoredEvent) -> Result<(), ChainFault> {
-        let _ = (&self.hasher, &self.anchor, record);
-        todo!("chain verifier: implemented by the chain work")
+        if let Some(fault) = &self.fault {
+            return Err(fault.clone());
+        }
+        let incoming = Pending {
+            seq: record.seq,
+            prev_hash: record.prev_hash,
+            hash: record.hash,
+            consistent: self.hasher.hash_with_scratch(
+                &record.prev_hash,
+                &record.event,
+                &mut self.scratch,
+            ) == record.hash,
+        };
+        let result = self.step(incoming);
+        if let Err(fault) = &result {
+            self.fault = Some(fault.clone());
+        }
+        result
     }
 
-    /// Ends verification; `checkpoint`, when given, must be at or before the last record
-    /// and match its hash, or the tail was truncated or rewritten.
-    pub fn finish(self, checkpoint: Option<&Checkpoint>) -> VerifyReport {
-        let _ = checkpoint;
-        todo!("chain verifier: implemented by the chain work")
+    fn step(&mut self, incoming: Pending) -> Result<(), ChainFault> {
+        let last_seq = self.pending.map_or(self.last.seq, |p| p.seq);
+        let expected = last_seq.saturating_add(1);
+        if incoming.seq == expected {
+            if let Some(pending) = self.pending.take() {
+                self.judge(pending, Some(&incoming))?;
+            }
+            self.pending = Some(incoming);
+            return Ok(());
+        }
+        // `incoming` is not the successor of the pending record, so it says nothing about
+        // it: judge the pending record alone first, since its seq is lower.
+        if let Some(pending) = self.pending.take() {
+            self.judge(pending, None)?;
+        }
+        Err(if incoming.seq > expected {
+            fault(
+                expected,
+                FaultKind::Missing,
+                format!(
+                    "seq {expected} is missing: the next record has seq {}",
+                    incoming.seq
+                ),
+            )
+        } else if incoming.seq == last_seq && last_seq > self.anchor.seq {
+            fault(
+                incoming.seq,
+                FaultKind::Inserted,
+                format!("a second record claims seq {}", incoming.seq),
+            )
+        } else {
+            fault(
+                incoming.seq,
+                FaultKind::Reordered,
+                format!(
+                    "record {} comes after seq {last_seq}: records are out of order",
+                    incoming.seq
+                ),
+            )
+        })
+    }
+
+    /// Decides whether `r` verifies, given its successor `next` when there is one.
+    fn judge(&mut self, r: Pending, next: Option<&Pending>) -> Result<(), ChainFault> {
+        let p = self.last;
+        let linked = r.prev_hash == p.hash;
+        if let Some(n) = next {
+            if !linked && n.hash == r.prev_hash && n.prev_hash == p.hash {
+                return Err(fault(
+                    r.seq,
+                    FaultKind::Reordered,
+                    format!("records {} and {} are swapped", r.seq, n.seq),
+                ));
+            }
+            if n.prev_hash == p.hash {
+                return Err(fault(
+                    r.seq,
+                    FaultKind::Inserted,
+                    format!(
+                        "record {} is not part of the chain: record {} links to record {}",
+                        r.seq, n.seq, p.seq
+                    ),
+                ));
+            }
+        }
+        if !r.consistent {
+            return Err(fault(
+                r.seq,
+                FaultKind::Modified,
+                format!(
+                    "record {}'s content does not match its hash{}",
+                    r.seq,
+                    if linked { "" } else { " or its link" }
+                ),
+            ));
+        }
+        if !linked {
+            return Err(match next {
+                Some(n) if n.prev_hash != r.hash => fault(
+                    r.seq,
+                    FaultKind::Reordered,
+                    format!(
+                        "record {} belongs elsewhere: it links neither to record {} nor from \
+                         record {}",
+                        r.seq, p.seq, n.seq
+                    ),
+                ),
+                // Ambiguous by nature: the record is intact but its predecessor is not the
+                // one it was chained to, so at least one record before it was removed and the
+                // rest renumbered (or, with SHA-256, the predecessor was rewritten and
+                // rehashed).
+                _ => fault(
+                    r.seq,
+                    FaultKind::Missing,
+                    format!(
+                        "record {} links to a record that is not there: a record after {} was \
+                         removed (or record {} was rewritten)",
+                        r.seq, p.seq, p.seq
+                    ),
+                ),
+            });
+        }
+        if let Some(cp) = &self.checkpoint {
+            if cp.seq == r.seq {
+                if cp.hash != r.hash {
+                    return Err(fault(
+                        r.seq,
+                        FaultKind::Modified,
+                        format!(
+                            "record {} differs from the checkpoint taken at {}: the log was \
+                             rewritten",
+                            r.seq, cp.taken_at
+                        ),
+                    ));
+                }
+                self.checkpoint_matched = true;
+            }
+        }
+        self.last = ChainAnchor {
+            seq: r.seq,
+            hash: r.hash,
+        };
+        self.checked += 1;
+        Ok(())
+    }
+
+    /// Ends verification; `checkpoint` (or, when `None`, the one registered with
+    /// [`with_checkpoint`](Self::with_checkpoint)) must lie within the chain and match its
+    /// record's hash, or the tail was truncated ([`FaultKind::Truncated`]) or the log
+    /// rewritten ([`FaultKind::Modified`]).
+    ///
+    /// The end of the pushed records is taken as the end of the chain; a checkpoint inside
+    /// the range that was not registered before streaming gives
+    /// [`FaultKind::Unverifiable`].
+    pub fn finish(mut self, checkpoint: Option<&Checkpoint>) -> VerifyReport {
+        if self.fault.is_none() {
+            if let Some(pending) = self.pending.take() {
+                if let Err(fault) = self.judge(pending, None) {
+                    self.fault = Some(fault);
+                }
+            }
+        }
+        if self.fault.is_none() {
+            if let Some(cp) = checkpoint.copied().or(self.checkpoint) {
+                self.fault = self.check_checkpoint(&cp);
+            }
+        }
+        VerifyReport {
+            checked: self.checked,
+            head: (self.checked > 0).then(|| Checkpoint {
+                seq: self.last.seq,
+                hash: self.last.hash,
+                taken_at: now_micros(),
+            }),
+            fault: self.fault,
+        }
+    }
+
+    /// Compares a checkpoint with the end of a chain that verified so far.
+    fn check_checkpoint(&self, cp: &Checkpoint) -> Option<ChainFault> {
+        let end = self.last;
+        if cp.seq > end.seq {
+            return Some(fault(
+                cp.seq,
+                FaultKind::Truncated,
+                format!(
+                    "the chain ends at seq {} but a checkpoint at seq {} was taken at {}",
+                    end.seq, cp.seq, cp.taken_at
+                ),
+            ));
+        }
+        let known = if cp.seq == end.seq {
+            Some(end.hash)
+        } else if cp.seq == self.anchor.seq {
+            Some(self.anchor.hash)
+        } else if self.checkpoint.is_some_and(|c| c.seq == cp.seq) && self.checkpoint_matched {
+            self.checkpoint.map(|c| c.hash)
+        } else {
+            None
+        };
+        match known {
+            Some(hash) if hash == cp.hash => None,
+            Some(_) => Some(fault(
+                cp.seq,
+                FaultKind::Modified,
+                format!(
+                    "record {} differs from the checkpoint taken at {}: the log was rewritten",
+                    cp.seq, cp.taken_at
+                ),
+            )),
+            None => Some(fault(
+                cp.seq,
+                FaultKind::Unverifiable,
+                if cp.seq < self.anchor.seq {
+                    format!(
+                        "the checkpoint at seq {} lies before the verified range (anchor {})",
+                        cp.seq, self.anchor.seq
+                    )
+                } else {
+                    format!(
+                        "the checkpoint at seq {} was not registered with \
+                         ChainVerifier::with_checkpoint before streaming",
+                        cp.seq
+                    )
+                },
+            )),
+        }
     }
 }
 
@@ -126,7 +442,7 @@ pub fn verify<'a>(
     records: impl IntoIterator<Item = &'a StoredEvent>,
     checkpoint: Option<&Checkpoint>,
 ) -> VerifyReport {
-    let mut verifier = ChainVerifier::from_anchor(hasher, anchor);
+    let mut verifier = ChainVerifier::from_anchor(hasher, anchor).with_checkpoint(checkpoint);
     for record in records {
         if verifier.push(record).is_err() {
             break;
