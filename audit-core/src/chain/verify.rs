@@ -235,10 +235,12 @@ impl ChainVerifier {
             self.pending = Some(incoming);
             return Ok(());
         }
-        // `incoming` is not the successor of the pending record, so it says nothing about
-        // it: judge the pending record alone first, since its seq is lower.
+        // The pending record has the lower seq, so it is judged first. A twin with the same
+        // seq may still reveal it as the inserted one (when the twin links to its
+        // predecessor); any other record is not its successor and tells nothing about it.
         if let Some(pending) = self.pending.take() {
-            self.judge(pending, None)?;
+            let twin = (incoming.seq == pending.seq).then_some(&incoming);
+            self.judge(pending, twin)?;
         }
         Err(if incoming.seq > expected {
             fault(
@@ -449,4 +451,348 @@ pub fn verify<'a>(
         }
     }
     verifier.finish(checkpoint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Actor, AuditEvent};
+
+    fn hashers() -> [ChainHasher; 2] {
+        [ChainHasher::sha256(), ChainHasher::hmac_sha256(b"test key")]
+    }
+
+    fn event(i: u64) -> AuditEvent {
+        AuditEvent::builder("TEST_EVENT")
+            .actor(Actor::user(format!("user-{i}")))
+            .description(format!("event number {i}"))
+            .build()
+    }
+
+    /// A valid chain of `n` records following `anchor`.
+    fn chain_from(hasher: &ChainHasher, anchor: ChainAnchor, n: u64) -> Vec<StoredEvent> {
+        let mut prev = anchor.hash;
+        (anchor.seq + 1..=anchor.seq + n)
+            .map(|seq| {
+                let event = event(seq);
+                let hash = hasher.hash(&prev, &event);
+                let record = StoredEvent {
+                    seq,
+                    prev_hash: prev,
+                    hash,
+                    event,
+                };
+                prev = hash;
+                record
+            })
+            .collect()
+    }
+
+    fn chain(hasher: &ChainHasher, n: u64) -> Vec<StoredEvent> {
+        chain_from(hasher, ChainAnchor::GENESIS, n)
+    }
+
+    fn check(hasher: &ChainHasher, records: &[StoredEvent]) -> VerifyReport {
+        verify(hasher.clone(), ChainAnchor::GENESIS, records, None)
+    }
+
+    #[track_caller]
+    fn assert_fault(report: &VerifyReport, seq: u64, kind: FaultKind) {
+        let fault = report.fault.as_ref().expect("a fault");
+        assert_eq!((fault.seq, fault.kind), (seq, kind), "{}", fault.detail);
+    }
+
+    /// An attacker's record: linked after `prev` and hashed with plain SHA-256.
+    fn forged(seq: u64, prev: ChainHash, i: u64) -> StoredEvent {
+        let event = event(i);
+        StoredEvent {
+            seq,
+            prev_hash: prev,
+            hash: ChainHasher::sha256().hash(&prev, &event),
+            event,
+        }
+    }
+
+    fn renumber(records: &mut [StoredEvent]) {
+        for (i, r) in records.iter_mut().enumerate() {
+            r.seq = i as u64 + 1;
+        }
+    }
+
+    #[test]
+    fn an_intact_chain_verifies_with_its_head_and_count() {
+        for hasher in hashers() {
+            let records = chain(&hasher, 10);
+            let report = check(&hasher, &records);
+            assert!(report.is_valid(), "{:?}", report.fault);
+            assert_eq!(report.checked, 10);
+            let head = report.head.unwrap();
+            assert_eq!((head.seq, head.hash), (10, records[9].hash));
+        }
+    }
+
+    #[test]
+    fn an_empty_chain_is_valid_without_head() {
+        let report = check(&ChainHasher::sha256(), &[]);
+        assert!(report.is_valid());
+        assert_eq!((report.checked, report.head), (0, None));
+    }
+
+    #[test]
+    fn a_wrong_key_reports_the_first_record_modified() {
+        let records = chain(&ChainHasher::hmac_sha256(b"right"), 3);
+        let report = check(&ChainHasher::hmac_sha256(b"wrong"), &records);
+        assert_fault(&report, 1, FaultKind::Modified);
+    }
+
+    #[test]
+    fn a_modified_record_is_modified() {
+        for hasher in hashers() {
+            for at in [0, 4, 9] {
+                let mut records = chain(&hasher, 10);
+                records[at].event.description = Some("nothing to see".into());
+                let report = check(&hasher, &records);
+                assert_fault(&report, at as u64 + 1, FaultKind::Modified);
+                assert_eq!(report.checked, at as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn a_changed_prev_hash_is_modified() {
+        for hasher in hashers() {
+            let mut records = chain(&hasher, 6);
+            records[3].prev_hash = ChainHash([7; 32]);
+            assert_fault(&check(&hasher, &records), 4, FaultKind::Modified);
+        }
+    }
+
+    #[test]
+    fn a_seq_gap_is_missing_at_the_first_absent_seq() {
+        for hasher in hashers() {
+            let mut records = chain(&hasher, 8);
+            records.drain(3..5);
+            assert_fault(&check(&hasher, &records), 4, FaultKind::Missing);
+        }
+    }
+
+    #[test]
+    fn a_removed_and_renumbered_record_is_missing() {
+        for hasher in hashers() {
+            for at in [0, 3, 6, 7] {
+                let mut records = chain(&hasher, 8);
+                records.remove(at);
+                renumber(&mut records);
+                let report = check(&hasher, &records);
+                if at == 7 {
+                    // Removing the tail is invisible without a checkpoint.
+                    assert!(report.is_valid());
+                } else {
+                    assert_fault(&report, at as u64 + 1, FaultKind::Missing);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_forged_record_inserted_with_renumbering_is_inserted() {
+        for hasher in hashers() {
+            for at in [0, 3, 7] {
+                let mut records = chain(&hasher, 8);
+                let prev = if at == 0 {
+                    ChainHash::ZERO
+                } else {
+                    records[at - 1].hash
+                };
+                records.insert(at, forged(0, prev, 99));
+                renumber(&mut records);
+                assert_fault(
+                    &check(&hasher, &records),
+                    at as u64 + 1,
+                    FaultKind::Inserted,
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_second_record_with_the_same_seq_is_inserted() {
+        for hasher in hashers() {
+            // Whichever of the two rows comes first.
+            for at in [2, 3] {
+                let mut records = chain(&hasher, 6);
+                let twin = forged(3, records[1].hash, 42);
+                records.insert(at, twin);
+                assert_fault(&check(&hasher, &records), 3, FaultKind::Inserted);
+            }
+        }
+    }
+
+    #[test]
+    fn a_copied_row_is_inserted() {
+        for hasher in hashers() {
+            let mut records = chain(&hasher, 6);
+            records.insert(3, records[2].clone());
+            renumber(&mut records);
+            // The two rows are identical, so the first of them is named.
+            assert_fault(&check(&hasher, &records), 3, FaultKind::Inserted);
+        }
+    }
+
+    #[test]
+    fn swapped_rows_are_reordered_at_the_first() {
+        for hasher in hashers() {
+            for (a, b) in [(0, 1), (3, 4), (8, 9), (2, 6), (0, 9)] {
+                let mut records = chain(&hasher, 10);
+                records.swap(a, b);
+                renumber(&mut records);
+                assert_fault(
+                    &check(&hasher, &records),
+                    a as u64 + 1,
+                    FaultKind::Reordered,
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn decreasing_seq_is_reordered() {
+        let hasher = ChainHasher::sha256();
+        let mut records = chain(&hasher, 5);
+        records.swap(2, 3);
+        assert_fault(&check(&hasher, &records), 3, FaultKind::Missing);
+        let mut records = chain(&hasher, 5);
+        records[3].seq = 2;
+        assert_fault(&check(&hasher, &records), 2, FaultKind::Reordered);
+    }
+
+    #[test]
+    fn push_reports_the_first_fault_and_keeps_it() {
+        let hasher = ChainHasher::sha256();
+        let mut records = chain(&hasher, 5);
+        records[1].event.action = "OTHER".into();
+        let mut verifier = ChainVerifier::new(hasher);
+        assert!(verifier.push(&records[0]).is_ok());
+        assert!(
+            verifier.push(&records[1]).is_ok(),
+            "judged on the next push"
+        );
+        let fault = verifier.push(&records[2]).unwrap_err();
+        assert_eq!((fault.seq, fault.kind), (2, FaultKind::Modified));
+        assert_eq!(verifier.push(&records[3]).unwrap_err(), fault);
+        let report = verifier.finish(None);
+        assert_eq!(report.fault, Some(fault));
+        assert_eq!(report.head.unwrap().seq, 1);
+    }
+
+    #[test]
+    fn an_anchored_chain_verifies_from_its_anchor_alone() {
+        for hasher in hashers() {
+            let full = chain(&hasher, 10);
+            let anchor = ChainAnchor {
+                seq: 4,
+                hash: full[3].hash,
+            };
+            let live = &full[4..];
+            let report = verify(hasher.clone(), anchor, live, None);
+            assert!(report.is_valid(), "{:?}", report.fault);
+            assert_eq!(report.checked, 6);
+            // From genesis, the archived prefix looks removed.
+            assert_fault(&check(&hasher, live), 1, FaultKind::Missing);
+            // A wrong anchor hash breaks the first link.
+            let wrong = ChainAnchor {
+                seq: 4,
+                hash: full[2].hash,
+            };
+            assert!(!verify(hasher.clone(), wrong, live, None).is_valid());
+            // A chain anchored elsewhere by its own records only.
+            let after = chain_from(&hasher, anchor, 3);
+            assert!(verify(hasher.clone(), anchor, &after, None).is_valid());
+        }
+    }
+
+    fn checkpoint_of(record: &StoredEvent) -> Checkpoint {
+        Checkpoint {
+            seq: record.seq,
+            hash: record.hash,
+            taken_at: now_micros(),
+        }
+    }
+
+    #[test]
+    fn a_truncated_tail_is_found_against_a_checkpoint() {
+        for hasher in hashers() {
+            let records = chain(&hasher, 10);
+            let cp = checkpoint_of(&records[9]);
+            let report = verify(
+                hasher.clone(),
+                ChainAnchor::GENESIS,
+                &records[..7],
+                Some(&cp),
+            );
+            assert_fault(&report, 10, FaultKind::Truncated);
+            assert_eq!(report.head.unwrap().seq, 7);
+            assert!(verify(hasher, ChainAnchor::GENESIS, &records, Some(&cp)).is_valid());
+        }
+    }
+
+    #[test]
+    fn a_rewritten_log_is_found_against_a_checkpoint() {
+        for hasher in hashers() {
+            let records = chain(&hasher, 10);
+            let cp = checkpoint_of(&records[5]);
+            // A whole new, self-consistent chain with different content.
+            let mut rewritten = chain_from(&hasher, ChainAnchor::GENESIS, 12);
+            for r in &mut rewritten {
+                r.event.id = uuid::Uuid::nil();
+            }
+            let mut prev = ChainHash::ZERO;
+            for r in &mut rewritten {
+                r.prev_hash = prev;
+                r.hash = hasher.hash(&prev, &r.event);
+                prev = r.hash;
+            }
+            assert!(check(&hasher, &rewritten).is_valid());
+            let report = verify(hasher.clone(), ChainAnchor::GENESIS, &rewritten, Some(&cp));
+            assert_fault(&report, 6, FaultKind::Modified);
+            assert!(verify(hasher, ChainAnchor::GENESIS, &records, Some(&cp)).is_valid());
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_given_only_to_finish_is_checked_at_the_head_or_refused() {
+        let hasher = ChainHasher::sha256();
+        let records = chain(&hasher, 5);
+        let stream = |cp: &Checkpoint| {
+            let mut verifier = ChainVerifier::new(hasher.clone());
+            for r in &records {
+                verifier.push(r).unwrap();
+            }
+            verifier.finish(Some(cp))
+        };
+        assert!(stream(&checkpoint_of(&records[4])).is_valid());
+        let mut wrong = checkpoint_of(&records[4]);
+        wrong.hash = records[3].hash;
+        assert_fault(&stream(&wrong), 5, FaultKind::Modified);
+        assert_fault(
+            &stream(&checkpoint_of(&records[2])),
+            3,
+            FaultKind::Unverifiable,
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_before_the_anchor_is_unverifiable() {
+        let hasher = ChainHasher::sha256();
+        let full = chain(&hasher, 6);
+        let anchor = ChainAnchor {
+            seq: 3,
+            hash: full[2].hash,
+        };
+        let old = checkpoint_of(&full[1]);
+        let report = verify(hasher.clone(), anchor, &full[3..], Some(&old));
+        assert_fault(&report, 2, FaultKind::Unverifiable);
+        let at_anchor = checkpoint_of(&full[2]);
+        assert!(verify(hasher, anchor, &full[3..], Some(&at_anchor)).is_valid());
+    }
 }
