@@ -26,7 +26,7 @@ pub mod store;
 pub mod testing;
 pub mod validate;
 
-mod dispatch;
+pub mod dispatch;
 mod macro_support;
 
 #[cfg(feature = "conformance")]
