@@ -1,2 +1,131 @@
-//! audit-sqlite. PLACEHOLDER: owned by its own work.
+//! # audit-sqlite
+//!
+//! A durable, tamper-evident, queryable audit log in one SQLite file, with no server.
+//!
+//! [`SqliteStore`] is both halves of an audit backend:
+//!
+//! - an [`AuditSink`](audit_core::AuditSink): the [`Auditor`](audit_core::Auditor) pipeline
+//!   hands it batches, and each batch is committed in the store's **own** transaction on a
+//!   dedicated writer thread and connection, never the caller's: an event stays recorded
+//!   when the caller's database work rolls back;
+//! - an [`AuditStore`](audit_core::AuditStore): filtered, keyset-paginated queries, counts,
+//!   chain verification and head checkpoints, plus streaming export and archival.
+//!
+//! ## Quick start
+//!
+//! ```
+//! use audit_core::{Actor, AuditEvent, AuditStore, AuditQuery};
+//! use audit_sqlite::SqliteStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("audit.db");
+//! let store = SqliteStore::open(&path)?;
+//!
+//! // Normally the `Auditor` pipeline batches events into the store; `append` writes directly.
+//! let event = AuditEvent::builder("FTMS_BOOKING_CREATED")
+//!     .actor(Actor::user("alice"))
+//!     .entity("booking", "b-42")
+//!     .build();
+//! let positions = store.append(vec![event]).await?;
+//! assert_eq!(positions[0].seq, 1);
+//!
+//! let page = store.query(&AuditQuery::new().actor("alice").limit(50)).await?;
+//! assert_eq!(page.events.len(), 1);
+//!
+//! let report = store.verify(Default::default(), None).await?;
+//! assert!(report.is_valid());
+//! # Ok(()) }
+//! ```
+//!
+//! To record through the pipeline, give a clone of the store to the
+//! [`Auditor`](audit_core::Auditor) as its sink and keep another clone for queries: clones
+//! share one writer thread and one pool of reader connections.
+//!
+//! ## How the file is laid out
+//!
+//! - `audit_events`: one row per event, `seq` as the `INTEGER PRIMARY KEY`, the IP address
+//!   as a sortable BLOB (a family byte, then the address bytes) so a CIDR filter is an index
+//!   range scan. Indexes serve the common queries at millions of rows: by actor, by entity,
+//!   by time (covering the action, for counts per day), by action, by IP, by request id,
+//!   and a unique index on the event id (a replayed batch is not stored twice).
+//! - `audit_meta`: the schema version, the chain algorithm and a check value of the HMAC
+//!   key (a store refuses to open with another key), and the archive anchor.
+//! - `audit_archives`: the log of archivals.
+//!
+//! The schema is versioned in `audit_meta` (not `PRAGMA user_version`, which belongs to the
+//! application when it shares the file): an older file is upgraded when opened, a newer one
+//! is refused with [`Error::SchemaTooNew`], and a file that is not ours gives
+//! [`Error::NotADatabase`] or [`Error::Foreign`], never a panic.
+//!
+//! ## Writing, and several processes
+//!
+//! Each batch is one `BEGIN IMMEDIATE` transaction: the chain head is read and advanced
+//! while SQLite's write lock is held, so several stores (even in several processes) on one
+//! file extend one gap-free chain. The database runs in WAL mode, so readers never block
+//! the writer. Commits are `synchronous = FULL` by default (see [`Durability`]).
+//!
+//! SQLite allows one writer at a time per file. If the application keeps its own tables
+//! in the same file, an audit write waits for the application's open write transaction
+//! (up to the busy timeout): record with the non-blocking `record` inside such a
+//! transaction, not with `record_durable`.
+//!
+//! ## Append-only, and the one way to delete
+//!
+//! Triggers abort every `UPDATE` and `DELETE` on `audit_events` (and are re-created, with a
+//! warning, if someone drops them). Retention goes through [`SqliteStore::archive`] only:
+//! it writes the events before a cut-off to a JSON Lines archive whose first line holds the
+//! chain anchor, deletes them through a gate that exists only inside that transaction,
+//! moves the live chain's anchor, and appends an [`ARCHIVED_ACTION`] event naming the range
+//! and the archive's SHA-256. Triggers stop mistakes, not an attacker with write access to
+//! the file: the hash chain (with an HMAC key, see [`SqliteConfig::hasher`]) is what makes
+//! tampering visible.
+//!
+//! ```
+//! # use audit_core::{AuditEvent, AuditStore};
+//! # use audit_sqlite::SqliteStore;
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let store = SqliteStore::open(dir.path().join("audit.db"))?;
+//! # store.append(vec![AuditEvent::builder("USER_LOGIN").build()]).await?;
+//! let cut_off = chrono::Utc::now();
+//! let archive = store.archive(cut_off, dir.path().join("archive-1.jsonl")).await?;
+//! assert_eq!(archive.count, 1);
+//!
+//! let alone = audit_sqlite::verify_archive(&archive.path, store.hasher())?;
+//! assert!(alone.report.is_valid());
+//! assert_eq!(alone.sha256, archive.sha256);
+//! assert!(store.verify(Default::default(), None).await?.is_valid());
+//! # Ok(()) }
+//! ```
+//!
+//! ## Verification
+//!
+//! [`AuditStore::verify`](audit_core::AuditStore::verify) streams the chain in `seq` order
+//! through [`ChainVerifier`](audit_core::chain::ChainVerifier) in constant memory and names
+//! the first bad `seq` and the fault kind. Keep the checkpoint from
+//! [`AuditStore::head`](audit_core::AuditStore::head) somewhere else (a ticket, another
+//! system): verifying against it later detects a truncated tail.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod archive;
+mod codec;
+mod config;
+mod error;
+mod query;
+mod reader;
+mod schema;
+mod store;
+mod verify;
+mod writer;
+
+pub use archive::{
+    ARCHIVED_ACTION, ArchiveHeader, ArchiveReport, ArchiveVerification, verify_archive,
+};
+pub use config::{Durability, SqliteConfig};
+pub use error::{Error, Result};
+pub use schema::SCHEMA_VERSION;
+pub use store::SqliteStore;

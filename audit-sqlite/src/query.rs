@@ -1,0 +1,232 @@
+//! [`AuditQuery`] translated to SQL: filters, keyset pagination, counts and full scans.
+
+use audit_core::StoredEvent;
+use audit_core::query::{ActionFilter, AuditQuery, CountBy, GroupCount, Order, Page};
+use chrono::DateTime;
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
+
+use crate::codec::{self, ip_range, seq_param};
+use crate::error::{Error, Result};
+
+/// A `WHERE` clause and its parameters.
+struct Filter {
+    clause: String,
+    params: Vec<Value>,
+}
+
+/// Appends `sql` to the filter; each `?` in it takes the next of `values`.
+fn cond(f: &mut Filter, sql: &str, values: Vec<Value>) {
+    let mut values = values.into_iter();
+    f.clause.push_str(if f.clause.is_empty() {
+        " WHERE "
+    } else {
+        " AND "
+    });
+    for (i, piece) in sql.split('?').enumerate() {
+        if i > 0 {
+            if let Some(v) = values.next() {
+                f.params.push(v);
+            }
+            f.clause.push_str(&format!("?{}", f.params.len()));
+        }
+        f.clause.push_str(piece);
+    }
+}
+
+/// Builds the filter of `query`; `with_cursor` adds the keyset condition.
+fn filter(query: &AuditQuery, with_cursor: bool) -> Filter {
+    let mut f = Filter {
+        clause: String::new(),
+        params: Vec::new(),
+    };
+    let text = |s: &str| Value::Text(s.to_owned());
+    if let Some(actor) = &query.actor {
+        cond(&mut f, "actor_id = ?", vec![text(actor)]);
+    }
+    match &query.action {
+        None => {}
+        Some(ActionFilter::Exact(code)) => cond(&mut f, "action = ?", vec![text(code)]),
+        Some(ActionFilter::Prefix(prefix)) if prefix.is_empty() => {}
+        Some(ActionFilter::Prefix(prefix)) => {
+            // The range lets the index seek; `substr` makes the match exact.
+            let upper = format!("{prefix}\u{10FFFF}");
+            let chars = i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX);
+            cond(
+                &mut f,
+                "action >= ? AND action < ? AND substr(action, 1, ?) = ?",
+                vec![
+                    text(prefix),
+                    Value::Text(upper),
+                    Value::Integer(chars),
+                    text(prefix),
+                ],
+            );
+        }
+    }
+    if let Some(category) = query.category {
+        cond(&mut f, "category = ?", vec![text(category.as_str())]);
+    }
+    if let Some(outcome) = query.outcome {
+        cond(&mut f, "outcome = ?", vec![text(outcome.as_str())]);
+    }
+    if let Some(entity_type) = &query.entity_type {
+        cond(&mut f, "entity_type = ?", vec![text(entity_type)]);
+    }
+    if let Some(entity_id) = &query.entity_id {
+        cond(&mut f, "entity_id = ?", vec![text(entity_id)]);
+    }
+    if let Some(since) = query.since {
+        cond(
+            &mut f,
+            "occurred_at >= ?",
+            vec![Value::Integer(since.timestamp_micros())],
+        );
+    }
+    if let Some(until) = query.until {
+        cond(
+            &mut f,
+            "occurred_at < ?",
+            vec![Value::Integer(until.timestamp_micros())],
+        );
+    }
+    if let Some(net) = &query.ip_net {
+        let (lo, hi) = ip_range(net);
+        cond(
+            &mut f,
+            "ip BETWEEN ? AND ?",
+            vec![Value::Blob(lo), Value::Blob(hi)],
+        );
+    }
+    if let Some(request_id) = &query.request_id {
+        cond(&mut f, "request_id = ?", vec![text(request_id)]);
+    }
+    if let Some(tenant) = &query.tenant {
+        cond(&mut f, "tenant = ?", vec![text(tenant)]);
+    }
+    if let Some(needle) = &query.description_contains {
+        cond(&mut f, "instr(description, ?) > 0", vec![text(needle)]);
+    }
+    if with_cursor {
+        if let Some(cursor) = query.cursor {
+            let sql = match query.order {
+                Order::NewestFirst => "seq < ?",
+                Order::OldestFirst => "seq > ?",
+            };
+            cond(&mut f, sql, vec![Value::Integer(seq_param(cursor.seq()))]);
+        }
+    }
+    f
+}
+
+fn order_sql(order: Order) -> &'static str {
+    match order {
+        Order::NewestFirst => " ORDER BY seq DESC",
+        Order::OldestFirst => " ORDER BY seq ASC",
+    }
+}
+
+/// One page: fetches `page_size + 1` rows to know whether another page follows.
+pub(crate) fn page(conn: &Connection, query: &AuditQuery) -> Result<Page> {
+    let size = query.page_size();
+    let f = filter(query, true);
+    let sql = format!(
+        "SELECT {} FROM audit_events{}{} LIMIT {}",
+        codec::COLUMNS,
+        f.clause,
+        order_sql(query.order),
+        u64::from(size) + 1
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params_from_iter(f.params))?;
+    let mut events = Vec::with_capacity(size as usize + 1);
+    while let Some(row) = rows.next()? {
+        events.push(codec::decode(row)?);
+    }
+    Ok(Page::from_fetched(events, size))
+}
+
+/// Calls `each` for every record matching `query` (from its cursor on, ignoring the page
+/// size), in the query's order, holding one record at a time. Returns how many there were.
+pub(crate) fn scan(
+    conn: &Connection,
+    query: &AuditQuery,
+    mut each: impl FnMut(&StoredEvent) -> Result<()>,
+) -> Result<u64> {
+    let f = filter(query, true);
+    let sql = format!(
+        "SELECT {} FROM audit_events{}{}",
+        codec::COLUMNS,
+        f.clause,
+        order_sql(query.order)
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params_from_iter(f.params))?;
+    let mut count = 0;
+    while let Some(row) = rows.next()? {
+        each(&codec::decode(row)?)?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// How many records match (order, page size and cursor ignored).
+pub(crate) fn count(conn: &Connection, query: &AuditQuery) -> Result<u64> {
+    let f = filter(query, false);
+    let sql = format!("SELECT count(*) FROM audit_events{}", f.clause);
+    let n: i64 = conn.query_row(&sql, params_from_iter(f.params), |row| row.get(0))?;
+    u64::try_from(n).map_err(|_| Error::InvalidRequest("negative count".into()))
+}
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// Counts grouped by `by`, sorted by key.
+pub(crate) fn count_by(
+    conn: &Connection,
+    query: &AuditQuery,
+    by: CountBy,
+) -> Result<Vec<GroupCount>> {
+    let f = filter(query, false);
+    let key = match by {
+        CountBy::Action => "action".to_owned(),
+        CountBy::Actor => "coalesce(actor_id, '')".to_owned(),
+        // Floor division, so days before 1970 group correctly too.
+        CountBy::Day => format!(
+            "(occurred_at - (((occurred_at % {d}) + {d}) % {d})) / {d}",
+            d = MICROS_PER_DAY
+        ),
+    };
+    let sql = format!(
+        "SELECT {key} AS k, count(*) FROM audit_events{} GROUP BY k",
+        f.clause
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params_from_iter(f.params))?;
+    let mut groups = Vec::new();
+    while let Some(row) = rows.next()? {
+        let key = match by {
+            CountBy::Day => {
+                let day: i64 = row.get(0)?;
+                DateTime::from_timestamp(day * 86_400, 0)
+                    .map(|t| t.format("%Y-%m-%d").to_string())
+                    .ok_or_else(|| Error::corrupt_record(0, "occurred_at out of range"))?
+            }
+            _ => row.get(0)?,
+        };
+        let count: i64 = row.get(1)?;
+        groups.push(GroupCount {
+            key,
+            count: u64::try_from(count).unwrap_or(0),
+        });
+    }
+    groups.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(groups)
+}
+
+/// One record by seq.
+pub(crate) fn get(conn: &Connection, seq: u64) -> Result<Option<StoredEvent>> {
+    let sql = format!("SELECT {} FROM audit_events WHERE seq = ?1", codec::COLUMNS);
+    conn.query_row(&sql, [seq_param(seq)], |row| Ok(codec::decode(row)))
+        .optional()?
+        .transpose()
+}

@@ -1,0 +1,327 @@
+//! The schema, its versioned migrations, and the checks made when a file is opened.
+//!
+//! The version lives in the store's own `audit_meta` table, not in `PRAGMA user_version`,
+//! because the file may be shared with the application's own tables and migrations.
+
+use std::path::Path;
+
+use audit_core::ChainHasher;
+use audit_core::chain::{ChainAnchor, ChainHash};
+use rusqlite::ffi::ErrorCode;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use crate::error::{Error, Result};
+
+/// The newest schema version this library writes and reads.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Written to `audit_meta` under `format`, to tell our tables from someone else's.
+const FORMAT: &str = "audit-sqlite";
+
+/// Migration `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    // 1: events, their indexes, append-only triggers, and the store's key-value metadata.
+    r#"
+    CREATE TABLE audit_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE audit_events (
+        seq          INTEGER PRIMARY KEY NOT NULL,
+        id           BLOB NOT NULL,
+        occurred_at  INTEGER NOT NULL,
+        action       TEXT NOT NULL,
+        category     TEXT NOT NULL,
+        outcome      TEXT NOT NULL,
+        reason       TEXT,
+        actor_kind   TEXT,
+        actor_id     TEXT,
+        entity_type  TEXT,
+        entity_id    TEXT,
+        description  TEXT,
+        ip           BLOB,
+        user_agent   TEXT,
+        request_id   TEXT,
+        session_id   TEXT,
+        tenant       TEXT,
+        severity     TEXT NOT NULL,
+        metadata     TEXT NOT NULL,
+        prev_hash    BLOB NOT NULL,
+        hash         BLOB NOT NULL
+    );
+    CREATE UNIQUE INDEX audit_events_id ON audit_events (id);
+    CREATE INDEX audit_events_actor ON audit_events (actor_id) WHERE actor_id IS NOT NULL;
+    CREATE INDEX audit_events_entity ON audit_events (entity_id, entity_type)
+        WHERE entity_id IS NOT NULL;
+    CREATE INDEX audit_events_time ON audit_events (occurred_at, action);
+    CREATE INDEX audit_events_action ON audit_events (action);
+    CREATE INDEX audit_events_ip ON audit_events (ip) WHERE ip IS NOT NULL;
+    CREATE INDEX audit_events_request ON audit_events (request_id) WHERE request_id IS NOT NULL;
+    CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+    BEGIN SELECT RAISE(ABORT, 'audit_events is append-only: UPDATE refused'); END;
+    CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+    BEGIN SELECT RAISE(ABORT, 'audit_events is append-only: DELETE refused'); END;
+    "#,
+    // 2: retention through one gated path, and the log of archivals.
+    r#"
+    CREATE TABLE audit_retention_gate (upto_seq INTEGER NOT NULL);
+    CREATE TABLE audit_archives (
+        archived_at  INTEGER NOT NULL,
+        from_seq     INTEGER NOT NULL,
+        to_seq       INTEGER NOT NULL,
+        anchor_hash  BLOB NOT NULL,
+        last_hash    BLOB NOT NULL,
+        file_sha256  BLOB NOT NULL,
+        file_name    TEXT NOT NULL
+    );
+    DROP TRIGGER audit_events_no_delete;
+    "#,
+    // (The gated triggers of version 2 are created by `arm_triggers`.)
+];
+
+/// Triggers of the current schema, re-created at open if someone dropped them.
+const TRIGGERS: [(&str, &str); 4] = [
+    (
+        "audit_events_no_update",
+        "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events \
+         BEGIN SELECT RAISE(ABORT, 'audit_events is append-only: UPDATE refused'); END",
+    ),
+    (
+        "audit_events_no_delete",
+        "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events \
+         WHEN NOT EXISTS (SELECT 1 FROM audit_retention_gate WHERE OLD.seq <= upto_seq) \
+         BEGIN SELECT RAISE(ABORT, \
+         'audit_events is append-only: DELETE refused (retention goes through SqliteStore::archive)'); \
+         END",
+    ),
+    (
+        "audit_archives_no_update",
+        "CREATE TRIGGER audit_archives_no_update BEFORE UPDATE ON audit_archives \
+         BEGIN SELECT RAISE(ABORT, 'audit_archives is append-only'); END",
+    ),
+    (
+        "audit_archives_no_delete",
+        "CREATE TRIGGER audit_archives_no_delete BEFORE DELETE ON audit_archives \
+         BEGIN SELECT RAISE(ABORT, 'audit_archives is append-only'); END",
+    ),
+];
+
+const HASHER_CHECK_INPUT: &[u8] = b"audit-sqlite hasher check v1";
+
+/// Maps the errors SQLite gives for a file that is not a database to [`Error::NotADatabase`].
+pub(crate) fn open_error(path: &Path, err: rusqlite::Error) -> Error {
+    match err.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => Error::NotADatabase {
+            path: path.to_path_buf(),
+            source: err,
+        },
+        _ => Error::from(err),
+    }
+}
+
+/// Brings the file to [`SCHEMA_VERSION`] (or refuses it), checks the hasher, and re-arms
+/// the append-only triggers. Runs in one `BEGIN IMMEDIATE` transaction, so concurrent
+/// openers in other processes serialise.
+pub(crate) fn prepare(conn: &mut Connection, path: &Path, hasher: &ChainHasher) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| open_error(path, e))?;
+    let found = schema_version(&tx, path)?;
+    if found > SCHEMA_VERSION {
+        return Err(Error::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    migrate(&tx, found, SCHEMA_VERSION)?;
+    check_hasher(&tx, hasher)?;
+    // A trigger missing from a current schema was dropped by hand: worth a warning.
+    arm_triggers(&tx, found == SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The schema version of the file: 0 for a file without our tables.
+fn schema_version(conn: &Connection, path: &Path) -> Result<u32> {
+    let table_exists = |name: &str| -> Result<bool> {
+        conn.query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+            [name],
+            |row| row.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+        .map_err(|e| open_error(path, e))
+    };
+    let foreign = |detail: String| Error::Foreign {
+        path: path.to_path_buf(),
+        detail,
+    };
+    if !table_exists("audit_meta")? {
+        if table_exists("audit_events")? {
+            return Err(foreign(
+                "it has an `audit_events` table but no `audit_meta` table".into(),
+            ));
+        }
+        return Ok(0);
+    }
+    let format = meta_get(conn, "format")
+        .map_err(|e| foreign(format!("its `audit_meta` table cannot be read ({e})")))?;
+    if format.as_deref() != Some(FORMAT) {
+        return Err(foreign(format!(
+            "its `audit_meta` format is {format:?}, expected {FORMAT:?}"
+        )));
+    }
+    let version = meta_get(conn, "schema_version")?
+        .ok_or_else(|| foreign("its schema version is missing".into()))?;
+    version
+        .parse()
+        .map_err(|_| foreign(format!("its schema version {version:?} is not a number")))
+}
+
+/// Applies the migrations from `from` up to `to`.
+pub(crate) fn migrate(conn: &Connection, from: u32, to: u32) -> Result<()> {
+    for version in from..to {
+        let sql = MIGRATIONS
+            .get(version as usize)
+            .ok_or_else(|| Error::InvalidRequest(format!("no migration from version {version}")))?;
+        conn.execute_batch(sql)?;
+        if version == 0 {
+            meta_set(conn, "format", FORMAT)?;
+        }
+        meta_set(conn, "schema_version", &(version + 1).to_string())?;
+        if from > 0 {
+            tracing::info!(
+                from = version,
+                to = version + 1,
+                "audit-sqlite schema upgraded"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn check_hasher(conn: &Connection, hasher: &ChainHasher) -> Result<()> {
+    let configured = hasher.algorithm().as_str();
+    let check = hasher.hash_bytes(HASHER_CHECK_INPUT).to_hex();
+    match (
+        meta_get(conn, "chain_algorithm")?,
+        meta_get(conn, "hasher_check")?,
+    ) {
+        (Some(stored), Some(stored_check)) => {
+            if stored != configured || stored_check != check {
+                let stored = if stored == configured {
+                    format!("{stored} with another key")
+                } else {
+                    stored
+                };
+                return Err(Error::HasherMismatch {
+                    stored,
+                    configured: configured.to_owned(),
+                });
+            }
+        }
+        _ => {
+            meta_set(conn, "chain_algorithm", configured)?;
+            meta_set(conn, "hasher_check", &check)?;
+        }
+    }
+    Ok(())
+}
+
+fn arm_triggers(conn: &Connection, warn: bool) -> Result<()> {
+    for (name, sql) in TRIGGERS {
+        let present: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name = ?1",
+            [name],
+            |row| row.get(0),
+        )?;
+        if present == 0 {
+            conn.execute_batch(sql)?;
+            if warn {
+                tracing::warn!(
+                    trigger = name,
+                    "audit-sqlite re-created a missing append-only trigger"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn meta_get(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT value FROM audit_meta WHERE key = ?1",
+        [key],
+        |row| row.get(0),
+    )
+    .optional()
+}
+
+pub(crate) fn meta_set(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO audit_meta (key, value) VALUES (?1, ?2) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )
+    .map(|_| ())
+}
+
+/// Where the live chain starts: genesis, or the last archived event.
+pub(crate) fn anchor(conn: &Connection) -> Result<ChainAnchor> {
+    let seq = meta_get(conn, "anchor_seq")?;
+    let hash = meta_get(conn, "anchor_hash")?;
+    match (seq, hash) {
+        (Some(seq), Some(hash)) => {
+            let seq = seq
+                .parse()
+                .map_err(|_| Error::corrupt_record(0, format!("bad anchor seq {seq:?}")))?;
+            let hash: ChainHash = hash
+                .parse()
+                .map_err(|_| Error::corrupt_record(seq, "bad anchor hash"))?;
+            Ok(ChainAnchor { seq, hash })
+        }
+        _ => Ok(ChainAnchor::GENESIS),
+    }
+}
+
+/// Moves the live chain's anchor (archival only).
+pub(crate) fn set_anchor(conn: &Connection, anchor: ChainAnchor) -> Result<()> {
+    meta_set(conn, "anchor_seq", &anchor.seq.to_string())?;
+    meta_set(conn, "anchor_hash", &anchor.hash.to_hex())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(conn: &Connection) -> Option<String> {
+        meta_get(conn, "schema_version").ok().flatten()
+    }
+
+    #[test]
+    fn a_version_1_file_is_upgraded_to_the_current_schema() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("v1.db");
+        let mut conn = Connection::open(&path)?;
+        migrate(&conn, 0, 1)?;
+        assert_eq!(version(&conn).as_deref(), Some("1"));
+        prepare(&mut conn, &path, &ChainHasher::sha256())?;
+        assert_eq!(version(&conn), Some(SCHEMA_VERSION.to_string()));
+        let gate_in_trigger: String = conn.query_row(
+            "SELECT sql FROM sqlite_schema WHERE name = 'audit_events_no_delete'",
+            [],
+            |row| row.get(0),
+        )?;
+        assert!(gate_in_trigger.contains("audit_retention_gate"));
+        Ok(())
+    }
+
+    #[test]
+    fn opening_twice_keeps_the_version() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("twice.db");
+        let mut conn = Connection::open(&path)?;
+        prepare(&mut conn, &path, &ChainHasher::sha256())?;
+        prepare(&mut conn, &path, &ChainHasher::sha256())?;
+        assert_eq!(version(&conn), Some(SCHEMA_VERSION.to_string()));
+        Ok(())
+    }
+}

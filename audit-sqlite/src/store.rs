@@ -1,0 +1,242 @@
+//! [`SqliteStore`]: the handle users hold; it is the sink and the store.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use audit_core::chain::{Checkpoint, VerifyReport};
+use audit_core::query::{AuditQuery, CountBy, GroupCount, Page};
+use audit_core::store::VerifyScope;
+use audit_core::{
+    AuditEvent, AuditSink, AuditStore, BatchAck, ChainHasher, ChainPosition, SinkError, StoreError,
+    StoredEvent,
+};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags};
+
+use crate::archive::{ArchiveReport, ArchiveRequest};
+use crate::config::SqliteConfig;
+use crate::error::Result;
+use crate::reader::{Readers, blocking};
+use crate::writer::{Command, WriterHandle};
+use crate::{query, schema, verify, writer};
+
+/// An audit log in one SQLite file: an [`AuditSink`] for the
+/// [`Auditor`](audit_core::Auditor) and an [`AuditStore`] for admins.
+///
+/// Cloning is cheap and shares the writer thread and the reader connections; the writer
+/// thread stops when the last clone is dropped. See the [crate documentation](crate).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    path: PathBuf,
+    hasher: ChainHasher,
+    writer: WriterHandle,
+    readers: Readers,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path` with the default [`SqliteConfig`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(SqliteConfig::new(path))
+    }
+
+    /// Opens (creating if needed) the store described by `config`.
+    ///
+    /// Fails with [`Error::NotADatabase`](crate::Error::NotADatabase) for a file that is not SQLite,
+    /// [`Error::Foreign`](crate::Error::Foreign) for SQLite tables this library did not create,
+    /// [`Error::SchemaTooNew`](crate::Error::SchemaTooNew) for a file from a newer version, and
+    /// [`Error::HasherMismatch`](crate::Error::HasherMismatch) when `config`'s hasher is not the store's. An older schema
+    /// is upgraded in place.
+    pub fn open_with(config: SqliteConfig) -> Result<Self> {
+        let path = config.path.clone();
+        let mut conn = open_writer(&config)?;
+        schema::prepare(&mut conn, &path, &config.hasher)?;
+        let writer = WriterHandle::spawn(conn, config.hasher.clone())?;
+        let readers = Readers::new(
+            path.clone(),
+            config.busy_timeout,
+            config.reader_cache_kib,
+            config.max_idle_readers,
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                hasher: config.hasher,
+                writer,
+                readers,
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The chain hasher this store writes and verifies with.
+    pub fn hasher(&self) -> &ChainHasher {
+        &self.inner.hasher
+    }
+
+    /// Appends a batch in one transaction and returns each event's chain position.
+    ///
+    /// This is what [`AuditSink::write`] does; it is public for tools that write without
+    /// an [`Auditor`](audit_core::Auditor).
+    pub async fn append(&self, events: Vec<AuditEvent>) -> Result<Vec<ChainPosition>> {
+        self.inner
+            .writer
+            .call(|reply| Command::Append { events, reply })
+            .await
+    }
+
+    /// Moves every event older than `before` (a prefix of the chain: it stops at the first
+    /// event at or after `before`) into a new JSON Lines archive at `path`, then removes
+    /// them through the store's only delete path and records an
+    /// [`AUDIT_ARCHIVED`](crate::ARCHIVED_ACTION) event naming the range and the file's
+    /// SHA-256. The live chain then verifies from its new first event and the archive
+    /// verifies alone with [`verify_archive`](crate::verify_archive).
+    ///
+    /// The archived range is verified while it is written; a broken chain is refused
+    /// ([`Error::ChainBroken`](crate::Error::ChainBroken)) rather than deleted. `path` must not exist yet.
+    pub async fn archive(
+        &self,
+        before: DateTime<Utc>,
+        path: impl Into<PathBuf>,
+    ) -> Result<ArchiveReport> {
+        let request = ArchiveRequest {
+            before,
+            path: path.into(),
+        };
+        self.inner
+            .writer
+            .call(|reply| Command::Archive { request, reply })
+            .await
+    }
+
+    /// Copies the write-ahead log into the main file (SQLite also does this on its own).
+    pub async fn checkpoint_wal(&self) -> Result<()> {
+        self.inner
+            .writer
+            .call(|reply| Command::Checkpoint { reply })
+            .await
+    }
+
+    /// Calls `each` for every record matching `query` in its order (from its cursor on,
+    /// ignoring the page size) on one consistent snapshot, holding one record at a time.
+    /// Blocking: call it from a blocking context. Returns how many records there were.
+    pub fn for_each_blocking(
+        &self,
+        query: &AuditQuery,
+        each: impl FnMut(&StoredEvent) -> Result<()>,
+    ) -> Result<u64> {
+        self.inner.readers.with(|conn| {
+            let tx = conn.transaction()?;
+            let n = query::scan(&tx, query, each)?;
+            tx.finish()?;
+            Ok(n)
+        })
+    }
+
+    /// Runs `f` on a reader connection, off the async runtime.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &Inner) -> Result<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || inner.readers.with(|conn| f(conn, &inner))).await
+    }
+
+    /// Verifies the chain (see [`AuditStore::verify`]), with this crate's error type.
+    pub async fn verify_chain(
+        &self,
+        scope: VerifyScope,
+        checkpoint: Option<Checkpoint>,
+    ) -> Result<VerifyReport> {
+        self.read(move |conn, inner| {
+            verify::verify(conn, &inner.hasher, scope, checkpoint.as_ref())
+        })
+        .await
+    }
+}
+
+fn open_writer(config: &SqliteConfig) -> Result<Connection> {
+    let path = &config.path;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| schema::open_error(path, e))?;
+    conn.busy_timeout(config.busy_timeout)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+        .map_err(|e| schema::open_error(path, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(
+            mode,
+            "audit-sqlite could not switch the database to WAL mode"
+        );
+    }
+    conn.pragma_update(None, "synchronous", config.durability.pragma())?;
+    conn.pragma_update(None, "cache_size", -i64::from(config.writer_cache_kib))?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(conn)
+}
+
+#[async_trait]
+impl AuditSink for SqliteStore {
+    async fn write(&self, batch: &[AuditEvent]) -> Result<BatchAck, SinkError> {
+        let positions = self.append(batch.to_vec()).await?;
+        Ok(BatchAck::chained(positions))
+    }
+
+    async fn shutdown(&self) -> Result<(), SinkError> {
+        // The store may outlive the pipeline (admins still query it): only fold the WAL in.
+        self.checkpoint_wal().await.map_err(SinkError::from)
+    }
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn query(&self, q: &AuditQuery) -> Result<Page, StoreError> {
+        let q = q.clone();
+        Ok(self.read(move |conn, _| query::page(conn, &q)).await?)
+    }
+
+    async fn count(&self, q: &AuditQuery) -> Result<u64, StoreError> {
+        let q = q.clone();
+        Ok(self.read(move |conn, _| query::count(conn, &q)).await?)
+    }
+
+    async fn count_by(&self, q: &AuditQuery, by: CountBy) -> Result<Vec<GroupCount>, StoreError> {
+        let q = q.clone();
+        Ok(self
+            .read(move |conn, _| query::count_by(conn, &q, by))
+            .await?)
+    }
+
+    async fn get(&self, seq: u64) -> Result<Option<StoredEvent>, StoreError> {
+        Ok(self.read(move |conn, _| query::get(conn, seq)).await?)
+    }
+
+    async fn verify(
+        &self,
+        scope: VerifyScope,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<VerifyReport, StoreError> {
+        Ok(self.verify_chain(scope, checkpoint.copied()).await?)
+    }
+
+    async fn head(&self) -> Result<Option<Checkpoint>, StoreError> {
+        let head = self.read(|conn, _| writer::head(conn)).await?;
+        Ok((head.seq > 0).then(|| Checkpoint {
+            seq: head.seq,
+            hash: head.hash,
+            taken_at: audit_core::event::now_micros(),
+        }))
+    }
+}

@@ -1,0 +1,148 @@
+//! Helpers shared by the integration tests: fresh stores on real files, varied events.
+#![allow(dead_code)]
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use audit_core::{Actor, AuditEvent, Category, Outcome, Severity};
+use audit_sqlite::SqliteStore;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use tempfile::TempDir;
+
+/// A store on a new file in a new temporary directory (kept alive by the returned guard).
+pub fn fresh_store() -> (SqliteStore, TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(db_path(&dir)).expect("open store");
+    (store, dir)
+}
+
+pub fn db_path(dir: &TempDir) -> PathBuf {
+    dir.path().join("audit.db")
+}
+
+/// A raw connection that bypasses the store, as an attacker or an operator would use.
+pub fn raw(path: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).expect("raw connection");
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .expect("busy timeout");
+    conn
+}
+
+/// A small deterministic generator (xorshift), so failures reproduce.
+pub struct Gen(u64);
+
+impl Gen {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[(self.next() % items.len() as u64) as usize]
+    }
+
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+pub const ACTIONS: [&str; 6] = [
+    "AUTHN_LOGIN_SUCCESS",
+    "AUTHN_LOGIN_FAIL",
+    "AUTHZ_DENIED",
+    "FTMS_BOOKING_CREATED",
+    "FTMS_BOOKING_CANCELLED",
+    "FTMS_REFUND",
+];
+pub const ACTORS: [&str; 5] = ["alice", "bob", "carol", "svc-billing", ""];
+pub const IPS: [&str; 7] = [
+    "10.0.0.1",
+    "10.0.7.200",
+    "10.1.0.3",
+    "192.168.1.20",
+    "2001:db8::1",
+    "2001:db8:1::5",
+    "::ffff:10.0.0.9",
+];
+
+pub fn epoch() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid date")
+}
+
+/// The `i`-th of a varied, reproducible set of events (about 1 in 5 leaves fields empty).
+pub fn varied_event(g: &mut Gen, i: u64) -> AuditEvent {
+    let action = *g.pick(&ACTIONS);
+    let mut b = AuditEvent::builder(action)
+        .occurred_at(epoch() + Duration::minutes((i * 37 + g.next() % 30) as i64))
+        .category(*g.pick(&[
+            Category::Authentication,
+            Category::Authorization,
+            Category::Business,
+        ]))
+        .severity(*g.pick(&[Severity::Info, Severity::Warning]));
+    if g.chance(80) {
+        b = b.actor(Actor::user(*g.pick(&ACTORS)));
+    }
+    b = match g.next() % 3 {
+        0 => b.outcome(Outcome::Success, None),
+        1 => b.failure("bad password"),
+        _ => b.denied("no role"),
+    };
+    if g.chance(70) {
+        b = b.entity("booking", format!("b-{}", g.next() % 12));
+    } else if g.chance(30) {
+        b = b.entity_type("invoice");
+    }
+    if g.chance(85) {
+        let ip: IpAddr = g.pick(&IPS).parse().expect("valid ip");
+        b = b.ip(ip);
+    }
+    if g.chance(60) {
+        b = b.request_id(format!("req-{}", g.next() % 20));
+    }
+    if g.chance(50) {
+        b = b.tenant(*g.pick(&["acme", "globex"]));
+    }
+    if g.chance(75) {
+        b = b.description(format!(
+            "{} seats for {}",
+            g.next() % 5,
+            g.pick(&["Paris", "Oslo", "paris"])
+        ));
+    }
+    b.metadata_entry("n", i).build()
+}
+
+pub fn varied_events(seed: u64, n: u64) -> Vec<AuditEvent> {
+    let mut g = Gen::new(seed);
+    (0..n).map(|i| varied_event(&mut g, i)).collect()
+}
+
+/// Simple events for the chain tests.
+pub fn events(n: usize, action: &str) -> Vec<AuditEvent> {
+    (0..n)
+        .map(|i| {
+            AuditEvent::builder(action.to_owned())
+                .actor(Actor::user(format!("user-{}", i % 3)))
+                .entity("booking", format!("b-{i}"))
+                .build()
+        })
+        .collect()
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
