@@ -295,6 +295,24 @@ pub fn request_unauthenticated(method: &str, path: &str) -> AuditEvent {
         .build()
 }
 
+/// `authz_fail`: a request was answered 403 before any handler ran, by a component that did
+/// not say which permission was missing (`metadata.permission` is null).
+///
+/// `path` is the request path without its query string.
+pub fn request_forbidden(method: &str, path: &str) -> AuditEvent {
+    AuditEvent::builder(codes::AUTHZ_FAIL)
+        .category(Category::Authorization)
+        .severity(Severity::Warning)
+        .denied("access denied")
+        .description(format!("{method} {} answered 403", short(path)))
+        .metadata(json!({
+            "method": short(method),
+            "path": short(path),
+            "permission": null,
+        }))
+        .build()
+}
+
 fn capped(mut text: String) -> String {
     truncate(&mut text, MAX_TEXT_LEN);
     text

@@ -180,6 +180,16 @@ fn unauthenticated_request_event_keeps_method_and_path() {
 }
 
 #[test]
+fn forbidden_request_event_is_an_authz_denial_without_a_permission() {
+    let event = auth::request_forbidden("DELETE", "/bookings/1");
+    assert_eq!(event.action, "authz_fail");
+    assert_eq!(event.category, Category::Authorization);
+    assert_eq!(event.outcome, Outcome::Denied);
+    assert!(event.metadata["permission"].is_null());
+    assert_eq!(event.metadata["path"], "/bookings/1");
+}
+
+#[test]
 fn every_helper_builds_a_valid_event() {
     let events = [
         auth::login_success("a"),
@@ -189,6 +199,7 @@ fn every_helper_builds_a_valid_event() {
         auth::password_change_failed("a", "r"),
         auth::token_refresh_failed(None, TokenFailure::Revoked),
         auth::request_unauthenticated("POST", "/x"),
+        auth::request_forbidden("POST", "/x"),
         auth::authz_denied("p", Vec::<String>::new()),
     ];
     for event in events {
