@@ -1,0 +1,206 @@
+//! Expansion: wraps the function body so every call records one audit event.
+//!
+//! The generated code only calls `<crate>::__private` items (`audit_core` by default); all
+//! runtime behaviour lives there. Local names use `Span::mixed_site()` so the user's code can
+//! neither see nor shadow them.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote};
+use syn::visit_mut::VisitMut;
+use syn::{Block, Ident, LitStr, Path, Type};
+
+use crate::attr::{Args, EntityId};
+use crate::item::{self, Function, Shape};
+use crate::valid::{self, Checked};
+
+/// Expands `#[audited(args)] item`, or reports the first problem as one error plus the
+/// original item (so a mistake gives one error, not a cascade of "cannot find function").
+pub(crate) fn audited(args: TokenStream, item: TokenStream) -> TokenStream {
+    match try_expand(args, item.clone()) {
+        Ok(expanded) => expanded,
+        Err(error) => crate::fallback::expand(error, item),
+    }
+}
+
+fn try_expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let args = syn::parse2::<Args>(args);
+    let function = Function::parse(item);
+    let (args, function) = match (args, function) {
+        (Ok(args), Ok(function)) => (args, function),
+        (Err(mut first), Err(second)) => {
+            first.combine(second);
+            return Err(first);
+        }
+        (Err(error), Ok(_)) | (Ok(_), Err(error)) => return Err(error),
+    };
+    let checked = valid::check(&args, &function)?;
+    Ok(generate(&args, checked, function))
+}
+
+/// Names of the locals the generated code introduces.
+struct Locals {
+    guard: Ident,
+    ret: Ident,
+    probe: Ident,
+}
+
+fn generate(args: &Args, checked: Checked, function: Function) -> TokenStream {
+    let krate: Path = args
+        .krate
+        .clone()
+        .unwrap_or_else(|| syn::parse_quote!(::audit_core));
+    let private = quote!(#krate::__private);
+    let locals = Locals {
+        guard: Ident::new("__audit_guard", Span::mixed_site()),
+        ret: Ident::new("__audit_ret", Span::mixed_site()),
+        probe: Ident::new("__audit_probe", Span::mixed_site()),
+    };
+    let prologue = prologue(args, &checked, &private, &locals);
+    let epilogue = epilogue(args, &private, &locals);
+    let value_type = function.value_type().map(erase_impl_trait);
+    let value_type = match value_type {
+        Some(ty) => ty.into_token_stream(),
+        None => quote!(_),
+    };
+    let Locals { guard: _, ret, .. } = &locals;
+    let Function { mut item, shape } = function;
+
+    match shape {
+        // Input:
+        //     fn f(a: A) -> R { body }
+        // Output:
+        //     fn f(a: A) -> R {
+        //         let __audit_guard = Guard::start(..).entity_id(&(a.id));
+        //         let __audit_ret: R = call_once(move || { body });
+        //         __audit_guard.finish(verdict_of(&__audit_ret), ..);
+        //         __audit_ret
+        //     }
+        Shape::Sync => {
+            let block = &item.block;
+            let body: Block = syn::parse_quote!({
+                #prologue
+                let #ret: #value_type = #private::call_once(move || #block);
+                #epilogue
+                #ret
+            });
+            *item.block = body;
+        }
+        // Input:
+        //     async fn f(a: A) -> R { body }
+        // Output:
+        //     async fn f(a: A) -> R {
+        //         let __audit_guard = Guard::start(..);
+        //         let __audit_ret: R = async move { body }.await;
+        //         __audit_guard.finish(..);
+        //         __audit_ret
+        //     }
+        // A future dropped at the `.await` drops the guard unfinished: a cancelled failure.
+        Shape::Async => {
+            let block = &item.block;
+            let body: Block = syn::parse_quote!({
+                #prologue
+                let #ret: #value_type = async move #block.await;
+                #epilogue
+                #ret
+            });
+            *item.block = body;
+        }
+        // Input (what `#[async_trait]` made of `async fn f(&self) -> R { body }`):
+        //     fn f<'life0, 'async_trait>(&'life0 self)
+        //         -> Pin<Box<dyn Future<Output = R> + Send + 'async_trait>>
+        //     { Box::pin(async move { let __self = self; let __ret: R = { body }; __ret }) }
+        // Output:
+        //     { Box::pin(async move {
+        //         let __audit_guard = Guard::start(..);
+        //         let __audit_ret: R = async move { let __self = self; .. }.await;
+        //         __audit_guard.finish(..);
+        //         __audit_ret
+        //     }) }
+        Shape::AsyncTrait { .. } => {
+            if let Some(inner) = item::async_trait_block_mut(&mut item.block) {
+                let block = &inner.block;
+                inner.block = syn::parse_quote!({
+                    #prologue
+                    let #ret: #value_type = async move #block.await;
+                    #epilogue
+                    #ret
+                });
+            }
+        }
+    }
+    item.into_token_stream()
+}
+
+/// Starts the guard and evaluates every option over the arguments, before the body runs.
+fn prologue(args: &Args, checked: &Checked, private: &TokenStream, locals: &Locals) -> TokenStream {
+    let Locals { guard, .. } = locals;
+    let action = &args.action;
+    let category = match &checked.category {
+        Some(variant) => quote!(#private::Category::#variant),
+        None => quote!(#private::Category::Business),
+    };
+    let severity = match &checked.severity {
+        Some(variant) => quote!(#private::Severity::#variant),
+        None => quote!(#private::Severity::Info),
+    };
+    let mut chain = TokenStream::new();
+    if let Some(entity_type) = &args.entity_type {
+        chain.extend(quote!(.entity_type(#entity_type)));
+    }
+    if let Some(EntityId::Expr(expr)) = &args.entity_id {
+        chain.extend(quote!(.entity_id(&(#expr))));
+    }
+    if let Some(actor) = &args.actor {
+        chain.extend(quote!(.actor(&(#actor))));
+    }
+    if let Some(template) = &checked.description {
+        let format = LitStr::new(&template.format, template.span);
+        let values = &template.args;
+        chain.extend(quote!(.description(::std::format!(#format #(, #values)*))));
+    }
+    for entry in &args.metadata {
+        let key = LitStr::new(
+            entry.key.to_string().trim_start_matches("r#"),
+            entry.key.span(),
+        );
+        let value = &entry.value;
+        chain.extend(quote!(.metadata(#key, &(#value))));
+    }
+    quote! {
+        let #guard = #private::Guard::start(#action, #category, #severity) #chain;
+    }
+}
+
+/// Decides the outcome from the returned value and hands the event to the dispatch.
+fn epilogue(args: &Args, private: &TokenStream, locals: &Locals) -> TokenStream {
+    let Locals { guard, ret, probe } = locals;
+    let entity = match &args.entity_id {
+        Some(EntityId::Closure(closure)) => quote!((&&&#probe).__audit_entity(#closure)),
+        _ => quote!(::core::option::Option::None),
+    };
+    quote! {
+        {
+            use #private::{OutcomeOfAny as _, OutcomeOfResult as _, OutcomeOfDisplayResult as _};
+            let #probe = #private::Probe(&#ret);
+            #guard.finish((&&&#probe).__audit_outcome(), #entity);
+        }
+    }
+}
+
+/// `impl Trait` cannot name a local's type; `_` lets the compiler infer it.
+fn erase_impl_trait(mut ty: Type) -> Type {
+    struct Erase;
+    impl VisitMut for Erase {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(impl_trait) = ty {
+                *ty = Type::Infer(syn::TypeInfer {
+                    underscore_token: syn::Token![_](syn::spanned::Spanned::span(impl_trait)),
+                });
+            } else {
+                syn::visit_mut::visit_type_mut(self, ty);
+            }
+        }
+    }
+    Erase.visit_type_mut(&mut ty);
+    ty
+}
