@@ -1,28 +1,498 @@
-//! The `Auditor` pipeline: bounded queue, batching worker, retry, spool and replay.
+//! The [`Auditor`] pipeline: a bounded queue, a batching worker, retry, spool and replay.
 //!
-//! Work in progress: recording through an `Auditor` is not wired to a worker yet.
+//! ```text
+//! record ─▶ bounded queue ─▶ worker: prepare (context, redaction, validation), observers
+//!              │ full?                  │
+//!              └─ OverflowPolicy        └─▶ sink.write(batch) ─ error ─▶ retry with backoff
+//!                                                  ▲                        │ still failing
+//!                                                  └──── replay in order ◀── spool (files)
+//! ```
+//!
+//! - [`Auditor::record`] is cheap and non-blocking: it captures the current
+//!   [`AuditContext`] (an `Arc` clone) and queues the event. Validation, redaction and the
+//!   context merge happen on the worker, where explicit event fields win over the context.
+//! - The worker runs on its own thread with its own single-threaded tokio runtime, so the
+//!   pipeline works from plain synchronous code (a CLI), and from inside multi-thread and
+//!   current-thread runtimes, and the `*_blocking` calls cannot deadlock: nothing they wait
+//!   for needs the caller's runtime.
+//! - Nothing is lost by default: a full queue makes the caller wait ([`OverflowPolicy`]); a
+//!   failing sink is retried ([`RetryPolicy`]), then the batch is spooled and replayed in
+//!   order, before newer events, once the sink recovers. With
+//!   [`spool_dir`](AuditorBuilder::spool_dir), a spool left by a crashed process is
+//!   replayed on the next start (see [the spool format](spool)). A batch the sink rejects
+//!   for good is written one event at a time, and only the refused events go to a
+//!   dead-letter file.
+//! - An invalid event never reaches the caller as an error: it is reported (`tracing`,
+//!   [`Metrics::invalid`], the [`on_error`](AuditorBuilder::on_error) hook) and an
+//!   `AUDIT_EVENT_INVALID` event is written in its place.
+//!
+//! ```
+//! use audit_core::{Actor, AuditContext, AuditEvent, Auditor, sinks::MemorySink};
+//!
+//! let sink = MemorySink::new();
+//! let auditor = Auditor::builder(sink.clone()).build().unwrap();
+//! let _guard = auditor.guard(); // drains the queue when main returns
+//!
+//! AuditContext::new().actor(Actor::user("alice")).sync_scope(|| {
+//!     auditor.record(AuditEvent::builder("USER_LOGIN").build());
+//! });
+//! auditor.flush_blocking().unwrap();
+//! assert_eq!(sink.events()[0].actor, Some(Actor::user("alice")));
+//! assert_eq!(auditor.metrics().written, 1);
+//! ```
+//!
+//! In async code, await [`Auditor::record_async`] for backpressure, and
+//! [`Auditor::record_durable`] when the caller must know the event is committed:
+//!
+//! ```
+//! use audit_core::{AuditEvent, Auditor, sinks::MemorySink};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let auditor = Auditor::builder(MemorySink::new()).build().unwrap();
+//! let receipt = auditor
+//!     .record_durable(AuditEvent::builder("PAYMENT_CAPTURED").build())
+//!     .await
+//!     .unwrap();
+//! assert_eq!(receipt.position.unwrap().seq, 1);
+//! auditor.shutdown().await.unwrap();
+//! # });
+//! ```
+//!
+//! Delivery is at least once: a crash between a sink commit and the removal of the spool
+//! file it came from replays that batch again. Event ids identify duplicates.
 
+mod builder;
+mod error;
+mod guard;
+mod metrics;
+mod overflow;
 pub(crate) mod prepare;
+mod queue;
+mod retry;
+pub mod spool;
+mod worker;
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
 
 use crate::context::AuditContext;
 use crate::event::AuditEvent;
+use crate::redact::Redactor;
+use crate::sink::{AuditSink, Receipt};
 
+pub use builder::AuditorBuilder;
+pub use error::{BuildError, PipelineError, RecordError};
+pub use guard::AuditorGuard;
+pub use metrics::Metrics;
+pub use overflow::OverflowPolicy;
 pub use prepare::INVALID_EVENT_ACTION;
+pub use retry::RetryPolicy;
 
-/// The pipeline handle: cheap to clone, shared by every producer.
-#[derive(Debug, Clone)]
-pub struct Auditor {}
+use builder::ErrorHook;
+use metrics::{Counters, add};
+use queue::{Control, Queue, Reply, State};
+use spool::{Lane, SpoolRecord};
+
+/// What the recording side and the worker share.
+pub(crate) struct Shared {
+    queue: Queue,
+    counters: Counters,
+    overflow: OverflowPolicy,
+    redactor: Redactor,
+    on_error: Option<ErrorHook>,
+    spool_dir: Option<PathBuf>,
+    /// File ids shared with the spool, so lane and segment names sort by creation.
+    file_ids: Arc<AtomicU64>,
+    warned_drop: AtomicBool,
+    warned_over: AtomicBool,
+}
+
+impl Shared {
+    fn new(
+        capacity: usize,
+        overflow: OverflowPolicy,
+        redactor: Redactor,
+        on_error: Option<ErrorHook>,
+        spool_dir: Option<PathBuf>,
+        file_ids: Arc<AtomicU64>,
+    ) -> Self {
+        Self {
+            queue: Queue::new(capacity),
+            counters: Counters::default(),
+            overflow,
+            redactor,
+            on_error,
+            spool_dir,
+            file_ids,
+            warned_drop: AtomicBool::new(false),
+            warned_over: AtomicBool::new(false),
+        }
+    }
+
+    fn set_spool_pending(&self, pending: u64) {
+        self.counters
+            .spool_pending
+            .store(pending, Ordering::Relaxed);
+    }
+
+    /// Reports a problem the pipeline handled: `tracing` and the hook.
+    fn report(&self, error: PipelineError) {
+        match &error {
+            // Drops are reported once through tracing (they can come in floods); the hook
+            // and the counter see every one.
+            PipelineError::QueueFull | PipelineError::Closed => {
+                if !self.warned_drop.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %error, "audit events are being dropped; see Metrics::dropped");
+                }
+            }
+            _ => tracing::error!(error = %error, "audit pipeline"),
+        }
+        if let Some(hook) = &self.on_error {
+            hook(&error);
+        }
+    }
+
+    fn drop_event(&self, why: PipelineError) {
+        add(&self.counters.dropped, 1);
+        self.report(why);
+    }
+
+    /// Accepts an event into the queue (the lock is held by the caller).
+    fn accept(&self, state: &mut State, event: AuditEvent, ctx: Option<Arc<AuditContext>>) {
+        state.push(event, ctx, None);
+        add(&self.counters.enqueued, 1);
+    }
+
+    /// Writes an event to the overflow lane (the lock is held, which keeps lane order equal
+    /// to ticket order). The event is prepared here so nothing unredacted reaches the disk.
+    fn spill(&self, state: &mut State, event: AuditEvent, ctx: Option<Arc<AuditContext>>) {
+        if state.lane.is_none() {
+            let id = self.file_ids.fetch_add(1, Ordering::SeqCst);
+            let Some(dir) = &self.spool_dir else {
+                // `build` refuses Spool without a directory; keep the event regardless.
+                return self.accept_over_capacity(state, event, ctx);
+            };
+            match Lane::create(dir, id) {
+                Ok(lane) => state.lane = Some(lane),
+                Err(source) => {
+                    self.report(PipelineError::Spool {
+                        path: dir.clone(),
+                        source,
+                    });
+                    return self.accept_over_capacity(state, event, ctx);
+                }
+            }
+        }
+        let event = match prepare::prepare(event, ctx.as_deref(), &self.redactor) {
+            Ok(event) => event,
+            Err(invalid) => {
+                self.report_invalid(&invalid);
+                invalid.stand_in
+            }
+        };
+        state.last_ticket += 1;
+        let record = SpoolRecord {
+            observed: false,
+            ticket: Some(state.last_ticket),
+            event,
+        };
+        if let Some(lane) = &mut state.lane
+            && let Err(source) = lane.append(record)
+        {
+            let path = lane.path.clone();
+            self.report(PipelineError::Spool { path, source });
+        }
+        add(&self.counters.enqueued, 1);
+        add(&self.counters.spooled, 1);
+    }
+
+    fn accept_over_capacity(
+        &self,
+        state: &mut State,
+        event: AuditEvent,
+        ctx: Option<Arc<AuditContext>>,
+    ) {
+        self.accept(state, event, ctx);
+        add(&self.counters.over_capacity, 1);
+        if !self.warned_over.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "audit queue full: accepting events past its capacity rather than blocking an \
+                 async executor; use Auditor::record_async in async code for backpressure"
+            );
+        }
+    }
+
+    fn report_invalid(&self, invalid: &prepare::Invalid) {
+        add(&self.counters.invalid, 1);
+        self.report(PipelineError::InvalidEvent {
+            id: invalid.original.id,
+            action: invalid.original.action.chars().take(128).collect(),
+            source: invalid.error.clone(),
+        });
+    }
+}
+
+/// Asks the worker to drain and stop when the last [`Auditor`] clone is dropped.
+struct Handle {
+    shared: Arc<Shared>,
+    guard_timeout: Duration,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let _ = self.shared.queue.control(Control::Shutdown { reply: None });
+    }
+}
+
+/// The audit pipeline: cheap to clone and share; every clone feeds the same worker.
+///
+/// Build one with [`Auditor::builder`]. See the [module docs](crate::pipeline) for the
+/// design and guarantees. When the last clone is dropped, the worker drains the queue and
+/// stops on its own; to be sure everything is written before the process exits, call
+/// [`shutdown`](Self::shutdown) or hold a [`guard`](Self::guard).
+#[derive(Clone)]
+pub struct Auditor {
+    handle: Arc<Handle>,
+}
+
+impl std::fmt::Debug for Auditor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auditor")
+            .field("overflow", &self.shared().overflow)
+            .field("metrics", &self.metrics())
+            .finish_non_exhaustive()
+    }
+}
 
 impl Auditor {
-    /// Records `event` with the current [`AuditContext`]. Never blocks for long, never fails.
+    /// Starts configuring an auditor that writes to `sink`.
+    pub fn builder(sink: impl AuditSink) -> AuditorBuilder {
+        AuditorBuilder::new(Arc::new(sink))
+    }
+
+    fn from_shared(shared: Arc<Shared>, guard_timeout: Duration) -> Self {
+        Self {
+            handle: Arc::new(Handle {
+                shared,
+                guard_timeout,
+            }),
+        }
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.handle.shared
+    }
+
+    /// Records `event` with the current [`AuditContext`]. Never fails and never panics.
+    ///
+    /// When the queue is full, the [`OverflowPolicy`] decides: under the default
+    /// [`Block`](OverflowPolicy::Block) a plain thread waits for room, while a caller inside
+    /// a tokio runtime is never blocked (the event is accepted past the capacity; use
+    /// [`record_async`](Self::record_async) there for backpressure).
     pub fn record(&self, event: AuditEvent) {
         self.record_with_context(event, AuditContext::current());
     }
 
-    /// Records `event` with an explicitly captured context.
+    /// Records `event` with an explicitly captured context (`None`: no context).
     pub fn record_with_context(&self, event: AuditEvent, ctx: Option<Arc<AuditContext>>) {
-        let _ = (event, ctx);
+        let shared = self.shared();
+        let queue = &shared.queue;
+        let mut state = queue.lock();
+        if state.closing {
+            drop(state);
+            return shared.drop_event(PipelineError::Closed);
+        }
+        if state.has_room(queue.capacity) {
+            shared.accept(&mut state, event, ctx);
+            drop(state);
+            return queue.wake_worker();
+        }
+        match shared.overflow {
+            OverflowPolicy::DropNewest => {
+                drop(state);
+                shared.drop_event(PipelineError::QueueFull);
+            }
+            OverflowPolicy::Spool => {
+                shared.spill(&mut state, event, ctx);
+                drop(state);
+                queue.wake_worker();
+            }
+            OverflowPolicy::Block if tokio::runtime::Handle::try_current().is_ok() => {
+                shared.accept_over_capacity(&mut state, event, ctx);
+                drop(state);
+                queue.wake_worker();
+            }
+            OverflowPolicy::Block => {
+                drop(state);
+                let mut state = queue.wait_for_room_blocking();
+                if state.closing {
+                    drop(state);
+                    return shared.drop_event(PipelineError::Closed);
+                }
+                shared.accept(&mut state, event, ctx);
+                drop(state);
+                queue.wake_worker();
+            }
+        }
+    }
+
+    /// Records `event`, waiting (asynchronously) for room in the queue under
+    /// [`OverflowPolicy::Block`]; under the other policies it is [`record`](Self::record).
+    ///
+    /// The way to get backpressure in async code without blocking the executor.
+    pub async fn record_async(&self, event: AuditEvent) {
+        let ctx = AuditContext::current();
+        let shared = self.shared();
+        if shared.overflow != OverflowPolicy::Block {
+            return self.record_with_context(event, ctx);
+        }
+        let accepted = shared
+            .queue
+            .with_room(|state| {
+                if state.closing {
+                    return false;
+                }
+                shared.accept(state, event, ctx);
+                true
+            })
+            .await;
+        if accepted {
+            shared.queue.wake_worker();
+        } else {
+            shared.drop_event(PipelineError::Closed);
+        }
+    }
+
+    /// Records `event` and resolves once the sink has committed it, with its place in the
+    /// chain for sinks that keep one.
+    ///
+    /// Waits for room in the queue whatever the overflow policy (the caller is waiting
+    /// anyway). If the sink is down, the event is spooled and the call resolves when a
+    /// replay commits it, or with [`RecordError::Spooled`] at shutdown. An invalid event
+    /// resolves with [`RecordError::Invalid`] (an `AUDIT_EVENT_INVALID` event is written in
+    /// its place).
+    pub async fn record_durable(&self, event: AuditEvent) -> Result<Receipt, RecordError> {
+        let ctx = AuditContext::current();
+        let shared = self.shared();
+        let (tx, rx) = oneshot::channel();
+        let accepted = shared
+            .queue
+            .with_room(|state| {
+                if state.closing {
+                    return false;
+                }
+                state.push(event, ctx, Some(tx));
+                true
+            })
+            .await;
+        if !accepted {
+            return Err(RecordError::Closed);
+        }
+        add(&shared.counters.enqueued, 1);
+        shared.queue.wake_worker();
+        rx.await.unwrap_or(Err(RecordError::Closed))
+    }
+
+    /// [`record_durable`](Self::record_durable) for synchronous code. Blocks the thread; safe
+    /// inside a runtime too (the worker does not need it), but it stalls that thread.
+    pub fn record_durable_blocking(&self, event: AuditEvent) -> Result<Receipt, RecordError> {
+        futures::executor::block_on(self.record_durable(event))
+    }
+
+    /// Resolves once every event recorded before the call is committed by the sink (then
+    /// flushed) or safely spooled ([`RecordError::Spooled`]).
+    pub async fn flush(&self) -> Result<(), RecordError> {
+        let (tx, rx) = oneshot::channel();
+        self.control_async(Control::Flush {
+            through: 0,
+            reply: Reply::Async(tx),
+        })?;
+        rx.await.unwrap_or(Err(RecordError::Closed))
+    }
+
+    /// [`flush`](Self::flush) for synchronous code (blocks the thread; never deadlocks).
+    pub fn flush_blocking(&self) -> Result<(), RecordError> {
+        self.blocking(|reply| Control::Flush { through: 0, reply }, None)
+    }
+
+    /// Drains the queue and the spool (as far as the sink allows), flushes and shuts the
+    /// sink down, and stops the worker. Later `record` calls are counted as dropped.
+    ///
+    /// Resolves with [`RecordError::Spooled`] if the sink was still failing: the spooled
+    /// events are replayed on the next start from the spool directory.
+    pub async fn shutdown(&self) -> Result<(), RecordError> {
+        let (tx, rx) = oneshot::channel();
+        match self.control_async(Control::Shutdown {
+            reply: Some(Reply::Async(tx)),
+        }) {
+            Err(RecordError::Closed) => return Ok(()),
+            other => other?,
+        }
+        rx.await.unwrap_or(Ok(()))
+    }
+
+    /// [`shutdown`](Self::shutdown) for synchronous code (blocks the thread; never deadlocks).
+    pub fn shutdown_blocking(&self) -> Result<(), RecordError> {
+        self.shutdown_blocking_timeout(None)
+    }
+
+    /// [`shutdown_blocking`](Self::shutdown_blocking) that gives up waiting after `timeout`
+    /// ([`RecordError::TimedOut`]); the worker goes on draining in the background.
+    pub fn shutdown_blocking_timeout(
+        &self,
+        timeout: impl Into<Option<Duration>>,
+    ) -> Result<(), RecordError> {
+        match self.blocking(
+            |reply| Control::Shutdown { reply: Some(reply) },
+            timeout.into(),
+        ) {
+            Err(RecordError::Closed) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// A snapshot of the pipeline's counters.
+    pub fn metrics(&self) -> Metrics {
+        let queued = self.shared().queue.lock().items.len();
+        self.shared().counters.snapshot(queued)
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was requested (new events are refused).
+    pub fn is_shut_down(&self) -> bool {
+        self.shared().queue.lock().closing
+    }
+
+    /// A guard that shuts the pipeline down (draining it) when dropped, waiting at most the
+    /// builder's [`guard_timeout`](AuditorBuilder::guard_timeout).
+    pub fn guard(&self) -> AuditorGuard {
+        AuditorGuard::new(self.clone(), self.handle.guard_timeout)
+    }
+
+    fn control_async(&self, control: Control) -> Result<(), RecordError> {
+        self.shared()
+            .queue
+            .control(control)
+            .map_err(|_| RecordError::Closed)
+    }
+
+    fn blocking(
+        &self,
+        control: impl FnOnce(Reply) -> Control,
+        timeout: Option<Duration>,
+    ) -> Result<(), RecordError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.control_async(control(Reply::Blocking(tx)))?;
+        match timeout {
+            None => rx.recv().unwrap_or(Err(RecordError::Closed)),
+            Some(timeout) => match rx.recv_timeout(timeout) {
+                Ok(result) => result,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(RecordError::TimedOut),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(RecordError::Closed),
+            },
+        }
     }
 }

@@ -1,0 +1,211 @@
+//! The bounded queue between recording threads and the worker, with its control messages.
+//!
+//! A `Mutex<VecDeque>` rather than a channel: `record` needs to check capacity, the overflow
+//! lane and shutdown atomically, wait either on a thread (condvar) or in a future (notify),
+//! and number events so that `flush` can wait for "everything recorded before me".
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::{Notify, oneshot};
+
+use crate::context::AuditContext;
+use crate::event::AuditEvent;
+use crate::pipeline::error::RecordError;
+use crate::pipeline::spool::Lane;
+use crate::sink::Receipt;
+
+/// Resolves a `record_durable` call.
+pub(crate) type AckSender = oneshot::Sender<Result<Receipt, RecordError>>;
+
+/// A recorded event on its way to the worker.
+#[derive(Debug)]
+pub(crate) struct Envelope {
+    pub(crate) ticket: u64,
+    pub(crate) event: AuditEvent,
+    pub(crate) ctx: Option<Arc<AuditContext>>,
+    pub(crate) ack: Option<AckSender>,
+}
+
+/// Where the answer to a `flush` or `shutdown` goes: a future or a blocked thread.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Async(oneshot::Sender<Result<(), RecordError>>),
+    Blocking(std::sync::mpsc::SyncSender<Result<(), RecordError>>),
+}
+
+impl Reply {
+    pub(crate) fn send(self, result: Result<(), RecordError>) {
+        // The asker may have stopped waiting (a timeout, a dropped future): nothing to do.
+        match self {
+            Reply::Async(tx) => {
+                let _ = tx.send(result);
+            }
+            Reply::Blocking(tx) => {
+                let _ = tx.try_send(result);
+            }
+        }
+    }
+}
+
+/// A request for the worker, answered out of band of the events.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// Answer once every event with a ticket up to `through` is committed or spooled.
+    /// `through` is set when the request is queued.
+    Flush { through: u64, reply: Reply },
+    /// Drain everything, flush and shut the sink down, then stop.
+    Shutdown { reply: Option<Reply> },
+}
+
+/// What the lock protects.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) items: VecDeque<Envelope>,
+    /// The last ticket handed out (tickets start at 1).
+    pub(crate) last_ticket: u64,
+    /// The overflow lane, while events spill to disk.
+    pub(crate) lane: Option<Lane>,
+    pub(crate) controls: Vec<Control>,
+    /// Shutdown was requested: new events are refused.
+    pub(crate) closing: bool,
+    /// The worker has stopped.
+    pub(crate) closed: bool,
+}
+
+impl State {
+    /// Whether a new event may go into the queue now (and not into the lane).
+    pub(crate) fn has_room(&self, capacity: usize) -> bool {
+        self.lane.is_none() && self.items.len() < capacity
+    }
+
+    /// Queues an event, giving it the next ticket.
+    pub(crate) fn push(
+        &mut self,
+        event: AuditEvent,
+        ctx: Option<Arc<AuditContext>>,
+        ack: Option<AckSender>,
+    ) {
+        self.last_ticket += 1;
+        self.items.push_back(Envelope {
+            ticket: self.last_ticket,
+            event,
+            ctx,
+            ack,
+        });
+    }
+}
+
+/// The queue, its wake-ups and its capacity.
+#[derive(Debug)]
+pub(crate) struct Queue {
+    state: Mutex<State>,
+    pub(crate) capacity: usize,
+    /// Wakes threads blocked for room.
+    room: Condvar,
+    /// Wakes futures waiting for room.
+    room_async: Notify,
+    /// Wakes the worker.
+    work: Notify,
+}
+
+impl Queue {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            capacity: capacity.max(1),
+            room: Condvar::new(),
+            room_async: Notify::new(),
+            work: Notify::new(),
+        }
+    }
+
+    /// Locks the state. A panic while holding the lock cannot leave it half-updated (every
+    /// update is a single push or pop), so a poisoned lock is used as is.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wakes the worker.
+    pub(crate) fn wake_worker(&self) {
+        self.work.notify_one();
+    }
+
+    /// Waits until the worker is woken (a permit left by an earlier wake returns at once).
+    pub(crate) async fn worker_wakeup(&self) {
+        self.work.notified().await;
+    }
+
+    /// Wakes every producer waiting for room (also used on shutdown, so they can give up).
+    pub(crate) fn wake_producers(&self) {
+        self.room.notify_all();
+        self.room_async.notify_waiters();
+    }
+
+    /// Blocks the thread until there is room or the queue is closing; returns the lock.
+    pub(crate) fn wait_for_room_blocking(&self) -> MutexGuard<'_, State> {
+        let mut state = self.lock();
+        while !state.has_room(self.capacity) && !state.closing {
+            state = self
+                .room
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state
+    }
+
+    /// Waits (without blocking the thread) until there is room or the queue is closing,
+    /// then runs `f` under the lock.
+    pub(crate) async fn with_room<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let mut f = Some(f);
+        loop {
+            let notified = self.room_async.notified();
+            tokio::pin!(notified);
+            // Registered before checking, so a wake-up between the check and the await
+            // is not missed.
+            notified.as_mut().enable();
+            {
+                let mut state = self.lock();
+                if (state.has_room(self.capacity) || state.closing)
+                    && let Some(f) = f.take()
+                {
+                    return f(&mut state);
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Takes up to `max` queued events and wakes producers waiting for room.
+    pub(crate) fn take(&self, max: usize, into: &mut Vec<Envelope>) -> usize {
+        let taken = {
+            let mut state = self.lock();
+            let n = max.min(state.items.len());
+            into.extend(state.items.drain(..n));
+            n
+        };
+        if taken > 0 {
+            self.wake_producers();
+        }
+        taken
+    }
+
+    /// Adds a control request and wakes the worker.
+    pub(crate) fn control(&self, control: Control) -> Result<(), Control> {
+        {
+            let mut state = self.lock();
+            if state.closed {
+                return Err(control);
+            }
+            let mut control = control;
+            match &mut control {
+                Control::Shutdown { .. } => state.closing = true,
+                Control::Flush { through, .. } => *through = state.last_ticket,
+            }
+            state.controls.push(control);
+        }
+        self.wake_producers();
+        self.wake_worker();
+        Ok(())
+    }
+}

@@ -1,0 +1,444 @@
+//! The spool: events the sink could not take yet, kept in order on disk (or in memory
+//! without a spool directory) and replayed before anything newer.
+//!
+//! # Files
+//!
+//! A spool directory holds JSON Lines files, one [`SpoolRecord`] per line:
+//!
+//! - `spool-<id>.jsonl`: one batch the worker could not write. Written to a `.tmp` file,
+//!   fsync'd, then renamed, so a segment is whole or absent. Replayed oldest `id` first and
+//!   deleted once the sink committed it (a crash in between replays it again: delivery is
+//!   at least once, and event ids tell duplicates apart).
+//! - `lane-<id>.jsonl`: the overflow lane of [`OverflowPolicy::Spool`], appended to by
+//!   recording threads. A crash can leave a torn last line there.
+//! - `rejected-<id>.jsonl`: dead letters, batches the sink refused permanently. Never
+//!   replayed automatically: an operator inspects and re-imports them.
+//!
+//! # Recovery
+//!
+//! On start, leftover `.tmp` segments are completed by renaming, leftover lanes become the
+//! newest segments (a lane always holds the newest events), and everything is replayed in
+//! order before new events. A line that cannot be parsed (a torn write) is skipped, counted
+//! in [`Metrics::spool_corrupt`](crate::pipeline::Metrics::spool_corrupt) and reported; it
+//! never stops the replay.
+//!
+//! [`OverflowPolicy::Spool`]: crate::pipeline::OverflowPolicy::Spool
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::AuditEvent;
+
+const SEGMENT: &str = "spool-";
+const LANE: &str = "lane-";
+const REJECTED: &str = "rejected-";
+const EXT: &str = ".jsonl";
+const TMP: &str = ".jsonl.tmp";
+
+/// One spooled event: prepared (context merged, redacted, validated) and ready for the sink.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SpoolRecord {
+    /// Whether the pipeline's observers already saw it.
+    pub(crate) observed: bool,
+    /// The event's queue ticket (lane records only), for `flush`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) ticket: Option<u64>,
+    /// The event.
+    pub(crate) event: AuditEvent,
+}
+
+/// A spool line that could not be read back.
+#[derive(Debug)]
+pub(crate) struct Corrupt {
+    pub(crate) path: PathBuf,
+    pub(crate) line: usize,
+    pub(crate) message: String,
+}
+
+#[derive(Debug)]
+enum Segment {
+    File { path: PathBuf, events: u64 },
+    Memory(Vec<SpoolRecord>),
+}
+
+/// The ordered spool the worker owns.
+#[derive(Debug)]
+pub(crate) struct Spool {
+    dir: Option<PathBuf>,
+    segments: VecDeque<Segment>,
+    ids: Arc<AtomicU64>,
+    pending: u64,
+}
+
+impl Spool {
+    /// Opens (creating if needed) the spool directory and queues what a previous process
+    /// left behind. Without a directory the spool lives in memory.
+    pub(crate) fn open(dir: Option<&Path>) -> io::Result<Self> {
+        let mut spool = Self {
+            dir: dir.map(Path::to_path_buf),
+            segments: VecDeque::new(),
+            ids: Arc::new(AtomicU64::new(1)),
+            pending: 0,
+        };
+        let Some(dir) = dir else { return Ok(spool) };
+        fs::create_dir_all(dir)?;
+        let mut segments = Vec::new();
+        let mut lanes = Vec::new();
+        let mut max_id = 0;
+        for entry in fs::read_dir(dir)? {
+            let path = entry?.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if let Some(id) = parse_id(name, SEGMENT, TMP) {
+                // A segment written but not yet renamed when the process died: keep it.
+                let done = dir.join(segment_name(id));
+                fs::rename(&path, &done)?;
+                segments.push((id, done));
+                max_id = max_id.max(id);
+            } else if let Some(id) = parse_id(name, SEGMENT, EXT) {
+                segments.push((id, path));
+                max_id = max_id.max(id);
+            } else if let Some(id) = parse_id(name, LANE, EXT) {
+                lanes.push((id, path));
+                max_id = max_id.max(id);
+            } else if let Some(id) = parse_id(name, REJECTED, EXT) {
+                max_id = max_id.max(id);
+            }
+        }
+        segments.sort();
+        lanes.sort();
+        spool.ids.store(max_id + 1, Ordering::SeqCst);
+        for (_, path) in segments {
+            spool.adopt(path)?;
+        }
+        for (_, lane) in lanes {
+            let id = spool.next_id();
+            let path = dir.join(segment_name(id));
+            fs::rename(&lane, &path)?;
+            spool.adopt(path)?;
+        }
+        sync_dir(dir);
+        Ok(spool)
+    }
+
+    fn adopt(&mut self, path: PathBuf) -> io::Result<()> {
+        let events = count_lines(&path)?;
+        self.pending += events;
+        self.segments.push_back(Segment::File { path, events });
+        Ok(())
+    }
+
+    /// The id counter shared with the overflow lane, so file names sort by creation.
+    pub(crate) fn ids(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.ids)
+    }
+
+    fn next_id(&self) -> u64 {
+        self.ids.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// The spool directory, if any.
+    pub(crate) fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.segments.is_empty()
+    }
+
+    /// Events waiting (approximate for recovered files: their line count).
+    pub(crate) fn pending(&self) -> u64 {
+        self.pending
+    }
+
+    /// Appends a batch as the newest segment. If the file cannot be written, the batch is
+    /// kept in memory (still in order) and the error is returned for reporting.
+    pub(crate) fn push(&mut self, records: Vec<SpoolRecord>) -> Result<(), (PathBuf, io::Error)> {
+        self.pending += records.len() as u64;
+        let Some(dir) = self.dir.clone() else {
+            self.segments.push_back(Segment::Memory(records));
+            return Ok(());
+        };
+        let path = dir.join(segment_name(self.next_id()));
+        match write_atomically(&path, &records) {
+            Ok(()) => {
+                let events = records.len() as u64;
+                self.segments.push_back(Segment::File { path, events });
+                Ok(())
+            }
+            Err(err) => {
+                self.segments.push_back(Segment::Memory(records));
+                Err((path, err))
+            }
+        }
+    }
+
+    /// Reads the oldest segment: its readable records and its unreadable lines.
+    pub(crate) fn read_front(&self) -> Option<io::Result<(Vec<SpoolRecord>, Vec<Corrupt>)>> {
+        Some(match self.segments.front()? {
+            Segment::Memory(records) => Ok((records.clone(), Vec::new())),
+            Segment::File { path, .. } => fs::read(path).map(|bytes| parse_lines(&bytes, path)),
+        })
+    }
+
+    /// Forgets the oldest segment (its events were committed or dead-lettered).
+    pub(crate) fn pop_front(&mut self) -> io::Result<()> {
+        let Some(segment) = self.segments.pop_front() else {
+            return Ok(());
+        };
+        match segment {
+            Segment::Memory(records) => self.pending -= records.len() as u64,
+            Segment::File { path, events } => {
+                self.pending = self.pending.saturating_sub(events);
+                fs::remove_file(&path)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the oldest segment's content with `records` (what is left after a partial
+    /// replay).
+    pub(crate) fn replace_front(&mut self, records: Vec<SpoolRecord>) -> io::Result<()> {
+        let Some(front) = self.segments.front_mut() else {
+            return Ok(());
+        };
+        match front {
+            Segment::Memory(old) => {
+                self.pending -= (old.len() - records.len().min(old.len())) as u64;
+                *old = records;
+            }
+            Segment::File { path, events } => {
+                write_atomically(path, &records)?;
+                self.pending = self.pending.saturating_sub(*events) + records.len() as u64;
+                *events = records.len() as u64;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps events the sink refused for good in a `rejected-<id>.jsonl` file. Returns the
+    /// file, or `None` without a spool directory.
+    pub(crate) fn dead_letter(&self, records: &[SpoolRecord]) -> io::Result<Option<PathBuf>> {
+        let Some(dir) = &self.dir else {
+            return Ok(None);
+        };
+        let path = dir.join(format!("{REJECTED}{:020}{EXT}", self.next_id()));
+        write_atomically(&path, records)?;
+        Ok(Some(path))
+    }
+
+    /// The events of memory segments, which a process exit would lose.
+    pub(crate) fn memory_events(&self) -> impl Iterator<Item = &AuditEvent> {
+        self.segments.iter().flat_map(|s| {
+            match s {
+                Segment::Memory(records) => records.as_slice(),
+                Segment::File { .. } => &[],
+            }
+            .iter()
+            .map(|r| &r.event)
+        })
+    }
+}
+
+/// The overflow lane: recording threads append here while the queue is full under
+/// [`OverflowPolicy::Spool`](crate::pipeline::OverflowPolicy::Spool). Guarded by the queue
+/// lock.
+#[derive(Debug)]
+pub(crate) struct Lane {
+    pub(crate) path: PathBuf,
+    file: Option<File>,
+    /// Bytes of whole lines written: the reader never reads past this.
+    pub(crate) written: u64,
+    /// Records that could not be written to the file (kept in order after it).
+    pub(crate) memory: VecDeque<SpoolRecord>,
+    line: Vec<u8>,
+}
+
+impl Lane {
+    pub(crate) fn create(dir: &Path, id: u64) -> io::Result<Self> {
+        let path = dir.join(format!("{LANE}{id:020}{EXT}"));
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)?;
+        sync_dir(dir);
+        Ok(Self {
+            path,
+            file: Some(file),
+            written: 0,
+            memory: VecDeque::new(),
+            line: Vec::new(),
+        })
+    }
+
+    /// Appends a record; after a write error the lane continues in memory.
+    pub(crate) fn append(&mut self, record: SpoolRecord) -> io::Result<()> {
+        if let Some(file) = &mut self.file
+            && self.memory.is_empty()
+        {
+            self.line.clear();
+            serde_json::to_writer(&mut self.line, &record).map_err(io::Error::other)?;
+            self.line.push(b'\n');
+            match file.write_all(&self.line) {
+                Ok(()) => {
+                    self.written += self.line.len() as u64;
+                    return Ok(());
+                }
+                Err(err) => {
+                    self.file = None;
+                    self.memory.push_back(record);
+                    return Err(err);
+                }
+            }
+        }
+        self.memory.push_back(record);
+        Ok(())
+    }
+}
+
+/// Reads the whole lines of a lane file between `from` and `to` (byte offsets).
+pub(crate) fn read_lane(
+    path: &Path,
+    from: u64,
+    to: u64,
+) -> io::Result<(Vec<SpoolRecord>, Vec<Corrupt>)> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(from))?;
+    let mut bytes = Vec::new();
+    file.take(to.saturating_sub(from)).read_to_end(&mut bytes)?;
+    Ok(parse_lines(&bytes, path))
+}
+
+fn segment_name(id: u64) -> String {
+    format!("{SEGMENT}{id:020}{EXT}")
+}
+
+fn parse_id(name: &str, prefix: &str, suffix: &str) -> Option<u64> {
+    name.strip_prefix(prefix)?
+        .strip_suffix(suffix)?
+        .parse()
+        .ok()
+}
+
+fn parse_lines(bytes: &[u8], path: &Path) -> (Vec<SpoolRecord>, Vec<Corrupt>) {
+    let mut records = Vec::new();
+    let mut corrupt = Vec::new();
+    let mut chunks = bytes.split(|&b| b == b'\n').enumerate().peekable();
+    while let Some((index, line)) = chunks.next() {
+        let last = chunks.peek().is_none();
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<SpoolRecord>(line) {
+            Ok(record) => records.push(record),
+            Err(err) => corrupt.push(Corrupt {
+                path: path.to_path_buf(),
+                line: index + 1,
+                message: if last {
+                    format!("torn last line (the writer stopped mid-line): {err}")
+                } else {
+                    err.to_string()
+                },
+            }),
+        }
+    }
+    (records, corrupt)
+}
+
+fn count_lines(path: &Path) -> io::Result<u64> {
+    let bytes = fs::read(path)?;
+    Ok(bytes.iter().filter(|&&b| b == b'\n').count() as u64)
+}
+
+/// Writes `records` to `path` through a fsync'd temporary file and a rename.
+fn write_atomically(path: &Path, records: &[SpoolRecord]) -> io::Result<()> {
+    let mut bytes = Vec::with_capacity(records.len() * 512);
+    for record in records {
+        serde_json::to_writer(&mut bytes, record).map_err(io::Error::other)?;
+        bytes.push(b'\n');
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut file = File::create(&tmp)?;
+    file.write_all(&bytes)?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir);
+    }
+    Ok(())
+}
+
+/// Makes a directory entry (a new or renamed file) durable. Best effort: not every platform
+/// can open a directory for syncing.
+fn sync_dir(dir: &Path) {
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(action: &'static str) -> SpoolRecord {
+        SpoolRecord {
+            observed: true,
+            ticket: None,
+            event: AuditEvent::builder(action).build(),
+        }
+    }
+
+    #[test]
+    fn torn_last_line_is_skipped_and_reported() {
+        let mut bytes = Vec::new();
+        serde_json::to_writer(&mut bytes, &record("A")).unwrap();
+        bytes.extend_from_slice(b"\n{\"observed\":true,\"ev");
+        let (records, corrupt) = parse_lines(&bytes, Path::new("x"));
+        assert_eq!(records.len(), 1);
+        assert_eq!(corrupt.len(), 1);
+        assert_eq!(corrupt[0].line, 2);
+    }
+
+    #[test]
+    fn segments_replay_oldest_first_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(Some(dir.path())).unwrap();
+        spool.push(vec![record("A"), record("B")]).unwrap();
+        spool.push(vec![record("C")]).unwrap();
+        drop(spool);
+        let mut spool = Spool::open(Some(dir.path())).unwrap();
+        assert_eq!(spool.pending(), 3);
+        let mut seen = Vec::new();
+        while let Some(read) = spool.read_front() {
+            let (records, _) = read.unwrap();
+            seen.extend(records.into_iter().map(|r| r.event.action.into_owned()));
+            spool.pop_front().unwrap();
+        }
+        assert_eq!(seen, ["A", "B", "C"]);
+        assert_eq!(spool.pending(), 0);
+    }
+
+    #[test]
+    fn leftover_lane_becomes_the_newest_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(Some(dir.path())).unwrap();
+        spool.push(vec![record("OLD")]).unwrap();
+        let mut lane = Lane::create(dir.path(), spool.next_id()).unwrap();
+        lane.append(record("LANE")).unwrap();
+        drop((spool, lane));
+        let spool = Spool::open(Some(dir.path())).unwrap();
+        assert_eq!(spool.segments.len(), 2);
+        let (first, _) = spool.read_front().unwrap().unwrap();
+        assert_eq!(first[0].event.action, "OLD");
+    }
+}

@@ -1,0 +1,745 @@
+//! The worker: takes batches off the queue (then the overflow lane), prepares them, writes
+//! them to the sink with retry, spools what cannot be written and replays it in order.
+
+use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::event::AuditEvent;
+use crate::observer::EventObserver;
+use crate::pipeline::Shared;
+use crate::pipeline::error::{PipelineError, RecordError};
+use crate::pipeline::metrics::add;
+use crate::pipeline::prepare::prepare;
+use crate::pipeline::queue::{AckSender, Control, Envelope};
+use crate::pipeline::retry::{Jitter, RetryPolicy};
+use crate::pipeline::spool::{self, Corrupt, Spool, SpoolRecord};
+use crate::sink::{AuditSink, BatchAck, Receipt, SinkError};
+
+/// Events ready for the sink, with the durable callers waiting on them.
+struct Batch {
+    events: Vec<AuditEvent>,
+    acks: Vec<Option<AckSender>>,
+    /// The highest queue ticket in the batch (0: none).
+    last_ticket: u64,
+    /// Whether the events come from the spool (counted as replayed once written).
+    from_spool: bool,
+}
+
+impl Batch {
+    fn new(from_spool: bool) -> Self {
+        Self {
+            events: Vec::new(),
+            acks: Vec::new(),
+            last_ticket: 0,
+            from_spool,
+        }
+    }
+
+    fn push(&mut self, event: AuditEvent, ack: Option<AckSender>) {
+        self.events.push(event);
+        self.acks.push(ack);
+    }
+}
+
+/// Reading position in the overflow lane.
+#[derive(Default)]
+struct LaneCursor {
+    offset: u64,
+    buffer: VecDeque<SpoolRecord>,
+}
+
+pub(crate) struct Worker {
+    shared: Arc<Shared>,
+    sink: Arc<dyn AuditSink>,
+    spool: Spool,
+    observers: Vec<Arc<dyn EventObserver>>,
+    retry: RetryPolicy,
+    jitter: Jitter,
+    max_batch: usize,
+    linger: Duration,
+    /// Durable callers whose events wait in the spool.
+    pending_acks: HashMap<Uuid, AckSender>,
+    /// Every ticket up to this one is committed or spooled.
+    done_through: u64,
+    replay_failures: u32,
+    /// When to try the spool again (`None`: now).
+    next_replay: Option<Instant>,
+    lane: LaneCursor,
+}
+
+impl Worker {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        sink: Arc<dyn AuditSink>,
+        spool: Spool,
+        observers: Vec<Arc<dyn EventObserver>>,
+        retry: RetryPolicy,
+        max_batch: usize,
+        linger: Duration,
+    ) -> Self {
+        Self {
+            shared,
+            sink,
+            spool,
+            observers,
+            retry,
+            jitter: Jitter::new(),
+            max_batch,
+            linger,
+            pending_acks: HashMap::new(),
+            done_through: 0,
+            replay_failures: 0,
+            next_replay: None,
+            lane: LaneCursor::default(),
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        let _exit = ExitGuard(Arc::clone(&self.shared));
+        // A spool left by an earlier process goes first: it is older than anything queued.
+        if !self.spool.is_empty() {
+            self.replay().await;
+        }
+        loop {
+            if let Some(batch) = self.next_batch().await {
+                self.deliver(batch).await;
+            }
+            if self.replay_due() {
+                self.replay().await;
+            }
+            if self.answer_controls().await {
+                return;
+            }
+            if !self.has_queued_work() {
+                self.idle().await;
+            }
+        }
+    }
+
+    // ----- taking work -----
+
+    fn has_queued_work(&self) -> bool {
+        let state = self.shared.queue.lock();
+        !state.items.is_empty() || state.lane.is_some()
+    }
+
+    async fn idle(&self) {
+        let wakeup = self.shared.queue.worker_wakeup();
+        match (self.spool.is_empty(), self.next_replay) {
+            (true, _) => wakeup.await,
+            (false, Some(at)) => {
+                let _ = tokio::time::timeout_at(at, wakeup).await;
+            }
+            (false, None) => {}
+        }
+    }
+
+    async fn next_batch(&mut self) -> Option<Batch> {
+        let mut envelopes = Vec::new();
+        self.shared.queue.take(self.max_batch, &mut envelopes);
+        if envelopes.is_empty() {
+            return self.next_lane_batch();
+        }
+        if envelopes.len() < self.max_batch && !self.linger.is_zero() {
+            self.linger_for_more(&mut envelopes).await;
+        }
+        Some(self.prepare_envelopes(envelopes))
+    }
+
+    /// Waits up to the linger time for the batch to fill; a flush or shutdown cuts it short.
+    async fn linger_for_more(&self, envelopes: &mut Vec<Envelope>) {
+        let queue = &self.shared.queue;
+        let deadline = Instant::now() + self.linger;
+        loop {
+            queue.take(self.max_batch - envelopes.len(), envelopes);
+            if envelopes.len() >= self.max_batch {
+                return;
+            }
+            {
+                let state = queue.lock();
+                if !state.controls.is_empty() || state.closing {
+                    return;
+                }
+            }
+            if tokio::time::timeout_at(deadline, queue.worker_wakeup())
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+
+    fn prepare_envelopes(&mut self, envelopes: Vec<Envelope>) -> Batch {
+        let mut batch = Batch::new(false);
+        for envelope in envelopes {
+            batch.last_ticket = envelope.ticket;
+            match prepare(
+                envelope.event,
+                envelope.ctx.as_deref(),
+                &self.shared.redactor,
+            ) {
+                Ok(event) => self.push_observed(&mut batch, event, envelope.ack),
+                Err(invalid) => {
+                    self.shared.report_invalid(&invalid);
+                    if let Some(ack) = envelope.ack {
+                        let _ = ack.send(Err(RecordError::Invalid(invalid.error.clone())));
+                    }
+                    self.push_observed(&mut batch, invalid.stand_in, None);
+                }
+            }
+        }
+        batch
+    }
+
+    /// Adds a prepared event, then whatever the observers return for it.
+    fn push_observed(&self, batch: &mut Batch, event: AuditEvent, ack: Option<AckSender>) {
+        let follow_ups = self.observe(&event);
+        batch.push(event, ack);
+        for follow_up in follow_ups {
+            match prepare(follow_up, None, &self.shared.redactor) {
+                Ok(event) => batch.push(event, None),
+                Err(invalid) => {
+                    self.shared.report_invalid(&invalid);
+                    batch.push(invalid.stand_in, None);
+                }
+            }
+        }
+    }
+
+    fn observe(&self, event: &AuditEvent) -> Vec<AuditEvent> {
+        let mut out = Vec::new();
+        for observer in &self.observers {
+            // An observer bug must not stop the pipeline.
+            match std::panic::catch_unwind(AssertUnwindSafe(|| observer.observe(event))) {
+                Ok(events) => out.extend(events),
+                Err(_) => tracing::error!(event_id = %event.id, "an audit event observer panicked"),
+            }
+        }
+        out
+    }
+
+    /// The next batch from the overflow lane, ending the lane once it is drained.
+    fn next_lane_batch(&mut self) -> Option<Batch> {
+        if self.lane.buffer.is_empty() {
+            self.fill_lane_buffer()?;
+        }
+        let mut batch = Batch::new(true);
+        let n = self.max_batch.min(self.lane.buffer.len());
+        let records: Vec<SpoolRecord> = self.lane.buffer.drain(..n).collect();
+        for record in records {
+            batch.last_ticket = batch.last_ticket.max(record.ticket.unwrap_or(0));
+            if record.observed {
+                batch.push(record.event, None);
+            } else {
+                self.push_observed(&mut batch, record.event, None);
+            }
+        }
+        Some(batch)
+    }
+
+    /// Reads new lane records into the buffer; `None` if there were none (the lane, if any,
+    /// is then closed so recording goes back to the queue).
+    fn fill_lane_buffer(&mut self) -> Option<()> {
+        let queue = &self.shared.queue;
+        let (path, written) = {
+            let mut state = queue.lock();
+            let queue_empty = state.items.is_empty();
+            let lane = state.lane.as_mut()?;
+            if self.lane.offset >= lane.written {
+                self.lane.buffer.extend(lane.memory.drain(..));
+                if self.lane.buffer.is_empty() && queue_empty {
+                    let path = lane.path.clone();
+                    state.lane = None;
+                    drop(state);
+                    self.lane.offset = 0;
+                    if let Err(source) = std::fs::remove_file(&path) {
+                        self.shared.report(PipelineError::Spool { path, source });
+                    }
+                    queue.wake_producers();
+                    return None;
+                }
+                return (!self.lane.buffer.is_empty()).then_some(());
+            }
+            (lane.path.clone(), lane.written)
+        };
+        match spool::read_lane(&path, self.lane.offset, written) {
+            Ok((records, corrupt)) => {
+                self.lane.offset = written;
+                self.report_corrupt(corrupt);
+                self.lane.buffer.extend(records);
+            }
+            Err(source) => {
+                // Skip the unreadable part rather than spin on it; it stays on disk.
+                self.lane.offset = written;
+                self.shared.report(PipelineError::Spool { path, source });
+            }
+        }
+        (!self.lane.buffer.is_empty()).then_some(())
+    }
+
+    // ----- writing -----
+
+    async fn deliver(&mut self, batch: Batch) {
+        let last_ticket = batch.last_ticket;
+        if !self.spool.is_empty() {
+            // Older events wait in the spool: they must reach the sink first.
+            if self.replay_due() {
+                self.replay().await;
+            }
+            if !self.spool.is_empty() {
+                self.spool_batch(batch.events, batch.acks);
+                self.done_through = self.done_through.max(last_ticket);
+                return;
+            }
+        }
+        match self.write_with_retry(&batch.events).await {
+            Ok(ack) => self.committed(&batch.events, batch.acks, &ack, batch.from_spool),
+            Err((source, attempts)) if source.is_retryable() => {
+                self.shared.report(PipelineError::SinkUnavailable {
+                    attempts,
+                    events: batch.events.len(),
+                    source,
+                });
+                self.spool_batch(batch.events, batch.acks);
+                self.schedule_replay();
+            }
+            Err((source, _)) => {
+                if let Some((events, acks)) = self
+                    .isolate(batch.events, batch.acks, source, batch.from_spool)
+                    .await
+                {
+                    self.spool_batch(events, acks);
+                    self.schedule_replay();
+                }
+            }
+        }
+        self.done_through = self.done_through.max(last_ticket);
+    }
+
+    /// One `write`, with a panicking sink turned into a retryable error.
+    async fn write_once(&self, events: &[AuditEvent]) -> Result<BatchAck, SinkError> {
+        match AssertUnwindSafe(self.sink.write(events))
+            .catch_unwind()
+            .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(SinkError::Unavailable {
+                message: "the sink panicked while writing".into(),
+                source: None,
+            }),
+        }
+    }
+
+    async fn write_with_retry(
+        &mut self,
+        events: &[AuditEvent],
+    ) -> Result<BatchAck, (SinkError, u32)> {
+        let mut attempt = 1;
+        loop {
+            match self.write_once(events).await {
+                Ok(ack) => return Ok(ack),
+                Err(err) if err.is_retryable() && attempt < self.retry.attempts() => {
+                    add(&self.shared.counters.retried, 1);
+                    tokio::time::sleep(self.retry.backoff(attempt, &mut self.jitter)).await;
+                    attempt += 1;
+                }
+                Err(err) => return Err((err, attempt)),
+            }
+        }
+    }
+
+    /// After the sink rejected a whole batch, writes its events one at a time so only the
+    /// refused ones become dead letters. Returns what is left if the sink became
+    /// unavailable meanwhile.
+    async fn isolate(
+        &mut self,
+        events: Vec<AuditEvent>,
+        mut acks: Vec<Option<AckSender>>,
+        rejection: SinkError,
+        from_spool: bool,
+    ) -> Option<(Vec<AuditEvent>, Vec<Option<AckSender>>)> {
+        if events.len() == 1 {
+            self.dead_letter(events, acks, rejection);
+            return None;
+        }
+        let mut events = VecDeque::from(events);
+        acks.resize_with(events.len(), || None);
+        let mut acks = VecDeque::from(acks);
+        while let Some(event) = events.pop_front() {
+            let ack = acks.pop_front().flatten();
+            match self.write_with_retry(std::slice::from_ref(&event)).await {
+                Ok(written) => self.committed(&[event], vec![ack], &written, from_spool),
+                Err((source, _)) if !source.is_retryable() => {
+                    self.dead_letter(vec![event], vec![ack], source);
+                }
+                Err((source, attempts)) => {
+                    events.push_front(event);
+                    acks.push_front(ack);
+                    self.shared.report(PipelineError::SinkUnavailable {
+                        attempts,
+                        events: events.len(),
+                        source,
+                    });
+                    return Some((events.into(), acks.into()));
+                }
+            }
+        }
+        None
+    }
+
+    fn committed(
+        &mut self,
+        events: &[AuditEvent],
+        acks: Vec<Option<AckSender>>,
+        ack: &BatchAck,
+        from_spool: bool,
+    ) {
+        add(&self.shared.counters.written, events.len());
+        if from_spool {
+            add(&self.shared.counters.replayed, events.len());
+        }
+        let mut acks = acks.into_iter();
+        for (index, event) in events.iter().enumerate() {
+            let waiting = acks
+                .next()
+                .flatten()
+                .or_else(|| self.pending_acks.remove(&event.id));
+            if let Some(waiting) = waiting {
+                let _ = waiting.send(Ok(Receipt {
+                    id: event.id,
+                    position: ack.position(index),
+                }));
+            }
+        }
+    }
+
+    fn spool_batch(&mut self, events: Vec<AuditEvent>, acks: Vec<Option<AckSender>>) {
+        for (event, ack) in events.iter().zip(acks) {
+            if let Some(ack) = ack {
+                self.pending_acks.insert(event.id, ack);
+            }
+        }
+        add(&self.shared.counters.spooled, events.len());
+        let records = events
+            .into_iter()
+            .map(|event| SpoolRecord {
+                observed: true,
+                ticket: None,
+                event,
+            })
+            .collect();
+        if let Err((path, source)) = self.spool.push(records) {
+            self.shared.report(PipelineError::Spool { path, source });
+        }
+        self.shared.set_spool_pending(self.spool.pending());
+    }
+
+    fn dead_letter(
+        &mut self,
+        events: Vec<AuditEvent>,
+        acks: Vec<Option<AckSender>>,
+        source: SinkError,
+    ) {
+        let message = source.to_string();
+        let records: Vec<SpoolRecord> = events
+            .into_iter()
+            .map(|event| SpoolRecord {
+                observed: true,
+                ticket: None,
+                event,
+            })
+            .collect();
+        add(&self.shared.counters.failed, records.len());
+        match self.spool.dead_letter(&records) {
+            Ok(Some(path)) => {
+                tracing::error!(file = %path.display(), "audit events rejected by the sink kept as dead letters");
+            }
+            Ok(None) => log_as_json(&records, "rejected by the sink (no spool directory)"),
+            Err(err) => {
+                log_as_json(&records, "rejected by the sink (dead-letter file failed)");
+                let path = self
+                    .spool
+                    .dir()
+                    .map(|d| d.to_path_buf())
+                    .unwrap_or_default();
+                self.shared
+                    .report(PipelineError::Spool { path, source: err });
+            }
+        }
+        let mut acks = acks.into_iter();
+        for record in &records {
+            let waiting = acks
+                .next()
+                .flatten()
+                .or_else(|| self.pending_acks.remove(&record.event.id));
+            if let Some(waiting) = waiting {
+                let _ = waiting.send(Err(RecordError::Rejected {
+                    message: message.clone(),
+                }));
+            }
+        }
+        self.shared.report(PipelineError::SinkRejected {
+            events: records.len(),
+            source,
+        });
+    }
+
+    // ----- replay -----
+
+    fn replay_due(&self) -> bool {
+        !self.spool.is_empty() && self.next_replay.is_none_or(|at| Instant::now() >= at)
+    }
+
+    fn schedule_replay(&mut self) {
+        self.replay_failures = self.replay_failures.saturating_add(1);
+        let wait = self.retry.backoff(self.replay_failures, &mut self.jitter);
+        self.next_replay = Some(Instant::now() + wait);
+    }
+
+    /// Writes spooled segments, oldest first, until the spool is empty or the sink fails.
+    async fn replay(&mut self) {
+        while let Some(read) = self.spool.read_front() {
+            let (records, corrupt) = match read {
+                Ok(read) => read,
+                Err(source) => {
+                    let path = self
+                        .spool
+                        .dir()
+                        .map(|d| d.to_path_buf())
+                        .unwrap_or_default();
+                    self.shared.report(PipelineError::Spool { path, source });
+                    self.schedule_replay();
+                    return;
+                }
+            };
+            self.report_corrupt(corrupt);
+            let mut batch = Batch::new(true);
+            for record in records {
+                if record.observed {
+                    batch.push(record.event, None);
+                } else {
+                    self.push_observed(&mut batch, record.event, None);
+                }
+            }
+            let done = if batch.events.is_empty() {
+                true
+            } else {
+                match self.write_once(&batch.events).await {
+                    Ok(ack) => {
+                        self.committed(&batch.events, batch.acks, &ack, true);
+                        true
+                    }
+                    Err(err) if err.is_retryable() => {
+                        tracing::debug!(error = %err, "audit spool replay failed; will retry");
+                        false
+                    }
+                    Err(rejection) => {
+                        match self
+                            .isolate(batch.events, batch.acks, rejection, true)
+                            .await
+                        {
+                            None => true,
+                            Some((rest, _)) => {
+                                self.replace_front(rest);
+                                false
+                            }
+                        }
+                    }
+                }
+            };
+            if !done {
+                self.shared.set_spool_pending(self.spool.pending());
+                self.schedule_replay();
+                return;
+            }
+            if let Err(source) = self.spool.pop_front() {
+                let path = self
+                    .spool
+                    .dir()
+                    .map(|d| d.to_path_buf())
+                    .unwrap_or_default();
+                self.shared.report(PipelineError::Spool { path, source });
+            }
+            self.shared.set_spool_pending(self.spool.pending());
+        }
+        self.replay_failures = 0;
+        self.next_replay = None;
+    }
+
+    /// Keeps what is left of the oldest segment after a partial replay.
+    fn replace_front(&mut self, rest: Vec<AuditEvent>) {
+        let rest = rest
+            .into_iter()
+            .map(|event| SpoolRecord {
+                observed: true,
+                ticket: None,
+                event,
+            })
+            .collect();
+        if let Err(source) = self.spool.replace_front(rest) {
+            let path = self
+                .spool
+                .dir()
+                .map(|d| d.to_path_buf())
+                .unwrap_or_default();
+            self.shared.report(PipelineError::Spool { path, source });
+        }
+    }
+
+    fn report_corrupt(&self, corrupt: Vec<Corrupt>) {
+        for bad in corrupt {
+            add(&self.shared.counters.spool_corrupt, 1);
+            self.shared.report(PipelineError::SpoolCorrupt {
+                path: bad.path,
+                line: bad.line,
+                message: bad.message,
+            });
+        }
+    }
+
+    // ----- flush and shutdown -----
+
+    /// Answers the flushes that are due, and a shutdown once everything is drained.
+    /// Returns whether the worker must stop.
+    async fn answer_controls(&mut self) -> bool {
+        let (flushes, shutdowns) = {
+            let mut state = self.shared.queue.lock();
+            if state.controls.is_empty() {
+                return false;
+            }
+            let drained = state.items.is_empty() && state.lane.is_none();
+            let mut flushes = Vec::new();
+            let mut shutdowns = Vec::new();
+            let mut kept = Vec::new();
+            for control in state.controls.drain(..) {
+                match control {
+                    Control::Flush { through, reply } if through <= self.done_through => {
+                        flushes.push(reply);
+                    }
+                    Control::Shutdown { reply } if drained => shutdowns.push(reply),
+                    other => kept.push(other),
+                }
+            }
+            if !shutdowns.is_empty() {
+                // Flushes still waiting are answered with the shutdown's result.
+                for control in kept.drain(..) {
+                    if let Control::Flush { reply, .. } = control {
+                        flushes.push(reply);
+                    }
+                }
+            }
+            state.controls = kept;
+            (flushes, shutdowns)
+        };
+        if shutdowns.is_empty() {
+            if !flushes.is_empty() {
+                let result = self.flush_sink().await;
+                flushes.into_iter().for_each(|r| r.send(result.clone()));
+            }
+            return false;
+        }
+        let result = self.finish().await;
+        flushes.into_iter().for_each(|r| r.send(result.clone()));
+        shutdowns
+            .into_iter()
+            .flatten()
+            .for_each(|r| r.send(result.clone()));
+        true
+    }
+
+    async fn flush_sink(&self) -> Result<(), RecordError> {
+        let flushed = AssertUnwindSafe(self.sink.flush()).catch_unwind().await;
+        if !self.spool.is_empty() {
+            return Err(RecordError::Spooled {
+                pending: self.spool.pending(),
+            });
+        }
+        match flushed {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(RecordError::Sink {
+                message: err.to_string(),
+            }),
+            Err(_) => Err(RecordError::Sink {
+                message: "the sink panicked while flushing".into(),
+            }),
+        }
+    }
+
+    /// The last replay attempts, then the sink's flush and shutdown.
+    async fn finish(&mut self) -> Result<(), RecordError> {
+        let mut attempt = 0;
+        while !self.spool.is_empty() && attempt < self.retry.attempts() {
+            attempt += 1;
+            self.replay().await;
+            if !self.spool.is_empty() && attempt < self.retry.attempts() {
+                tokio::time::sleep(self.retry.backoff(attempt, &mut self.jitter)).await;
+            }
+        }
+        let unsaved: Vec<&AuditEvent> = self.spool.memory_events().collect();
+        if !unsaved.is_empty() {
+            for event in &unsaved {
+                let json = serde_json::to_string(event).unwrap_or_default();
+                tracing::error!(event = %json, "unsaved audit event at shutdown");
+            }
+            let events = unsaved.len();
+            self.shared.report(PipelineError::Unsaved { events });
+        }
+        let result = self.flush_sink().await;
+        if let Err(err) = AssertUnwindSafe(self.sink.shutdown())
+            .catch_unwind()
+            .await
+            .unwrap_or(Ok(()))
+        {
+            tracing::warn!(error = %err, "audit sink shutdown failed");
+        }
+        let pending = self.spool.pending();
+        for (_, ack) in self.pending_acks.drain() {
+            let _ = ack.send(Err(RecordError::Spooled { pending }));
+        }
+        result
+    }
+}
+
+fn log_as_json(records: &[SpoolRecord], why: &str) {
+    for record in records {
+        let json = serde_json::to_string(&record.event).unwrap_or_default();
+        tracing::error!(event = %json, "audit event {why}");
+    }
+}
+
+/// Marks the pipeline closed when the worker stops, however it stops, so that nobody waits
+/// for it forever.
+struct ExitGuard(Arc<Shared>);
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        let queue = &self.0.queue;
+        let controls = {
+            let mut state = queue.lock();
+            state.closing = true;
+            state.closed = true;
+            let lost = state.items.len();
+            if lost > 0 {
+                tracing::error!(lost, "audit worker stopped with events still queued");
+            }
+            state.items.clear();
+            std::mem::take(&mut state.controls)
+        };
+        for control in controls {
+            match control {
+                Control::Flush { reply, .. } | Control::Shutdown { reply: Some(reply) } => {
+                    reply.send(Err(RecordError::Closed));
+                }
+                Control::Shutdown { reply: None } => {}
+            }
+        }
+        queue.wake_producers();
+    }
+}

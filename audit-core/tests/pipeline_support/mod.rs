@@ -1,0 +1,100 @@
+//! Helpers shared by the pipeline tests: sinks that can be held shut or made to reject, and
+//! a bounded wait for conditions that a background worker makes true.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use audit_core::sinks::MemorySink;
+use audit_core::{AuditEvent, AuditSink, BatchAck, SinkError};
+use tokio::sync::watch;
+
+/// A `MemorySink` whose writes wait until the gate is opened.
+#[derive(Clone)]
+pub struct GatedSink {
+    pub inner: MemorySink,
+    open: Arc<watch::Sender<bool>>,
+    started: Arc<AtomicUsize>,
+}
+
+impl GatedSink {
+    pub fn closed() -> Self {
+        Self {
+            inner: MemorySink::new(),
+            open: Arc::new(watch::channel(false).0),
+            started: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    pub fn open(&self) {
+        self.open.send_replace(true);
+    }
+
+    /// How many writes have started (and may be waiting at the gate).
+    pub fn writes_started(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl AuditSink for GatedSink {
+    async fn write(&self, batch: &[AuditEvent]) -> Result<BatchAck, SinkError> {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        let mut open = self.open.subscribe();
+        let _ = open.wait_for(|open| *open).await;
+        self.inner.write(batch).await
+    }
+}
+
+/// A `MemorySink` that permanently rejects any batch holding an event whose action is
+/// `POISON`.
+#[derive(Clone, Default)]
+pub struct PoisonSink {
+    pub inner: MemorySink,
+}
+
+#[async_trait]
+impl AuditSink for PoisonSink {
+    async fn write(&self, batch: &[AuditEvent]) -> Result<BatchAck, SinkError> {
+        if batch.iter().any(|e| e.action == "POISON") {
+            return Err(SinkError::Rejected {
+                message: "constraint violated".into(),
+                source: None,
+            });
+        }
+        self.inner.write(batch).await
+    }
+}
+
+/// Waits until `condition` holds, failing the test after a generous bound (it only guards
+/// against a hang; no test depends on how long this takes).
+#[track_caller]
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !condition() {
+        assert!(Instant::now() < deadline, "gave up waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// `n` events numbered in their metadata, with actions `E0`, `E1`, …
+pub fn numbered(n: usize) -> Vec<AuditEvent> {
+    (0..n)
+        .map(|i| {
+            AuditEvent::builder(format!("E{i}"))
+                .metadata_entry("n", i)
+                .build()
+        })
+        .collect()
+}
+
+/// The actions of what a memory sink holds, in storage order.
+pub fn actions(sink: &MemorySink) -> Vec<String> {
+    sink.events().iter().map(|e| e.action.to_string()).collect()
+}
+
+pub fn expected_actions(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("E{i}")).collect()
+}
