@@ -1,0 +1,165 @@
+//! The schema name and the SQL text built from it once, when a store is opened.
+
+use std::sync::Arc;
+
+use sqlx_core::sql_str::{AssertSqlSafe, SqlSafeStr, SqlStr};
+
+use crate::error::{Error, Result};
+
+/// The columns of `audit_events`, in table order (COPY and SELECT use this order).
+pub(crate) const EVENT_COLUMNS: &str = "seq, id, occurred_at, action, category, outcome, reason, \
+     actor_kind, actor_id, entity_type, entity_id, description, ip, user_agent, request_id, \
+     session_id, tenant, severity, metadata, prev_hash, hash";
+
+/// A validated PostgreSQL schema name: only `[a-z_][a-z0-9_]{0,62}`, so it can be spliced
+/// into SQL text without quoting surprises (schema names cannot be bind parameters).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SchemaName(Arc<str>);
+
+impl SchemaName {
+    /// Validates `name`.
+    pub fn new(name: &str) -> Result<Self> {
+        let bytes = name.as_bytes();
+        let ok = !bytes.is_empty()
+            && bytes.len() <= 63
+            && (bytes[0].is_ascii_lowercase() || bytes[0] == b'_')
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+            && !name.starts_with("pg_");
+        if ok {
+            Ok(Self(name.into()))
+        } else {
+            Err(Error::InvalidSchemaName(name.chars().take(80).collect()))
+        }
+    }
+
+    /// The name as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name as a quoted SQL identifier.
+    pub(crate) fn quoted(&self) -> String {
+        format!("\"{}\"", self.0)
+    }
+}
+
+impl Default for SchemaName {
+    fn default() -> Self {
+        Self("audit".into())
+    }
+}
+
+impl std::fmt::Display for SchemaName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// SQL text with the schema spliced in, built once per store.
+#[derive(Debug, Clone)]
+pub(crate) struct Sql {
+    pub schema: SchemaName,
+    pub events: String,
+    pub lock_head: SqlStr,
+    pub set_head: SqlStr,
+    pub copy_in: SqlStr,
+    pub insert_unnest: SqlStr,
+    pub get: SqlStr,
+    pub head: SqlStr,
+    pub scan: SqlStr,
+    pub latest_anchor: SqlStr,
+    pub hash_at: SqlStr,
+    pub outbox_insert: SqlStr,
+    pub outbox_take: SqlStr,
+    pub outbox_delete: SqlStr,
+    pub outbox_notify: SqlStr,
+}
+
+fn sql(text: String) -> SqlStr {
+    AssertSqlSafe(text).into_sql_str()
+}
+
+impl Sql {
+    pub fn new(schema: SchemaName) -> Self {
+        let s = schema.quoted();
+        let events = format!("{s}.audit_events");
+        Self {
+            lock_head: sql(format!(
+                "SELECT seq, hash, algorithm FROM {s}.audit_chain_head WHERE singleton FOR UPDATE"
+            )),
+            set_head: sql(format!(
+                "UPDATE {s}.audit_chain_head SET seq = $1, hash = $2, algorithm = $3 WHERE singleton"
+            )),
+            copy_in: sql(format!(
+                "COPY {events} ({EVENT_COLUMNS}) FROM STDIN (FORMAT binary)"
+            )),
+            insert_unnest: sql(format!(
+                "INSERT INTO {events} ({EVENT_COLUMNS}) SELECT * FROM UNNEST(\
+                 $1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], \
+                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+                 $13::inet[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], \
+                 $19::jsonb[], $20::bytea[], $21::bytea[])"
+            )),
+            get: sql(format!(
+                "SELECT {EVENT_COLUMNS} FROM {events} WHERE seq = $1"
+            )),
+            head: sql(format!(
+                "SELECT seq, hash FROM {s}.audit_chain_head WHERE singleton"
+            )),
+            scan: sql(format!(
+                "SELECT {EVENT_COLUMNS} FROM {events} WHERE seq > $1 AND seq <= $2 \
+                 ORDER BY seq LIMIT $3"
+            )),
+            latest_anchor: sql(format!(
+                "SELECT seq, hash FROM {s}.audit_anchors ORDER BY seq DESC LIMIT 1"
+            )),
+            hash_at: sql(format!("SELECT hash FROM {events} WHERE seq = $1")),
+            outbox_insert: sql(format!("INSERT INTO {s}.audit_outbox (event) VALUES ($1)")),
+            outbox_take: sql(format!(
+                "SELECT id, event FROM {s}.audit_outbox ORDER BY id LIMIT $1"
+            )),
+            outbox_delete: sql(format!("DELETE FROM {s}.audit_outbox WHERE id = ANY($1)")),
+            outbox_notify: sql(format!(
+                "SELECT pg_notify('{}', '')",
+                notify_channel(&schema)
+            )),
+            events,
+            schema,
+        }
+    }
+}
+
+/// The LISTEN/NOTIFY channel the outbox uses to wake its relay.
+pub(crate) fn notify_channel(schema: &SchemaName) -> String {
+    format!("{}_audit_outbox", schema.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_lowercase_names_are_accepted() {
+        for ok in ["audit", "_x", "a1_b2", &"a".repeat(63)] {
+            assert!(SchemaName::new(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn names_that_would_need_quoting_are_refused() {
+        for bad in [
+            "",
+            "Audit",
+            "1a",
+            "a-b",
+            "a\"b",
+            "a;drop",
+            "pg_x",
+            &"a".repeat(64),
+        ] {
+            assert!(SchemaName::new(bad).is_err(), "{bad}");
+        }
+    }
+}

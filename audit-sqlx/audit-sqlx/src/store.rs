@@ -1,0 +1,203 @@
+//! [`PgStore`]: the pool, the options, and the write side ([`AuditSink`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use audit_core::{AuditEvent, AuditSink, BatchAck, ChainHasher, SinkError};
+use sqlx_postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::encode::Prepared;
+use crate::error::Result;
+use crate::migrate;
+use crate::schema::{SchemaName, Sql};
+use crate::write::{InsertMode, append};
+
+/// How to open a [`PgStore`].
+///
+/// ```
+/// use audit_sqlx::PgStoreOptions;
+///
+/// let options = PgStoreOptions::new("postgres://audit_app@db.internal/app")
+///     .schema("audit")
+///     .expect("a plain lowercase name")
+///     .max_connections(4);
+/// assert_eq!(options.schema_name().as_str(), "audit");
+/// ```
+#[derive(Debug, Clone)]
+pub struct PgStoreOptions {
+    url: String,
+    schema: SchemaName,
+    hasher: ChainHasher,
+    max_connections: u32,
+    acquire_timeout: Duration,
+    migrate: bool,
+    insert_mode: InsertMode,
+}
+
+impl PgStoreOptions {
+    /// Options for the database at `url` (`postgres://user@host:port/db`), schema `audit`,
+    /// SHA-256 chain, 4 connections, migrations applied on connect.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            schema: SchemaName::default(),
+            hasher: ChainHasher::sha256(),
+            max_connections: 4,
+            acquire_timeout: Duration::from_secs(30),
+            migrate: true,
+            insert_mode: InsertMode::default(),
+        }
+    }
+
+    /// The schema holding the audit tables (created if missing). Only `[a-z_][a-z0-9_]*`,
+    /// at most 63 bytes, not starting with `pg_`.
+    pub fn schema(mut self, name: &str) -> Result<Self> {
+        self.schema = SchemaName::new(name)?;
+        Ok(self)
+    }
+
+    /// The configured schema.
+    pub fn schema_name(&self) -> &SchemaName {
+        &self.schema
+    }
+
+    /// Links the chain with this hasher (HMAC-SHA256 with a key the database never sees, so a
+    /// database writer cannot forge the chain). A schema keeps the algorithm of its first write.
+    pub fn hasher(mut self, hasher: ChainHasher) -> Self {
+        self.hasher = hasher;
+        self
+    }
+
+    /// Size of the store's own pool (default 4).
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// How long to wait for a pooled connection (default 30 s).
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// Whether [`PgStore::connect`] applies pending migrations (default true). Turn it off for
+    /// an app role without `CREATE` rights; the store then only checks the schema version.
+    pub fn migrate(mut self, migrate: bool) -> Self {
+        self.migrate = migrate;
+        self
+    }
+
+    /// How batches are inserted (default binary `COPY`, the faster one in the bench).
+    pub fn insert_mode(mut self, mode: InsertMode) -> Self {
+        self.insert_mode = mode;
+        self
+    }
+}
+
+pub(crate) struct Inner {
+    pub pool: PgPool,
+    pub sql: Sql,
+    pub hasher: ChainHasher,
+    pub insert_mode: InsertMode,
+}
+
+/// The PostgreSQL audit store: an [`AuditSink`] that appends to one hash chain shared by every
+/// writer, and an [`AuditStore`](audit_core::AuditStore) for queries and verification.
+///
+/// Cloning is cheap and shares the pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("schema", &self.inner.sql.schema)
+            .field("hasher", &self.inner.hasher)
+            .field("insert_mode", &self.inner.insert_mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Opens the store's own pool and applies (or checks) the schema.
+    pub async fn connect(options: PgStoreOptions) -> Result<Self> {
+        let connect: PgConnectOptions = options.url.parse()?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await?;
+        let store = Self {
+            inner: Arc::new(Inner {
+                pool,
+                sql: Sql::new(options.schema.clone()),
+                hasher: options.hasher,
+                insert_mode: options.insert_mode,
+            }),
+        };
+        if options.migrate {
+            migrate::run(&store.inner.pool, &options.schema).await?;
+        } else {
+            migrate::check(&store.inner.pool, &options.schema).await?;
+        }
+        Ok(store)
+    }
+
+    /// The schema this store reads and writes.
+    pub fn schema(&self) -> &SchemaName {
+        &self.inner.sql.schema
+    }
+
+    /// The store's own pool (for admin tasks; the store never uses a caller's connection).
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    /// Appends `batch` to the chain in one transaction and returns each event's position.
+    ///
+    /// All or nothing: on error nothing was committed. Invalid events are refused before any
+    /// database work.
+    pub async fn append(&self, batch: &[AuditEvent]) -> Result<Vec<audit_core::ChainPosition>> {
+        let mut rows = batch
+            .iter()
+            .map(Prepared::new)
+            .collect::<Result<Vec<_>>>()?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inner = &self.inner;
+        let mut tx = inner.pool.begin().await?;
+        let chained = append(
+            &mut tx,
+            &inner.sql,
+            &inner.hasher,
+            inner.insert_mode,
+            &mut rows,
+        )
+        .await?;
+        let positions = chained.iter().map(|c| c.position()).collect();
+        tx.commit().await?;
+        Ok(positions)
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.inner.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl AuditSink for PgStore {
+    async fn write(&self, batch: &[AuditEvent]) -> Result<BatchAck, SinkError> {
+        let positions = self.append(batch).await?;
+        Ok(BatchAck::chained(positions))
+    }
+
+    async fn shutdown(&self) -> Result<(), SinkError> {
+        self.close().await;
+        Ok(())
+    }
+}
