@@ -1,2 +1,164 @@
-//! audit-sqlx. PLACEHOLDER: owned by its own work.
+//! # audit-sqlx: the PostgreSQL backend
+//!
+//! [`PgStore`] stores [`audit_core`] events in PostgreSQL for services that run many instances
+//! on many machines against one database. It is an [`AuditSink`](audit_core::AuditSink) (plug
+//! it into an [`Auditor`](audit_core::Auditor)) and an [`AuditStore`](audit_core::AuditStore)
+//! (queries, counts, verification, head).
+//!
+//! ```no_run
+//! use audit_core::{Actor, AuditEvent, AuditStore, query::AuditQuery, store::VerifyScope};
+//! use audit_sqlx::{PgStore, PgStoreOptions};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = PgStore::connect(
+//!     PgStoreOptions::new("postgres://audit_app@127.0.0.1/app").schema("audit")?,
+//! )
+//! .await?;
+//!
+//! // Usually the Auditor pipeline calls this (AuditSink::write); direct use works too.
+//! let event = AuditEvent::builder("FTMS_BOOKING_CREATED")
+//!     .actor(Actor::user("alice"))
+//!     .entity("booking", "b-42")
+//!     .ip("10.1.2.3".parse()?)
+//!     .build();
+//! let positions = store.append(&[event]).await?;
+//! println!("stored at seq {}", positions[0].seq);
+//!
+//! let page = store
+//!     .query(&AuditQuery::new().actor("alice").ip_in("10.0.0.0/8".parse()?))
+//!     .await?;
+//! assert_eq!(page.events.len(), 1);
+//! assert!(store.verify(VerifyScope::All, None).await?.is_valid());
+//! # Ok(()) }
+//! ```
+//!
+//! ## The tables
+//!
+//! Everything lives in one schema (default `audit`, see [`PgStoreOptions::schema`]):
+//! `audit_events` (native types: `timestamptz`, `inet` so CIDR filters run as `ip <<= $net`,
+//! `jsonb` metadata, `bytea` hashes; indexes for an actor's newest events, an entity's history
+//! and time ranges), `audit_chain_head` (one row), `audit_anchors` (where retention cut),
+//! `audit_outbox`, and `audit_schema_migrations`.
+//!
+//! Migrations are SQL files embedded with `include_str!` and applied by a small runner in one
+//! transaction under `pg_advisory_xact_lock`, so many instances starting at once migrate
+//! exactly once. Not `sqlx::migrate!`: that macro needs the `sqlx` facade with `macros`,
+//! whose optional `sqlx-sqlite` dependency puts a second `libsqlite3-sys` into the workspace
+//! lock file beside rusqlite's (Cargo refuses two `links = "sqlite3"` crates even when one is
+//! never built), and sqlx's migrator keeps a single per-database `_sqlx_migrations` table,
+//! while each store here owns a schema. For the same reason this crate depends on
+//! `sqlx-core` + `sqlx-postgres` directly. No query needs a database at build time.
+//!
+//! ## One chain across all writers
+//!
+//! Every write transaction (from [`PgStore::append`], the sink, or the outbox relay) first
+//! locks the single `audit_chain_head` row with `SELECT … FOR UPDATE`, links its batch after
+//! the head's `(seq, hash)`, inserts it, moves the head and commits. The lock is held for one
+//! batch, so writers on different connections, processes or machines queue on it and the chain
+//! stays gap-free and in one order; a rolled-back transaction leaves the head where it was, so
+//! no seq is ever burnt. The event's canonical bytes are encoded before the lock is taken;
+//! only hashing and the insert happen while others wait, and batching (the
+//! [`Auditor`](audit_core::Auditor) hands the sink whole batches) amortises the lock.
+//!
+//! Batches go in by binary `COPY` (measured faster than `UNNEST`, see the `postgres` bench;
+//! [`InsertMode::Unnest`] remains available).
+//!
+//! Metadata is stored as `jsonb`, which prints numbers as `numeric` (no exponent, no negative
+//! zero) and refuses `\u0000`. The store therefore rewrites numbers into the form `jsonb`
+//! returns *before* hashing, so a chain always verifies from what PostgreSQL gives back, and a
+//! NUL character in metadata is refused with [`Error::Metadata`].
+//!
+//! ## Append-only enforcement
+//!
+//! Triggers refuse `UPDATE`, `DELETE` and `TRUNCATE` on `audit_events` (and on
+//! `audit_anchors`) for every role, the owner included; the only exception is a `DELETE` inside
+//! the retention path, which marks its own transaction. Give the application a role that can
+//! only insert and read, so that even the marker does not help it:
+//!
+//! ```sql
+//! -- as the owner, once, after the first PgStore::connect with migrations on:
+//! CREATE ROLE audit_app LOGIN PASSWORD '...';
+//! GRANT USAGE ON SCHEMA audit TO audit_app;
+//! REVOKE ALL ON ALL TABLES IN SCHEMA audit FROM audit_app;
+//! GRANT SELECT, INSERT ON audit.audit_events TO audit_app;
+//! GRANT SELECT, UPDATE ON audit.audit_chain_head TO audit_app;   -- moving the head
+//! GRANT SELECT ON audit.audit_anchors, audit.audit_schema_migrations TO audit_app;
+//! GRANT SELECT, INSERT, DELETE ON audit.audit_outbox TO audit_app; -- outbox mode only
+//! -- no UPDATE, DELETE, TRUNCATE on audit_events for the app, and no ownership:
+//! REVOKE UPDATE, DELETE, TRUNCATE ON audit.audit_events FROM audit_app;
+//! ```
+//!
+//! The app then connects with `PgStoreOptions::migrate(false)` (it has no `CREATE` right; the
+//! store only checks the schema version). Changing the head row alone forges nothing: the next
+//! write links to a hash no record has, and verification reports it. The owner can still
+//! disable triggers; the hash chain, an HMAC key kept outside the database
+//! ([`PgStoreOptions::hasher`]) and checkpoints kept elsewhere ([`PgStore::chain_head`]) are
+//! what detect that.
+//!
+//! ## Retention
+//!
+//! [`PgStore::purge_before`] is the one path that deletes: run it with a store connected as
+//! the owner. It removes a *prefix* of the chain (it stops at the first event at or after the
+//! cutoff), records the last removed `(seq, hash)` in `audit_anchors`, and verification of
+//! what remains starts there.
+//!
+//! No monthly partitions: a partitioned table needs the partition key in its primary key, so
+//! `seq` alone could no longer be unique; with many writers `occurred_at` is not monotonic in
+//! `seq`, so a dropped month would not be a chain prefix and would punch holes that
+//! verification reports as tampering; and `DROP`/`DETACH PARTITION` would bypass the row
+//! triggers, making the privileged path harder to confine. Deleting a prefix by the `seq`
+//! primary key costs one index range scan; at audit volumes that is cheap enough, and a
+//! deployment that needs instant drops can range-partition by `seq` later without changing
+//! the chain.
+//!
+//! ## Outbox mode
+//!
+//! To make an audit event atomic with the caller's own data, write it in the caller's
+//! transaction with [`PgStore::record_in`]: it lands in `audit_outbox` and exists only if the
+//! caller commits. A relay ([`PgStore::relay_outbox`], or [`PgStore::spawn_relay`] which
+//! wakes on `NOTIFY` from committing transactions and also polls) moves committed rows into
+//! the chain in outbox-id order, chaining and deleting them in one transaction of its own. A
+//! row whose transaction commits late joins the chain when it becomes visible.
+//!
+//! ```no_run
+//! # async fn demo(store: audit_sqlx::PgStore, pool: sqlx_postgres::PgPool) -> Result<(), Box<dyn std::error::Error>> {
+//! let mut tx = pool.begin().await?;
+//! // ... the caller's own INSERT/UPDATE on `tx` ...
+//! store
+//!     .record_in(&mut tx, &audit_core::AuditEvent::builder("FTMS_BOOKING_CREATED").build())
+//!     .await?;
+//! tx.commit().await?; // the event exists only now
+//! store.relay_outbox(1000).await?; // or keep a spawn_relay running
+//! # Ok(()) }
+//! ```
+//!
+//! ## Tests
+//!
+//! The integration tests need a real server: `scripts/pg.sh run -- cargo test -p audit-sqlx`
+//! starts a throw-away cluster and sets `DATABASE_URL`. Without `DATABASE_URL` they skip with
+//! a loud message, unless `CI` is set, where they fail.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod encode;
+mod error;
+mod migrate;
+mod outbox;
+mod read;
+mod retention;
+mod row;
+mod schema;
+mod store;
+mod write;
+
+pub use error::{Error, Result};
+pub use migrate::SCHEMA_VERSION;
+pub use outbox::RelayHandle;
+pub use retention::PurgeReport;
+pub use schema::SchemaName;
+pub use store::{PgStore, PgStoreOptions};
+pub use write::InsertMode;
+
+/// The sqlx PostgreSQL driver this crate is built on, for callers' own connections
+/// ([`PgStore::record_in`] takes a `&mut PgConnection`).
+pub use sqlx_postgres;
