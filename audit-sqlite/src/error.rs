@@ -82,6 +82,9 @@ pub enum Error {
     /// An archive file is not in the expected format.
     #[error("invalid archive file: {0}")]
     InvalidArchive(String),
+    /// An export could not be written.
+    #[error("export failed: {0}")]
+    Export(#[from] audit_core::export::ExportError),
     /// Reading or writing a file failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

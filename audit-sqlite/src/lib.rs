@@ -101,6 +101,12 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Export
+//!
+//! [`SqliteStore::export`] writes a query's result as JSON Lines or CSV (formula injection
+//! escaped) with audit-core's [`Exporter`](audit_core::export::Exporter), streaming rows
+//! from one snapshot in constant memory.
+//!
 //! ## Verification
 //!
 //! [`AuditStore::verify`](audit_core::AuditStore::verify) streams the chain in `seq` order
@@ -115,6 +121,7 @@ mod archive;
 mod codec;
 mod config;
 mod error;
+mod export;
 mod query;
 mod reader;
 mod schema;
