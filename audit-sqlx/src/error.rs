@@ -37,6 +37,9 @@ pub enum Error {
     /// Writing an export failed.
     #[error("export I/O failed: {0}")]
     Io(#[from] std::io::Error),
+    /// Encoding or writing an export failed.
+    #[error(transparent)]
+    Export(#[from] audit_core::export::ExportError),
 }
 
 /// `Result` with this crate's [`Error`].

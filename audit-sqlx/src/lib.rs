@@ -132,6 +132,12 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Export
+//!
+//! [`PgStore::export`] streams every record matching an
+//! [`AuditQuery`](audit_core::query::AuditQuery) as JSON Lines or CSV through
+//! [`audit_core::export::Exporter`], one keyset page at a time.
+//!
 //! ## Tests
 //!
 //! The integration tests need a real server: `scripts/pg.sh run -- cargo test -p audit-sqlx`
@@ -142,6 +148,7 @@
 
 mod encode;
 mod error;
+mod export;
 mod migrate;
 mod outbox;
 mod read;

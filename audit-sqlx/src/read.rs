@@ -233,7 +233,8 @@ impl PgStore {
         checkpoint: Option<&Checkpoint>,
     ) -> Result<audit_core::chain::VerifyReport> {
         let (anchor, last) = self.verify_bounds(scope).await?;
-        let mut verifier = ChainVerifier::from_anchor(self.inner.hasher.clone(), anchor);
+        let mut verifier = ChainVerifier::from_anchor(self.inner.hasher.clone(), anchor)
+            .with_checkpoint(checkpoint);
         let mut after = anchor.seq;
         let mut undecodable: Option<ChainFault> = None;
         'scan: loop {
@@ -267,7 +268,7 @@ impl PgStore {
                 break;
             }
         }
-        let mut report = verifier.finish(checkpoint);
+        let mut report = verifier.finish(None);
         if report.fault.is_none() {
             report.fault = undecodable;
         }

@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 use audit_core::AuditStore;
 use audit_core::ChainHasher;
@@ -45,6 +45,19 @@ async fn child_writer() {
     }
 }
 
+fn wait_all(children: Vec<Child>) {
+    for child in children {
+        let out = child.wait_with_output().expect("wait for writer process");
+        assert!(
+            out.status.success(),
+            "a writer process failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 #[tokio::test]
 async fn processes_writing_at_once_build_one_gap_free_chain() {
     let url = require_pg!();
@@ -57,14 +70,15 @@ async fn processes_writing_at_once_build_one_gap_free_chain() {
                 .env("DATABASE_URL", &url)
                 .env("AUDIT_SQLX_CHILD_SCHEMA", store.schema().as_str())
                 .env("AUDIT_SQLX_CHILD_ID", id.to_string())
+                // The child's libtest summary would read like this binary's own; keep it
+                // and show it only when the child fails.
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
                 .spawn()
                 .expect("spawn writer process")
         })
         .collect();
-    for mut child in children {
-        let status = child.wait().unwrap();
-        assert!(status.success(), "a writer process failed: {status}");
-    }
+    wait_all(children);
 
     let total = (WRITERS * BATCHES * BATCH) as u64;
     assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), total);
@@ -91,13 +105,15 @@ async fn processes_writing_at_once_pass_the_store_verifier() {
                 .env("DATABASE_URL", &url)
                 .env("AUDIT_SQLX_CHILD_SCHEMA", store.schema().as_str())
                 .env("AUDIT_SQLX_CHILD_ID", id.to_string())
+                // The child's libtest summary would read like this binary's own; keep it
+                // and show it only when the child fails.
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
                 .spawn()
                 .expect("spawn writer process")
         })
         .collect();
-    for mut child in children {
-        assert!(child.wait().unwrap().success());
-    }
+    wait_all(children);
     let report = store
         .verify(audit_core::store::VerifyScope::All, None)
         .await
