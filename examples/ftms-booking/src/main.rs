@@ -20,6 +20,7 @@ mod app;
 mod bookings;
 mod users;
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -137,8 +138,12 @@ async fn run() -> Result<(), StartError> {
             source,
         })?;
     let local = listener.local_addr().map_err(StartError::Serve)?;
-    println!("ftms-booking listening on http://{local}");
-    println!("audit log: {}", options.db.display());
+    // A closed stdout (a supervisor that stopped reading) must not stop the service.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "ftms-booking listening on http://{local}");
+    let _ = writeln!(out, "audit log: {}", options.db.display());
+    let _ = out.flush();
+    drop(out);
 
     let served = axum::serve(
         listener,

@@ -57,8 +57,8 @@ pub struct Users {
 }
 
 impl Users {
-    /// alice (agent), bob (viewer), admin (admin), carol (agent, locked), dave (agent,
-    /// inactive); each one's password is `<name>-pass`.
+    /// alice and erin (agents), bob (viewer), admin (admin), carol (agent, locked), dave
+    /// (agent, inactive); each one's password is `<name>-pass`.
     pub fn demo() -> Self {
         let account = |name: &'static str, role: &str, status| {
             let password = format!("{name}-pass");
@@ -75,6 +75,7 @@ impl Users {
         Self {
             accounts: HashMap::from([
                 account("alice", "agent", Status::Active),
+                account("erin", "agent", Status::Active),
                 account("bob", "viewer", Status::Active),
                 account("admin", "admin", Status::Active),
                 account("carol", "agent", Status::Locked),
