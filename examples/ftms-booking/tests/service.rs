@@ -18,6 +18,7 @@ struct Server {
     _stdout: BufReader<std::process::ChildStdout>,
     url: String,
     http: Client,
+    db: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -37,10 +38,11 @@ impl Server {
     }
 
     fn start_with_db(dir: tempfile::TempDir, db: impl Fn(&Path) -> std::path::PathBuf) -> Self {
+        let db = db(dir.path());
         let mut child = Command::new(env!("CARGO_BIN_EXE_ftms-booking"))
             .args(["--addr", "127.0.0.1:0", "--trust-proxy", "127.0.0.1"])
             .arg("--db")
-            .arg(db(dir.path()))
+            .arg(&db)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -61,6 +63,7 @@ impl Server {
             _stdout: stdout,
             url,
             http: Client::new(),
+            db,
             _dir: dir,
         }
     }
@@ -390,4 +393,31 @@ async fn the_database_file_and_its_directory_are_created_on_first_run() {
     // The server opened the store before printing its URL.
     assert!(db.exists());
     drop(server);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_drains_the_audit_queue_before_exit() {
+    use audit_core::{AuditQuery, AuditStore};
+
+    let mut server = Server::start();
+    server.login("alice", "alice-pass", "203.0.113.40").await;
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("send SIGTERM");
+    assert!(status.success());
+    let exit = server.child.wait().expect("wait for exit");
+    assert!(exit.success(), "{exit:?}");
+
+    let store = audit_sqlite::SqliteStore::open(&server.db).expect("open the log");
+    let page = store
+        .query(&AuditQuery::new().action("authn_login_success"))
+        .await
+        .expect("query");
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(
+        page.events[0].event.ip,
+        Some("203.0.113.40".parse().expect("ip"))
+    );
 }
