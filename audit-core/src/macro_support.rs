@@ -238,20 +238,28 @@ impl<T: AsActor + ?Sized> AsActor for &T {
 #[derive(Debug)]
 pub struct Probe<'a, T: ?Sized>(pub &'a T);
 
-/// `Result<T, E>` with `E: Display`: `Err(e)` fails with `e.to_string()` (length-capped).
-pub trait OutcomeOfDisplayResult {
-    /// The success value `entity_id = |ok| ..` is applied to.
-    type Ok;
-    /// Success or failure of the returned value.
-    fn __audit_outcome(&self) -> Verdict;
-    /// `f(&ok)` rendered with `Display`, on success only.
-    fn __audit_entity<F, V>(&self, f: F) -> Option<String>
-    where
-        F: FnOnce(&Self::Ok) -> V,
-        V: Display;
+/// `f(ok)` rendered with `Display`, when there is a success value: `entity_id = |ok| ..`.
+///
+/// Taking the value's own lifetime `'a` (not a higher-ranked one) lets the closure return a
+/// borrow of it, as in `entity_id = |booking| &booking.id`.
+pub fn entity_of<'a, T: ?Sized, V: Display>(
+    ok: Option<&'a T>,
+    f: impl FnOnce(&'a T) -> V,
+) -> Option<String> {
+    ok.map(|ok| f(ok).to_string())
 }
 
-impl<T, E: Display> OutcomeOfDisplayResult for &&Probe<'_, Result<T, E>> {
+/// `Result<T, E>` with `E: Display`: `Err(e)` fails with `e.to_string()` (length-capped).
+pub trait OutcomeOfDisplayResult<'a> {
+    /// The success value `entity_id = |ok| ..` is applied to.
+    type Ok: ?Sized;
+    /// Success or failure of the returned value.
+    fn __audit_outcome(&self) -> Verdict;
+    /// The success value, if the call succeeded.
+    fn __audit_ok(&self) -> Option<&'a Self::Ok>;
+}
+
+impl<'a, T, E: Display> OutcomeOfDisplayResult<'a> for &&Probe<'a, Result<T, E>> {
     type Ok = T;
 
     fn __audit_outcome(&self) -> Verdict {
@@ -265,29 +273,22 @@ impl<T, E: Display> OutcomeOfDisplayResult for &&Probe<'_, Result<T, E>> {
         }
     }
 
-    fn __audit_entity<F, V>(&self, f: F) -> Option<String>
-    where
-        F: FnOnce(&T) -> V,
-        V: Display,
-    {
-        self.0.as_ref().ok().map(|ok| f(ok).to_string())
+    fn __audit_ok(&self) -> Option<&'a T> {
+        self.0.as_ref().ok()
     }
 }
 
 /// `Result<T, E>` whose `E` has no `Display`: `Err` fails naming the error type.
-pub trait OutcomeOfResult {
+pub trait OutcomeOfResult<'a> {
     /// The success value `entity_id = |ok| ..` is applied to.
-    type Ok;
+    type Ok: ?Sized;
     /// Success or failure of the returned value.
     fn __audit_outcome(&self) -> Verdict;
-    /// `f(&ok)` rendered with `Display`, on success only.
-    fn __audit_entity<F, V>(&self, f: F) -> Option<String>
-    where
-        F: FnOnce(&Self::Ok) -> V,
-        V: Display;
+    /// The success value, if the call succeeded.
+    fn __audit_ok(&self) -> Option<&'a Self::Ok>;
 }
 
-impl<T, E> OutcomeOfResult for &Probe<'_, Result<T, E>> {
+impl<'a, T, E> OutcomeOfResult<'a> for &Probe<'a, Result<T, E>> {
     type Ok = T;
 
     fn __audit_outcome(&self) -> Verdict {
@@ -297,41 +298,30 @@ impl<T, E> OutcomeOfResult for &Probe<'_, Result<T, E>> {
         }
     }
 
-    fn __audit_entity<F, V>(&self, f: F) -> Option<String>
-    where
-        F: FnOnce(&T) -> V,
-        V: Display,
-    {
-        self.0.as_ref().ok().map(|ok| f(ok).to_string())
+    fn __audit_ok(&self) -> Option<&'a T> {
+        self.0.as_ref().ok()
     }
 }
 
 /// Any other value: the call succeeded, and the value itself is the success value.
-pub trait OutcomeOfAny {
+pub trait OutcomeOfAny<'a> {
     /// The success value `entity_id = |ok| ..` is applied to.
     type Ok: ?Sized;
     /// Always [`Verdict::Success`].
     fn __audit_outcome(&self) -> Verdict;
-    /// `f(&value)` rendered with `Display`.
-    fn __audit_entity<F, V>(&self, f: F) -> Option<String>
-    where
-        F: FnOnce(&Self::Ok) -> V,
-        V: Display;
+    /// The value itself.
+    fn __audit_ok(&self) -> Option<&'a Self::Ok>;
 }
 
-impl<T: ?Sized> OutcomeOfAny for Probe<'_, T> {
+impl<'a, T: ?Sized> OutcomeOfAny<'a> for Probe<'a, T> {
     type Ok = T;
 
     fn __audit_outcome(&self) -> Verdict {
         Verdict::Success
     }
 
-    fn __audit_entity<F, V>(&self, f: F) -> Option<String>
-    where
-        F: FnOnce(&T) -> V,
-        V: Display,
-    {
-        Some(f(self.0).to_string())
+    fn __audit_ok(&self) -> Option<&'a T> {
+        Some(self.0)
     }
 }
 

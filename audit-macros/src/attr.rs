@@ -61,7 +61,8 @@ pub(crate) struct MetadataEntry {
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         if input.is_empty() {
-            return Err(input.error(
+            return Err(syn::Error::new(
+                Span::call_site(),
                 "missing action code: write `#[audited(\"ACTION_CODE\")]`, \
                  for example `#[audited(\"FTMS_BOOKING_CREATED\")]`",
             ));
@@ -100,7 +101,7 @@ impl Parse for Args {
                 let key = input.parse::<kw::entity_type>()?;
                 once(&args.entity_type, key.span, "entity_type")?;
                 input.parse::<Token![=]>()?;
-                args.entity_type = Some(input.parse()?);
+                args.entity_type = Some(string_literal(input, "entity_type", "\"booking\"")?);
             } else if lookahead.peek(kw::entity_id) {
                 let key = input.parse::<kw::entity_id>()?;
                 once(&args.entity_id, key.span, "entity_id")?;
@@ -118,7 +119,11 @@ impl Parse for Args {
                 let key = input.parse::<kw::description>()?;
                 once(&args.description, key.span, "description")?;
                 input.parse::<Token![=]>()?;
-                args.description = Some(input.parse()?);
+                args.description = Some(string_literal(
+                    input,
+                    "description",
+                    "\"booking {id} created\"",
+                )?);
             } else if lookahead.peek(kw::category) {
                 let key = input.parse::<kw::category>()?;
                 once(&args.category, key.span, "category")?;
@@ -164,6 +169,21 @@ impl Parse for Args {
         }
         Ok(args)
     }
+}
+
+/// A string literal, or an error saying so at the offending token.
+fn string_literal(input: ParseStream<'_>, option: &str, example: &str) -> syn::Result<LitStr> {
+    if input.peek(LitStr) {
+        return input.parse();
+    }
+    let span = input
+        .cursor()
+        .token_tree()
+        .map_or(input.span(), |(tt, _)| tt.span());
+    Err(syn::Error::new(
+        span,
+        format!("`{option}` must be a string literal, such as `{option} = {example}`"),
+    ))
 }
 
 /// Rejects the second occurrence of an option, pointing at it.

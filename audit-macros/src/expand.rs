@@ -5,7 +5,8 @@
 //! neither see nor shadow them.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, quote};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Block, Ident, LitStr, Path, Type};
 
@@ -147,11 +148,12 @@ fn prologue(args: &Args, checked: &Checked, private: &TokenStream, locals: &Loca
     if let Some(entity_type) = &args.entity_type {
         chain.extend(quote!(.entity_type(#entity_type)));
     }
+    // Spanned at the user's expression so a type error points at it, not at the attribute.
     if let Some(EntityId::Expr(expr)) = &args.entity_id {
-        chain.extend(quote!(.entity_id(&(#expr))));
+        chain.extend(quote_spanned!(expr.span()=> .entity_id(&(#expr))));
     }
     if let Some(actor) = &args.actor {
-        chain.extend(quote!(.actor(&(#actor))));
+        chain.extend(quote_spanned!(actor.span()=> .actor(&(#actor))));
     }
     if let Some(template) = &checked.description {
         let format = LitStr::new(&template.format, template.span);
@@ -164,7 +166,7 @@ fn prologue(args: &Args, checked: &Checked, private: &TokenStream, locals: &Loca
             entry.key.span(),
         );
         let value = &entry.value;
-        chain.extend(quote!(.metadata(#key, &(#value))));
+        chain.extend(quote_spanned!(value.span()=> .metadata(#key, &(#value))));
     }
     quote! {
         let #guard = #private::Guard::start(#action, #category, #severity) #chain;
@@ -175,7 +177,9 @@ fn prologue(args: &Args, checked: &Checked, private: &TokenStream, locals: &Loca
 fn epilogue(args: &Args, private: &TokenStream, locals: &Locals) -> TokenStream {
     let Locals { guard, ret, probe } = locals;
     let entity = match &args.entity_id {
-        Some(EntityId::Closure(closure)) => quote!((&&&#probe).__audit_entity(#closure)),
+        Some(EntityId::Closure(closure)) => {
+            quote!(#private::entity_of((&&&#probe).__audit_ok(), #closure))
+        }
         _ => quote!(::core::option::Option::None),
     };
     quote! {
@@ -194,7 +198,7 @@ fn erase_impl_trait(mut ty: Type) -> Type {
         fn visit_type_mut(&mut self, ty: &mut Type) {
             if let Type::ImplTrait(impl_trait) = ty {
                 *ty = Type::Infer(syn::TypeInfer {
-                    underscore_token: syn::Token![_](syn::spanned::Spanned::span(impl_trait)),
+                    underscore_token: syn::Token![_](impl_trait.span()),
                 });
             } else {
                 syn::visit_mut::visit_type_mut(self, ty);
