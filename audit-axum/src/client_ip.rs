@@ -531,6 +531,77 @@ mod tests {
         assert_eq!(r.resolve(ip(PROXY), &headers), ip("203.0.113.7"));
     }
 
+    /// Deterministic garbage: header-ish fragments, real addresses among them, glued at random.
+    fn garbage(seed: &mut u64, len: usize) -> String {
+        const PIECES: &[&str] = &[
+            "203.0.113.7",
+            "10.0.0.9",
+            "[2001:db8::1]:80",
+            "fd00::2",
+            "::ffff:10.0.0.1",
+            "1.2.3",
+            "999.1.1.1",
+            "for=",
+            "For=",
+            "proto=http",
+            "\"",
+            ";",
+            ",",
+            ", ",
+            " ",
+            "unknown",
+            "_hidden",
+            "[",
+            "]",
+            ":",
+            "=",
+            "\\",
+            "x",
+        ];
+        (0..len)
+            .map(|_| {
+                *seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                PIECES[(*seed >> 33) as usize % PIECES.len()]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn garbage_headers_never_panic_and_never_invent_an_address() {
+        let trusted = trusting(&["10.0.0.0/8", "fd00::/8"]);
+        let mut seed = 7;
+        let mut walked = 0;
+        for round in 0..5000 {
+            let line = garbage(&mut seed, round % 24);
+            for mode in [ForwardedHeader::XForwardedFor, ForwardedHeader::Forwarded] {
+                let r = trusted.clone().header(mode);
+                let mut headers = HeaderMap::new();
+                let Ok(value) = HeaderValue::from_str(&line) else {
+                    continue;
+                };
+                headers.insert("x-forwarded-for", value.clone());
+                headers.insert(FORWARDED, value);
+                let untrusted = ip("198.51.100.1");
+                assert_eq!(r.resolve(untrusted, &headers), untrusted, "{line:?}");
+                let got = r.resolve(ip(PROXY), &headers);
+                // Whatever comes back is the peer or an address written in the header.
+                let written: Vec<IpAddr> = line
+                    .split([',', ';', '=', '"', ' '])
+                    .filter_map(parse_node)
+                    .map(|a| a.to_canonical())
+                    .collect();
+                assert!(
+                    got == ip(PROXY) || written.contains(&got),
+                    "{line:?} gave {got}"
+                );
+                walked += usize::from(got != ip(PROXY));
+            }
+        }
+        assert!(walked > 0, "the garbage never contained a usable address");
+    }
+
     #[test]
     fn trusted_proxies_parse_single_addresses_and_networks() {
         let t = TrustedProxies::parse(["127.0.0.1", "10.0.0.0/8", " ::1 "]).expect("parse");

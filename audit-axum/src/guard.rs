@@ -9,6 +9,7 @@ use audit_core::auth::{self, AuthzDenial};
 use audit_core::validate::truncate;
 use audit_core::{AuditContext, AuditEvent, Category, Severity};
 use axum::response::{IntoResponse, Response};
+use http::header::WWW_AUTHENTICATE;
 use http::{Request, StatusCode};
 use serde_json::json;
 use tower::{Layer, Service};
@@ -44,11 +45,15 @@ impl Denied {
 impl IntoResponse for Denied {
     fn into_response(self) -> Response {
         // The body never says which permission was missing: that is for the audit log.
-        let text = match self {
-            Self::Unauthenticated => "authentication required",
-            Self::Forbidden { .. } => "forbidden",
-        };
-        (self.status(), text).into_response()
+        match self {
+            Self::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                [(WWW_AUTHENTICATE, "Bearer")],
+                "authentication required",
+            )
+                .into_response(),
+            Self::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden").into_response(),
+        }
     }
 }
 
