@@ -239,3 +239,24 @@ async fn without_a_peer_address_no_ip_is_recorded_and_headers_are_not_believed()
     assert_eq!(response.expect("infallible").status(), StatusCode::OK);
     assert_eq!(captured.single().ip, None);
 }
+
+#[tokio::test]
+async fn the_forwarded_header_is_used_when_configured() {
+    let layer = AuditLayer::new()
+        .forwarded_header(audit_axum::client_ip::ForwardedHeader::Forwarded)
+        .trusted_proxies(TrustedProxies::loopback());
+    let req = request("GET", "/open")
+        .header("forwarded", "for=6.6.6.6, for=\"[2001:db8::5]:1234\"")
+        .header("x-forwarded-for", "7.7.7.7");
+    let (_, captured) = send(app(layer), req, "127.0.0.1:5000").await;
+    assert_eq!(
+        captured.single().ip,
+        Some("2001:db8::5".parse().expect("ip"))
+    );
+}
+
+#[tokio::test]
+async fn a_401_from_require_permission_asks_for_bearer_credentials() {
+    let (response, _) = send(app(AuditLayer::new()), request("POST", "/bookings"), PEER).await;
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+}
