@@ -1,4 +1,6 @@
 //! Batching, durable receipts, flush, shutdown and the drop guard.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 mod pipeline_support;
 

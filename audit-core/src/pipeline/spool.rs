@@ -53,6 +53,9 @@ pub(crate) struct SpoolRecord {
     pub(crate) event: AuditEvent,
 }
 
+/// A record with the file offset just past its line.
+pub(crate) type Positioned = (SpoolRecord, u64);
+
 /// A spool line that could not be read back.
 #[derive(Debug)]
 pub(crate) struct Corrupt {
@@ -119,9 +122,22 @@ impl Spool {
             spool.adopt(path)?;
         }
         for (_, lane) in lanes {
-            let id = spool.next_id();
-            let path = dir.join(segment_name(id));
-            fs::rename(&lane, &path)?;
+            let path = dir.join(segment_name(spool.next_id()));
+            let consumed = lane_consumed(&lane);
+            if consumed == 0 {
+                fs::rename(&lane, &path)?;
+            } else {
+                // Only the part the crashed process had not delivered yet.
+                let bytes = fs::read(&lane)?;
+                let rest = bytes.get(consumed as usize..).unwrap_or_default();
+                write_bytes_atomically(&path, rest)?;
+                fs::remove_file(&lane)?;
+            }
+            let _ = fs::remove_file(consumed_marker(&lane));
+            if count_lines(&path)? == 0 && fs::metadata(&path)?.len() == 0 {
+                fs::remove_file(&path)?;
+                continue;
+            }
             spool.adopt(path)?;
         }
         sync_dir(dir);
@@ -303,17 +319,58 @@ impl Lane {
     }
 }
 
-/// Reads the whole lines of a lane file between `from` and `to` (byte offsets).
+/// Reads the whole lines of a lane file between `from` and `to` (byte offsets); each record
+/// comes with the file offset just past its line.
 pub(crate) fn read_lane(
     path: &Path,
     from: u64,
     to: u64,
-) -> io::Result<(Vec<SpoolRecord>, Vec<Corrupt>)> {
+) -> io::Result<(Vec<Positioned>, Vec<Corrupt>)> {
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(from))?;
     let mut bytes = Vec::new();
     file.take(to.saturating_sub(from)).read_to_end(&mut bytes)?;
-    Ok(parse_lines(&bytes, path))
+    let (records, corrupt) = parse_lines_at(&bytes, path);
+    let records = records
+        .into_iter()
+        .map(|(r, end)| (r, from + end))
+        .collect();
+    Ok((records, corrupt))
+}
+
+/// Remembers that a lane is delivered up to `offset`, so recovery after a crash skips what
+/// is already in the sink or in a segment. Not fsync'd: losing it on a power cut only means
+/// replaying some events twice.
+pub(crate) fn mark_lane_consumed(lane: &Path, offset: u64) -> io::Result<()> {
+    let marker = consumed_marker(lane);
+    let mut tmp = marker.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    fs::write(&tmp, offset.to_string())?;
+    fs::rename(&tmp, &marker)
+}
+
+/// Removes a drained lane and its marker.
+pub(crate) fn remove_lane(lane: &Path) -> io::Result<()> {
+    match fs::remove_file(consumed_marker(lane)) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
+        _ => {}
+    }
+    fs::remove_file(lane)
+}
+
+fn consumed_marker(lane: &Path) -> PathBuf {
+    let mut marker = lane.as_os_str().to_owned();
+    marker.push(".consumed");
+    PathBuf::from(marker)
+}
+
+/// How far a crashed process had delivered a lane (0 without a readable marker).
+fn lane_consumed(lane: &Path) -> u64 {
+    fs::read_to_string(consumed_marker(lane))
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn segment_name(id: u64) -> String {
@@ -328,19 +385,31 @@ fn parse_id(name: &str, prefix: &str, suffix: &str) -> Option<u64> {
 }
 
 fn parse_lines(bytes: &[u8], path: &Path) -> (Vec<SpoolRecord>, Vec<Corrupt>) {
+    let (records, corrupt) = parse_lines_at(bytes, path);
+    (records.into_iter().map(|(r, _)| r).collect(), corrupt)
+}
+
+/// Parses JSON lines; each record comes with the offset just past its line.
+fn parse_lines_at(bytes: &[u8], path: &Path) -> (Vec<Positioned>, Vec<Corrupt>) {
     let mut records = Vec::new();
     let mut corrupt = Vec::new();
-    let mut chunks = bytes.split(|&b| b == b'\n').enumerate().peekable();
-    while let Some((index, line)) = chunks.next() {
-        let last = chunks.peek().is_none();
+    let mut start = 0;
+    let mut number = 0;
+    while start < bytes.len() {
+        number += 1;
+        let (line, end, last) = match bytes[start..].iter().position(|&b| b == b'\n') {
+            Some(i) => (&bytes[start..start + i], start + i + 1, false),
+            None => (&bytes[start..], bytes.len(), true),
+        };
+        start = end;
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         match serde_json::from_slice::<SpoolRecord>(line) {
-            Ok(record) => records.push(record),
+            Ok(record) => records.push((record, end as u64)),
             Err(err) => corrupt.push(Corrupt {
                 path: path.to_path_buf(),
-                line: index + 1,
+                line: number,
                 message: if last {
                     format!("torn last line (the writer stopped mid-line): {err}")
                 } else {
@@ -364,11 +433,15 @@ fn write_atomically(path: &Path, records: &[SpoolRecord]) -> io::Result<()> {
         serde_json::to_writer(&mut bytes, record).map_err(io::Error::other)?;
         bytes.push(b'\n');
     }
+    write_bytes_atomically(path, &bytes)
+}
+
+fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     let mut file = File::create(&tmp)?;
-    file.write_all(&bytes)?;
+    file.write_all(bytes)?;
     file.sync_all()?;
     drop(file);
     fs::rename(&tmp, path)?;

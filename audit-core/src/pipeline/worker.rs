@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,8 @@ struct Batch {
     last_ticket: u64,
     /// Whether the events come from the spool (counted as replayed once written).
     from_spool: bool,
+    /// For a lane batch: the lane file offset just past its last record.
+    lane_end: Option<u64>,
 }
 
 impl Batch {
@@ -38,6 +41,7 @@ impl Batch {
             acks: Vec::new(),
             last_ticket: 0,
             from_spool,
+            lane_end: None,
         }
     }
 
@@ -50,8 +54,14 @@ impl Batch {
 /// Reading position in the overflow lane.
 #[derive(Default)]
 struct LaneCursor {
+    /// The lane file being read.
+    path: Option<PathBuf>,
+    /// Bytes read so far.
     offset: u64,
-    buffer: VecDeque<SpoolRecord>,
+    /// Records read but not yet delivered, with the file offset just past each.
+    buffer: VecDeque<(SpoolRecord, Option<u64>)>,
+    /// The lane was closed; its file goes once the buffer is delivered.
+    retired: bool,
 }
 
 pub(crate) struct Worker {
@@ -108,7 +118,11 @@ impl Worker {
         }
         loop {
             if let Some(batch) = self.next_batch().await {
+                let (from_lane, lane_end) = (batch.from_spool, batch.lane_end);
                 self.deliver(batch).await;
+                if from_lane {
+                    self.lane_delivered(lane_end);
+                }
             }
             if self.replay_due() {
                 self.replay().await;
@@ -227,41 +241,53 @@ impl Worker {
 
     /// The next batch from the overflow lane, ending the lane once it is drained.
     fn next_lane_batch(&mut self) -> Option<Batch> {
-        if self.lane.buffer.is_empty() {
-            self.fill_lane_buffer()?;
+        if self.lane.buffer.is_empty() && self.fill_lane_buffer().is_none() {
+            if self.lane.retired {
+                self.lane_delivered(None);
+            }
+            return None;
         }
         let mut batch = Batch::new(true);
         let n = self.max_batch.min(self.lane.buffer.len());
-        let records: Vec<SpoolRecord> = self.lane.buffer.drain(..n).collect();
-        for record in records {
+        let records: Vec<(SpoolRecord, Option<u64>)> = self.lane.buffer.drain(..n).collect();
+        for (record, end) in records {
             batch.last_ticket = batch.last_ticket.max(record.ticket.unwrap_or(0));
+            batch.lane_end = batch.lane_end.max(end);
             if record.observed {
                 batch.push(record.event, None);
             } else {
                 self.push_observed(&mut batch, record.event, None);
             }
         }
+        if self.lane.buffer.is_empty() {
+            // Close a drained lane now rather than on the next turn, so that recording goes
+            // back to the queue as soon as this (last) batch is delivered.
+            let _ = self.fill_lane_buffer();
+        }
         Some(batch)
     }
 
     /// Reads new lane records into the buffer; `None` if there were none (the lane, if any,
-    /// is then closed so recording goes back to the queue).
+    /// is then closed so recording goes back to the queue; its file is removed once the
+    /// last batch read from it is delivered).
     fn fill_lane_buffer(&mut self) -> Option<()> {
         let queue = &self.shared.queue;
         let (path, written) = {
             let mut state = queue.lock();
             let queue_empty = state.items.is_empty();
             let lane = state.lane.as_mut()?;
+            if self.lane.path.as_ref() != Some(&lane.path) {
+                self.lane.path = Some(lane.path.clone());
+                self.lane.offset = 0;
+            }
             if self.lane.offset >= lane.written {
-                self.lane.buffer.extend(lane.memory.drain(..));
+                self.lane
+                    .buffer
+                    .extend(lane.memory.drain(..).map(|record| (record, None)));
                 if self.lane.buffer.is_empty() && queue_empty {
-                    let path = lane.path.clone();
                     state.lane = None;
                     drop(state);
-                    self.lane.offset = 0;
-                    if let Err(source) = std::fs::remove_file(&path) {
-                        self.shared.report(PipelineError::Spool { path, source });
-                    }
+                    self.lane.retired = true;
                     queue.wake_producers();
                     return None;
                 }
@@ -273,7 +299,9 @@ impl Worker {
             Ok((records, corrupt)) => {
                 self.lane.offset = written;
                 self.report_corrupt(corrupt);
-                self.lane.buffer.extend(records);
+                self.lane
+                    .buffer
+                    .extend(records.into_iter().map(|(record, end)| (record, Some(end))));
             }
             Err(source) => {
                 // Skip the unreadable part rather than spin on it; it stays on disk.
@@ -282,6 +310,25 @@ impl Worker {
             }
         }
         (!self.lane.buffer.is_empty()).then_some(())
+    }
+
+    /// After a lane batch is safe (committed, spooled or dead-lettered): remembers how far
+    /// the lane is consumed, so a crash does not replay it twice, and removes a retired
+    /// lane's files.
+    fn lane_delivered(&mut self, lane_end: Option<u64>) {
+        let Some(path) = self.lane.path.clone() else {
+            return;
+        };
+        if self.lane.retired && self.lane.buffer.is_empty() {
+            self.lane = LaneCursor::default();
+            if let Err(source) = spool::remove_lane(&path) {
+                self.shared.report(PipelineError::Spool { path, source });
+            }
+        } else if let Some(end) = lane_end
+            && let Err(source) = spool::mark_lane_consumed(&path, end)
+        {
+            self.shared.report(PipelineError::Spool { path, source });
+        }
     }
 
     // ----- writing -----
