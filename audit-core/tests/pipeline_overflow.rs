@@ -24,7 +24,9 @@ fn block_makes_a_thread_wait_for_room_and_loses_nothing() {
         move || numbered(10).into_iter().for_each(|e| auditor.record(e))
     });
     // One event is held in the sink's write and two fill the queue: the producer waits.
-    wait_until("the queue to fill", || auditor.metrics().queued == 2);
+    wait_until("a write in progress and a full queue", || {
+        sink.writes_started() == 1 && auditor.metrics().queued == 2
+    });
     assert!(!producer.is_finished());
     assert_eq!(auditor.metrics().enqueued, 3);
     sink.open();
