@@ -1,6 +1,6 @@
 //! Routing recorded events to the current auditor: a scoped override, else the global one.
 //!
-//! Libraries and `#[audited]` functions call [`record`](crate::record) and never hold an
+//! Libraries and `#[audited]` functions call [`record`] and never hold an
 //! [`Auditor`]; the application decides where events go:
 //!
 //! - [`set_global`] installs the process-wide default;
@@ -179,14 +179,14 @@ pub fn global() -> Option<Auditor> {
 }
 
 impl Auditor {
-    /// Runs `future` with this auditor as the target of [`record`](crate::record), instead of
+    /// Runs `future` with this auditor as the target of [`record`], instead of
     /// the global one. Spawned work inherits it through [`context::spawn`](crate::context::spawn)
     /// and friends.
     pub fn scope<F: Future>(&self, future: F) -> impl Future<Output = F::Output> {
         scope_option(Some(Dispatch::to_auditor(self.clone())), future)
     }
 
-    /// Runs `f` with this auditor as the target of [`record`](crate::record) on this thread.
+    /// Runs `f` with this auditor as the target of [`record`] on this thread.
     pub fn sync_scope<R>(&self, f: impl FnOnce() -> R) -> R {
         sync_scope_option(Some(Dispatch::to_auditor(self.clone())), f)
     }

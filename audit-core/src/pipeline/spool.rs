@@ -3,7 +3,9 @@
 //!
 //! # Files
 //!
-//! A spool directory holds JSON Lines files, one [`SpoolRecord`] per line:
+//! A spool directory holds JSON Lines files, one record per line,
+//! `{"observed":true,"event":{…}}` (the event as prepared for the sink, and whether the
+//! pipeline's observers already saw it):
 //!
 //! - `spool-<id>.jsonl`: one batch the worker could not write. Written to a `.tmp` file,
 //!   fsync'd, then renamed, so a segment is whole or absent. Replayed oldest `id` first and
