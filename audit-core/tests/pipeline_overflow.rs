@@ -183,3 +183,33 @@ async fn record_async_waits_for_room_without_blocking_the_executor() {
     assert_eq!(actions(&sink.inner), expected_actions(10));
     assert_eq!(auditor.metrics().over_capacity, 0);
 }
+
+#[test]
+fn an_error_hook_that_records_neither_deadlocks_nor_recurses() {
+    let sink = GatedSink::closed();
+    let slot: Arc<std::sync::OnceLock<audit_core::Auditor>> = Arc::default();
+    let auditor = Auditor::builder(sink.clone())
+        .queue_capacity(1)
+        .max_batch_size(1)
+        .overflow(OverflowPolicy::DropNewest)
+        .on_error({
+            let slot = Arc::clone(&slot);
+            move |_| {
+                if let Some(auditor) = slot.get() {
+                    auditor.record(AuditEvent::builder("HOOK_SAW_A_DROP").build());
+                }
+            }
+        })
+        .build()
+        .unwrap();
+    slot.set(auditor.clone()).unwrap();
+    auditor.record(AuditEvent::builder("E0").build());
+    wait_until("the first write", || sink.writes_started() == 1);
+    auditor.record(AuditEvent::builder("E1").build());
+    // Dropped; the hook's own event is dropped too, and reported without calling the hook.
+    auditor.record(AuditEvent::builder("E2").build());
+    assert_eq!(auditor.metrics().dropped, 2);
+    sink.open();
+    auditor.shutdown_blocking().unwrap();
+    assert_eq!(actions(&sink.inner), ["E0", "E1"]);
+}

@@ -152,7 +152,13 @@ impl Shared {
             _ => tracing::error!(error = %error, "audit pipeline"),
         }
         if let Some(hook) = &self.on_error {
-            hook(&error);
+            // A hook that records an event may trigger another report (a full queue under
+            // the drop policy): report that one through tracing only, instead of recursing.
+            let reentered = IN_HOOK.with(|flag| flag.replace(true));
+            if !reentered {
+                let _reset = ResetOnDrop;
+                hook(&error);
+            }
         }
     }
 
@@ -169,29 +175,44 @@ impl Shared {
 
     /// Writes an event to the overflow lane (the lock is held, which keeps lane order equal
     /// to ticket order). The event is prepared here so nothing unredacted reaches the disk.
-    fn spill(&self, state: &mut State, event: AuditEvent, ctx: Option<Arc<AuditContext>>) {
+    ///
+    /// Problems are returned, to be reported once the lock is released: the error hook may
+    /// record an event itself.
+    #[must_use]
+    fn spill(
+        &self,
+        state: &mut State,
+        event: AuditEvent,
+        ctx: Option<Arc<AuditContext>>,
+    ) -> Vec<Problem> {
+        let mut problems = Vec::new();
         if state.lane.is_none() {
             let id = self.file_ids.fetch_add(1, Ordering::SeqCst);
             let Some(dir) = &self.spool_dir else {
                 // `build` refuses Spool without a directory; keep the event regardless.
-                return self.accept_over_capacity(state, event, ctx);
+                self.accept_over_capacity(state, event, ctx);
+                problems.push(Problem::OverCapacity);
+                return problems;
             };
             match Lane::create(dir, id) {
                 Ok(lane) => state.lane = Some(lane),
                 Err(source) => {
-                    self.report(PipelineError::Spool {
+                    problems.push(Problem::Error(PipelineError::Spool {
                         path: dir.clone(),
                         source,
-                    });
-                    return self.accept_over_capacity(state, event, ctx);
+                    }));
+                    self.accept_over_capacity(state, event, ctx);
+                    problems.push(Problem::OverCapacity);
+                    return problems;
                 }
             }
         }
         let event = match prepare::prepare(event, ctx.as_deref(), &self.redactor) {
             Ok(event) => event,
             Err(invalid) => {
-                self.report_invalid(&invalid);
-                invalid.stand_in
+                let stand_in = invalid.stand_in.clone();
+                problems.push(Problem::Invalid(invalid));
+                stand_in
             }
         };
         state.last_ticket += 1;
@@ -204,12 +225,15 @@ impl Shared {
             && let Err(source) = lane.append(record)
         {
             let path = lane.path.clone();
-            self.report(PipelineError::Spool { path, source });
+            problems.push(Problem::Error(PipelineError::Spool { path, source }));
         }
         add(&self.counters.enqueued, 1);
         add(&self.counters.spooled, 1);
+        problems
     }
 
+    /// Accepts an event past the queue's capacity (the lock is held); the caller warns
+    /// with [`warn_over_capacity`](Self::warn_over_capacity) once the lock is released.
     fn accept_over_capacity(
         &self,
         state: &mut State,
@@ -218,11 +242,24 @@ impl Shared {
     ) {
         self.accept(state, event, ctx);
         add(&self.counters.over_capacity, 1);
+    }
+
+    fn warn_over_capacity(&self) {
         if !self.warned_over.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 "audit queue full: accepting events past its capacity rather than blocking an \
                  async executor; use Auditor::record_async in async code for backpressure"
             );
+        }
+    }
+
+    fn report_problems(&self, problems: Vec<Problem>) {
+        for problem in problems {
+            match problem {
+                Problem::Error(error) => self.report(error),
+                Problem::Invalid(invalid) => self.report_invalid(&invalid),
+                Problem::OverCapacity => self.warn_over_capacity(),
+            }
         }
     }
 
@@ -234,6 +271,26 @@ impl Shared {
             source: invalid.error.clone(),
         });
     }
+}
+
+thread_local! {
+    static IN_HOOK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Clears [`IN_HOOK`] when the hook returns or panics.
+struct ResetOnDrop;
+
+impl Drop for ResetOnDrop {
+    fn drop(&mut self) {
+        IN_HOOK.with(|flag| flag.set(false));
+    }
+}
+
+/// Something to report after the queue lock is released.
+enum Problem {
+    Error(PipelineError),
+    Invalid(Box<prepare::Invalid>),
+    OverCapacity,
 }
 
 /// Asks the worker to drain and stop when the last [`Auditor`] clone is dropped.
@@ -317,14 +374,16 @@ impl Auditor {
                 shared.drop_event(PipelineError::QueueFull);
             }
             OverflowPolicy::Spool => {
-                shared.spill(&mut state, event, ctx);
+                let problems = shared.spill(&mut state, event, ctx);
                 drop(state);
                 queue.wake_worker();
+                shared.report_problems(problems);
             }
             OverflowPolicy::Block if tokio::runtime::Handle::try_current().is_ok() => {
                 shared.accept_over_capacity(&mut state, event, ctx);
                 drop(state);
                 queue.wake_worker();
+                shared.warn_over_capacity();
             }
             OverflowPolicy::Block => {
                 drop(state);

@@ -768,17 +768,20 @@ struct ExitGuard(Arc<Shared>);
 impl Drop for ExitGuard {
     fn drop(&mut self) {
         let queue = &self.0.queue;
-        let controls = {
+        let (controls, lost) = {
             let mut state = queue.lock();
             state.closing = true;
             state.closed = true;
-            let lost = state.items.len();
-            if lost > 0 {
-                tracing::error!(lost, "audit worker stopped with events still queued");
-            }
-            state.items.clear();
-            std::mem::take(&mut state.controls)
+            let lost: Vec<Envelope> = state.items.drain(..).collect();
+            (std::mem::take(&mut state.controls), lost)
         };
+        if !lost.is_empty() {
+            // Only reachable if the worker itself panicked: keep the events in the log.
+            for envelope in &lost {
+                let json = serde_json::to_string(&envelope.event).unwrap_or_default();
+                tracing::error!(event = %json, "audit worker stopped with this event queued");
+            }
+        }
         for control in controls {
             match control {
                 Control::Flush { reply, .. } | Control::Shutdown { reply: Some(reply) } => {
