@@ -162,3 +162,38 @@ fn a_scoped_auditor_overrides_the_global_one_for_its_scope() {
     auditor.flush_blocking().unwrap();
     assert_eq!(sink.events()[0].action, "SCOPED");
 }
+
+struct FlushingObserver {
+    auditor: Arc<std::sync::OnceLock<Auditor>>,
+    result: Arc<Mutex<Option<Result<(), RecordError>>>>,
+}
+
+impl EventObserver for FlushingObserver {
+    fn observe(&self, _event: &AuditEvent) -> Vec<AuditEvent> {
+        if let Some(auditor) = self.auditor.get() {
+            *self.result.lock().unwrap() = Some(auditor.flush_blocking());
+        }
+        Vec::new()
+    }
+}
+
+#[test]
+fn a_blocking_call_from_the_worker_thread_is_refused_instead_of_deadlocking() {
+    let slot = Arc::new(std::sync::OnceLock::new());
+    let result = Arc::new(Mutex::new(None));
+    let auditor = Auditor::builder(MemorySink::new())
+        .observer(FlushingObserver {
+            auditor: Arc::clone(&slot),
+            result: Arc::clone(&result),
+        })
+        .build()
+        .unwrap();
+    slot.set(auditor.clone()).unwrap();
+    auditor.record(AuditEvent::builder("A").build());
+    auditor.flush_blocking().unwrap();
+    assert_eq!(
+        *result.lock().unwrap(),
+        Some(Err(RecordError::OnWorkerThread))
+    );
+    auditor.shutdown_blocking().unwrap();
+}

@@ -196,9 +196,14 @@ impl AuditorBuilder {
             self.max_batch,
             self.linger,
         );
+        let on_thread = Arc::clone(&shared);
         std::thread::Builder::new()
             .name(self.thread_name)
-            .spawn(move || runtime.block_on(worker.run()))
+            .spawn(move || {
+                let _ = on_thread.worker_thread.set(std::thread::current().id());
+                drop(on_thread);
+                runtime.block_on(worker.run());
+            })
             .map_err(BuildError::Worker)?;
         Ok(Auditor::from_shared(shared, self.guard_timeout))
     }

@@ -37,6 +37,10 @@ pub enum RecordError {
     /// The auditor was shut down (or its worker stopped).
     #[error("the auditor is shut down")]
     Closed,
+    /// A blocking call was made on the pipeline's own worker thread (from an observer, a
+    /// sink or the error hook), where it would wait for itself forever.
+    #[error("blocking call on the audit worker's own thread refused (it would deadlock)")]
+    OnWorkerThread,
     /// A blocking call gave up waiting; the work goes on in the background.
     #[error("timed out waiting for the audit pipeline")]
     TimedOut,

@@ -109,6 +109,8 @@ pub(crate) struct Shared {
     file_ids: Arc<AtomicU64>,
     warned_drop: AtomicBool,
     warned_over: AtomicBool,
+    /// The worker's thread: waiting for the worker there would wait forever.
+    worker_thread: std::sync::OnceLock<std::thread::ThreadId>,
 }
 
 impl Shared {
@@ -130,6 +132,7 @@ impl Shared {
             file_ids,
             warned_drop: AtomicBool::new(false),
             warned_over: AtomicBool::new(false),
+            worker_thread: std::sync::OnceLock::new(),
         }
     }
 
@@ -459,6 +462,7 @@ impl Auditor {
     /// [`record_durable`](Self::record_durable) for synchronous code. Blocks the thread; safe
     /// inside a runtime too (the worker does not need it), but it stalls that thread.
     pub fn record_durable_blocking(&self, event: AuditEvent) -> Result<Receipt, RecordError> {
+        self.not_on_worker()?;
         futures::executor::block_on(self.record_durable(event))
     }
 
@@ -531,6 +535,15 @@ impl Auditor {
         AuditorGuard::new(self.clone(), self.handle.guard_timeout)
     }
 
+    /// Refuses to block the worker's own thread (from an observer, a sink or a hook), which
+    /// would wait for itself forever.
+    fn not_on_worker(&self) -> Result<(), RecordError> {
+        match self.shared().worker_thread.get() {
+            Some(id) if *id == std::thread::current().id() => Err(RecordError::OnWorkerThread),
+            _ => Ok(()),
+        }
+    }
+
     fn control_async(&self, control: Control) -> Result<(), RecordError> {
         self.shared()
             .queue
@@ -543,6 +556,7 @@ impl Auditor {
         control: impl FnOnce(Reply) -> Control,
         timeout: Option<Duration>,
     ) -> Result<(), RecordError> {
+        self.not_on_worker()?;
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.control_async(control(Reply::Blocking(tx)))?;
         match timeout {
