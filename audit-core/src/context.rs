@@ -48,6 +48,8 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::dispatch;
 use crate::event::{Actor, AuditEvent};
 
@@ -60,20 +62,30 @@ tokio::task_local! {
 /// Build it with [`AuditContext::new`] and the setters, then make it current with
 /// [`scope`](Self::scope) or [`sync_scope`](Self::sync_scope). See the [module
 /// docs](crate::context).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// It is serializable, so a job queue that persists its jobs can persist the context of the
+/// request that enqueued them, and re-enter it with [`sync_scope`](Self::sync_scope) or
+/// [`scope`](Self::scope) when the job runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AuditContext {
     /// The principal performing the work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<Actor>,
     /// The client's IP address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<IpAddr>,
     /// The client's user agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
     /// The request id (correlates events with logs and traces).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     /// The session id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     /// The tenant, for multi-tenant services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
 }
 

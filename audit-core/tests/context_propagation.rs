@@ -166,3 +166,14 @@ async fn events_recorded_in_spawned_work_carry_the_callers_context() {
         assert_eq!(event.actor, Some(Actor::user("alice")));
     }
 }
+
+#[test]
+fn a_context_persisted_with_a_job_is_restored_when_the_job_runs() {
+    let stored = serde_json::to_string(&alice()).unwrap();
+    let restored: AuditContext = serde_json::from_str(&stored).unwrap();
+    assert_eq!(restored, alice());
+    let ((), captured) = testing::capture(|| {
+        restored.sync_scope(|| audit_core::record(AuditEvent::builder("JOB_RAN").build()))
+    });
+    assert_eq!(captured.single().actor, Some(Actor::user("alice")));
+}

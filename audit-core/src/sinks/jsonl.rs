@@ -1,7 +1,7 @@
 //! [`JsonLinesSink`]: an append-only file with one JSON event per line.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -69,8 +69,25 @@ impl JsonLinesSink {
     /// Opens (creating if needed) the file for appending.
     pub fn open(path: impl AsRef<Path>) -> io::Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        let len = file.metadata()?.len();
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&path)?;
+        let mut len = file.metadata()?.len();
+        if len > 0 {
+            // A crash mid-line (with a lax fsync policy) leaves a torn last line. Nothing is
+            // ever removed from an audit file, so end it instead of gluing the next event
+            // onto it: the torn line stays visible and every new line stays readable.
+            let mut last = [0u8];
+            file.seek(SeekFrom::Start(len - 1))?;
+            file.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n")?;
+                file.sync_data()?;
+                len += 1;
+            }
+        }
         Ok(Self {
             path,
             policy: FsyncPolicy::default(),
@@ -95,7 +112,7 @@ impl JsonLinesSink {
         &self.path
     }
 
-    /// Reads a JSON Lines audit file back, stopping at the first line that is not an event.
+    /// Reads a JSON Lines audit file back; fails on the first line that is not an event.
     pub fn read(path: impl AsRef<Path>) -> io::Result<Vec<AuditEvent>> {
         let text = std::fs::read_to_string(path)?;
         text.lines()
@@ -207,6 +224,20 @@ mod tests {
             .map(|e| e.action.into_owned())
             .collect();
         assert_eq!(actions, ["A", "B", "A", "B"]);
+    }
+
+    #[test]
+    fn reopening_after_a_torn_line_keeps_new_lines_separate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("torn.jsonl");
+        std::fs::write(&path, b"{\"id\":").unwrap();
+        let sink = JsonLinesSink::open(&path).unwrap();
+        block_on(sink.write(&[AuditEvent::builder("A").build()])).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<_> = text.lines().collect();
+        assert_eq!(lines[0], "{\"id\":");
+        let event: AuditEvent = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(event.action, "A");
     }
 
     #[test]
