@@ -1,1 +1,1 @@
-//! Cross-crate integration tests live in `tests/`.
+//! Cross-crate integration tests: see `tests/`. This library is empty on purpose.
