@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use audit_core::pipeline::{OverflowPolicy, PipelineError, RecordError, RetryPolicy};
 use audit_core::sinks::MemorySink;
 use audit_core::{AuditEvent, AuditSink, Auditor, BatchAck, SinkError};
-use pipeline_support::{actions, expected_actions, numbered};
+use pipeline_support::{actions, expected_actions, numbered, spool_files};
 
 const CHILD_DIR: &str = "AUDIT_TEST_CHILD_SPOOL_DIR";
 const CHILD_MODE: &str = "AUDIT_TEST_CHILD_MODE";
@@ -127,7 +127,7 @@ fn a_spool_from_a_killed_process_is_replayed_in_order_on_the_next_start() {
     expected.push("AFTER_RESTART".into());
     assert_eq!(actions(&sink), expected);
     assert_eq!(auditor.metrics().replayed, EVENTS as u64);
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    assert!(spool_files(dir.path()).is_empty());
 }
 
 #[test]
@@ -135,9 +135,8 @@ fn an_overflow_lane_from_a_killed_process_is_replayed_and_a_torn_line_is_skipped
     let dir = tempfile::tempdir().unwrap();
     run_and_kill_child(dir.path(), "hang");
     // Simulate the kill landing in the middle of a write: a torn last line.
-    let lane = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
+    let lane = spool_files(dir.path())
+        .into_iter()
         .find(|p| p.to_string_lossy().contains("lane-"))
         .expect("the child spilled into a lane");
     std::fs::OpenOptions::new()

@@ -11,7 +11,7 @@ use audit_core::pipeline::{PipelineError, RecordError, RetryPolicy};
 use audit_core::sinks::MemorySink;
 use audit_core::store::VerifyScope;
 use audit_core::{AuditEvent, AuditStore, Auditor};
-use pipeline_support::{PoisonSink, actions, expected_actions, numbered, wait_until};
+use pipeline_support::{PoisonSink, actions, expected_actions, numbered, spool_files, wait_until};
 
 fn quick_retry() -> RetryPolicy {
     RetryPolicy::default()
@@ -68,7 +68,7 @@ fn a_sink_outage_loses_nothing_and_keeps_order_with_an_in_memory_spool() {
 fn a_sink_outage_loses_nothing_and_keeps_order_with_a_spool_directory() {
     let dir = tempfile::tempdir().unwrap();
     outage_then_recovery(Some(dir.path()));
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    assert!(spool_files(dir.path()).is_empty());
 }
 
 #[test]
@@ -133,10 +133,7 @@ fn a_rejected_event_goes_to_dead_letters_without_its_neighbours() {
     auditor.flush_blocking().unwrap();
     assert_eq!(actions(&sink.inner), ["A", "B"]);
     assert_eq!(auditor.metrics().failed, 1);
-    let dead: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let dead = spool_files(dir.path());
     assert_eq!(dead.len(), 1);
     assert!(
         std::fs::read_to_string(&dead[0])

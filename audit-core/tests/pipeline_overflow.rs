@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use audit_core::pipeline::{OverflowPolicy, PipelineError};
 use audit_core::{AuditEvent, Auditor};
-use pipeline_support::{GatedSink, actions, expected_actions, numbered, wait_until};
+use pipeline_support::{GatedSink, actions, expected_actions, numbered, spool_files, wait_until};
 
 #[test]
 fn block_makes_a_thread_wait_for_room_and_loses_nothing() {
@@ -92,7 +92,7 @@ fn spool_overflow_spills_to_disk_and_keeps_order() {
     auditor.flush_blocking().unwrap();
     assert_eq!(actions(&sink.inner), expected_actions(30));
     // The lane is removed once drained.
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    let leftovers = spool_files(dir.path());
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
@@ -124,9 +124,9 @@ fn spilled_events_are_redacted_before_they_reach_the_disk() {
             .metadata_entry("password", "hunter2")
             .build(),
     );
-    let on_disk: String = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
+    let on_disk: String = spool_files(dir.path())
+        .into_iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
         .collect();
     assert!(on_disk.contains("E2"), "the event was spilled: {on_disk}");
     assert!(!on_disk.contains("hunter2"));

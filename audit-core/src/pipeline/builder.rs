@@ -119,7 +119,7 @@ impl AuditorBuilder {
     /// Where to spool batches the sink cannot take, so they survive a crash and are
     /// replayed on the next start. Without it the spool lives in memory: an outage loses
     /// nothing while the process runs, but events still spooled at exit are only logged.
-    /// Use one directory per process.
+    /// One process per directory: `build` fails while another live process holds it.
     pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.spool_dir = Some(dir.into());
         self

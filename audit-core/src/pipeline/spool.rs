@@ -16,6 +16,8 @@
 //! - `rejected-<id>.jsonl`: dead letters, batches the sink refused permanently. Never
 //!   replayed automatically: an operator inspects and re-imports them.
 //!
+//! - `LOCK`: the id of the process using the directory; a second live process is refused.
+//!
 //! # Recovery
 //!
 //! On start, leftover `.tmp` segments are completed by renaming, leftover lanes become the
@@ -42,6 +44,7 @@ const LANE: &str = "lane-";
 const REJECTED: &str = "rejected-";
 const EXT: &str = ".jsonl";
 const TMP: &str = ".jsonl.tmp";
+const LOCK: &str = "LOCK";
 
 /// One spooled event: prepared (context merged, redacted, validated) and ready for the sink.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -93,6 +96,7 @@ impl Spool {
         };
         let Some(dir) = dir else { return Ok(spool) };
         fs::create_dir_all(dir)?;
+        lock(dir)?;
         let mut segments = Vec::new();
         let mut lanes = Vec::new();
         let mut max_id = 0;
@@ -263,6 +267,37 @@ impl Spool {
             .map(|r| &r.event)
         })
     }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = fs::remove_file(dir.join(LOCK));
+        }
+    }
+}
+
+/// Claims the directory for this process: two processes replaying the same spool would
+/// deliver it twice and interleave their orders. A lock left by a process that died is taken
+/// over (on Linux, a lock is stale when its process is gone; elsewhere every lock left at
+/// start-up is assumed stale, since a clean shutdown removes it).
+fn lock(dir: &Path) -> io::Result<()> {
+    let path = dir.join(LOCK);
+    if let Ok(text) = fs::read_to_string(&path)
+        && let Ok(pid) = text.trim().parse::<u32>()
+        && pid != std::process::id()
+        && process_alive(pid)
+    {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("the spool directory is in use by process {pid}"),
+        ));
+    }
+    fs::write(&path, std::process::id().to_string())
+}
+
+fn process_alive(pid: u32) -> bool {
+    cfg!(target_os = "linux") && Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// The overflow lane: recording threads append here while the queue is full under
@@ -501,6 +536,21 @@ mod tests {
         }
         assert_eq!(seen, ["A", "B", "C"]);
         assert_eq!(spool.pending(), 0);
+    }
+
+    #[test]
+    fn a_directory_locked_by_a_live_process_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // PID 1 is always alive on Linux.
+        fs::write(dir.path().join(LOCK), "1").unwrap();
+        let opened = Spool::open(Some(dir.path()));
+        if cfg!(target_os = "linux") {
+            assert!(opened.is_err());
+        }
+        fs::write(dir.path().join(LOCK), u32::MAX.to_string()).unwrap();
+        let spool = Spool::open(Some(dir.path())).unwrap();
+        drop(spool);
+        assert!(!dir.path().join(LOCK).exists());
     }
 
     #[test]

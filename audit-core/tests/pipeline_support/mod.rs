@@ -98,3 +98,14 @@ pub fn actions(sink: &MemorySink) -> Vec<String> {
 pub fn expected_actions(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("E{i}")).collect()
 }
+
+/// The spool files in `dir` (segments, lanes, dead letters), without the directory's lock.
+pub fn spool_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.file_name().is_some_and(|name| name != "LOCK"))
+        .collect();
+    files.sort();
+    files
+}
