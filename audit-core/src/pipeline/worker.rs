@@ -454,10 +454,12 @@ impl Worker {
         }
         let mut acks = acks.into_iter();
         for (index, event) in events.iter().enumerate() {
-            let waiting = acks
-                .next()
-                .flatten()
-                .or_else(|| self.pending_acks.remove(&event.id));
+            let waiting = acks.next().flatten().or_else(|| {
+                // Only events that went through the spool can have a waiter parked here.
+                (!self.pending_acks.is_empty())
+                    .then(|| self.pending_acks.remove(&event.id))
+                    .flatten()
+            });
             if let Some(waiting) = waiting {
                 let _ = waiting.send(Ok(Receipt {
                     id: event.id,

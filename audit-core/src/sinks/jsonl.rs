@@ -21,8 +21,8 @@ pub enum FsyncPolicy {
     /// power cut.
     #[default]
     EveryBatch,
-    /// At most once per interval (and on flush and shutdown): a power cut can lose up to
-    /// that much.
+    /// When a batch is written and the last fsync is older than the interval, and on flush
+    /// and shutdown: a power cut can lose what was written since the last fsync.
     Interval(Duration),
     /// Only on flush and shutdown; the operating system writes back when it likes. Survives
     /// a crash of the process, not of the machine.
