@@ -213,3 +213,41 @@ fn an_error_hook_that_records_neither_deadlocks_nor_recurses() {
     auditor.shutdown_blocking().unwrap();
     assert_eq!(actions(&sink.inner), ["E0", "E1"]);
 }
+
+#[test]
+fn block_with_many_producers_and_a_slow_sink_keeps_every_event_in_each_producers_order() {
+    let sink = audit_core::sinks::MemorySink::new();
+    sink.set_write_delay(std::time::Duration::from_millis(1));
+    let auditor = Auditor::builder(sink.clone())
+        .queue_capacity(8)
+        .max_batch_size(4)
+        .build()
+        .unwrap();
+    std::thread::scope(|s| {
+        for producer in 0..4 {
+            let auditor = auditor.clone();
+            s.spawn(move || {
+                for i in 0..100 {
+                    auditor.record(
+                        AuditEvent::builder(format!("P{producer}"))
+                            .metadata_entry("i", i)
+                            .build(),
+                    );
+                }
+            });
+        }
+    });
+    auditor.shutdown_blocking().unwrap();
+    let events = sink.events();
+    assert_eq!(events.len(), 400);
+    for producer in 0..4 {
+        let order: Vec<_> = events
+            .iter()
+            .filter(|e| e.action == format!("P{producer}"))
+            .map(|e| e.metadata["i"].as_u64().unwrap())
+            .collect();
+        assert_eq!(order, (0..100).collect::<Vec<_>>());
+    }
+    let m = auditor.metrics();
+    assert_eq!((m.dropped, m.over_capacity), (0, 0));
+}
