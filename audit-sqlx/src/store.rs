@@ -33,6 +33,7 @@ pub struct PgStoreOptions {
     acquire_timeout: Duration,
     migrate: bool,
     insert_mode: InsertMode,
+    idle_in_transaction_timeout: Duration,
 }
 
 impl PgStoreOptions {
@@ -47,6 +48,7 @@ impl PgStoreOptions {
             acquire_timeout: Duration::from_secs(30),
             migrate: true,
             insert_mode: InsertMode::default(),
+            idle_in_transaction_timeout: Duration::from_secs(60),
         }
     }
 
@@ -88,6 +90,14 @@ impl PgStoreOptions {
         self
     }
 
+    /// The server ends a session of this store that sits idle inside a transaction for longer
+    /// than this (default 60 s), so a writer that hangs while holding the chain head lock
+    /// (a frozen process, a lost network) cannot stall every other writer for long.
+    pub fn idle_in_transaction_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_in_transaction_timeout = timeout;
+        self
+    }
+
     /// How batches are inserted (default binary `COPY`, the faster one in the bench).
     pub fn insert_mode(mut self, mode: InsertMode) -> Self {
         self.insert_mode = mode;
@@ -125,6 +135,11 @@ impl PgStore {
     /// Opens the store's own pool and applies (or checks) the schema.
     pub async fn connect(options: PgStoreOptions) -> Result<Self> {
         let connect: PgConnectOptions = options.url.parse()?;
+        let idle_ms = options.idle_in_transaction_timeout.as_millis().max(1);
+        let connect = connect.options([(
+            "idle_in_transaction_session_timeout",
+            format!("{idle_ms}ms"),
+        )]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
