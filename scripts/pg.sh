@@ -24,6 +24,7 @@
 #                        the benches set it to on so numbers reflect a real server)
 #   PG_SH_FIXED_PORT=N   use this port instead of picking a free one
 #   PG_SH_USER / PG_SH_DB  role and database names (default audit_test / audit_test)
+#   PG_SH_TMP=DIR        where the cluster directory is created (default /tmp)
 
 pg__log() { printf 'pg.sh: %s\n' "$*" >&2; }
 
@@ -115,7 +116,8 @@ pg_start() {
         useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres || return 1
     fi
 
-    dir="$(mktemp -d "${TMPDIR:-/tmp}/audit-pg.XXXXXX")" || return 1
+    # Not $TMPDIR: it may be private to the invoking user, and the server runs as `postgres`.
+    dir="$(mktemp -d "${PG_SH_TMP:-/tmp}/audit-pg.XXXXXX")" || return 1
     chmod 700 "$dir"
     if [ "$(id -u)" -eq 0 ]; then
         chown postgres: "$dir" || return 1
