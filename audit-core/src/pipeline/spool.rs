@@ -14,7 +14,7 @@
 //! - `lane-<id>.jsonl`: the overflow lane of [`OverflowPolicy::Spool`], appended to by
 //!   recording threads. A crash can leave a torn last line there.
 //! - `rejected-<id>.jsonl`: dead letters, batches the sink refused permanently. Never
-//!   replayed automatically: an operator inspects and re-imports them.
+//!   replayed automatically: an operator inspects and re-imports them ([`read_spool_file`]).
 //!
 //! - `LOCK`: the id of the process using the directory; a second live process is refused.
 //!
@@ -354,6 +354,29 @@ impl Lane {
         self.memory.push_back(record);
         Ok(())
     }
+}
+
+/// Reads the events of a spool file (a segment, a lane or a `rejected-*.jsonl` dead-letter
+/// file), for an operator inspecting or re-importing them. Unreadable lines are skipped;
+/// their 1-based numbers are returned alongside.
+///
+/// ```
+/// use audit_core::pipeline::spool::read_spool_file;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("rejected-00000000000000000001.jsonl");
+/// std::fs::write(&path, "{\"observed\":true,\"event\":{\"id\":\"0190b3a0-0000-7000-8000-000000000000\",\"occurred_at\":\"2026-01-01T00:00:00Z\",\"action\":\"A\",\"category\":\"business\",\"outcome\":\"success\",\"severity\":\"info\"}}\n{torn").unwrap();
+/// let (events, skipped) = read_spool_file(&path).unwrap();
+/// assert_eq!(events[0].action, "A");
+/// assert_eq!(skipped, [2]);
+/// ```
+pub fn read_spool_file(path: &Path) -> io::Result<(Vec<AuditEvent>, Vec<usize>)> {
+    let bytes = fs::read(path)?;
+    let (records, corrupt) = parse_lines(&bytes, path);
+    Ok((
+        records.into_iter().map(|r| r.event).collect(),
+        corrupt.into_iter().map(|c| c.line).collect(),
+    ))
 }
 
 /// Reads the whole lines of a lane file between `from` and `to` (byte offsets); each record
