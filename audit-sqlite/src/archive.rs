@@ -144,10 +144,7 @@ pub(crate) fn run(
         last: last_anchor,
     };
 
-    let sha256 = match write_archive(&tx, hasher, &header, &request.path) {
-        Ok(sha256) => sha256,
-        Err(err) => return Err(err),
-    };
+    let sha256 = write_archive(&tx, hasher, &header, &request.path)?;
     let result = (|| -> Result<Option<u64>> {
         tx.execute(
             "INSERT INTO audit_retention_gate (upto_seq) VALUES (?1)",

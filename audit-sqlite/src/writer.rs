@@ -44,7 +44,11 @@ impl WriterHandle {
     /// Starts the writer thread with an already prepared connection.
     pub(crate) fn spawn(conn: Connection, hasher: ChainHasher) -> Result<Self> {
         let (commands, receiver) = mpsc::channel();
-        let mut writer = Writer { conn, hasher };
+        let mut writer = Writer {
+            conn,
+            hasher,
+            since_optimize: 0,
+        };
         thread::Builder::new()
             .name("audit-sqlite-writer".into())
             .spawn(move || {
@@ -71,6 +75,22 @@ impl WriterHandle {
 struct Writer {
     conn: Connection,
     hasher: ChainHasher,
+    /// Events appended since the planner statistics were last refreshed.
+    since_optimize: usize,
+}
+
+/// Refresh the planner statistics after this many appended events.
+const OPTIMIZE_EVERY: usize = 100_000;
+
+/// Lets SQLite refresh `sqlite_stat1` when a table grew a lot, on a bounded sample: without
+/// statistics the planner cannot tell a selective index (an actor) from a broad one (one
+/// of ten actions) and picks badly at millions of rows.
+pub(crate) fn optimize(conn: &Connection) {
+    if let Err(err) =
+        conn.execute_batch("PRAGMA analysis_limit = 10000; PRAGMA optimize = 0x10002;")
+    {
+        tracing::debug!(%err, "audit-sqlite could not refresh planner statistics");
+    }
 }
 
 impl Writer {
@@ -78,7 +98,15 @@ impl Writer {
         // A dropped receiver means the caller gave up waiting; the work is done either way.
         match command {
             Command::Append { events, reply } => {
-                let _ = reply.send(append(&mut self.conn, &self.hasher, &events));
+                let result = append(&mut self.conn, &self.hasher, &events);
+                if result.is_ok() {
+                    self.since_optimize += events.len();
+                }
+                let _ = reply.send(result);
+                if self.since_optimize >= OPTIMIZE_EVERY {
+                    self.since_optimize = 0;
+                    optimize(&self.conn);
+                }
             }
             Command::Archive { request, reply } => {
                 let result = archive::run(&mut self.conn, &self.hasher, &request);

@@ -16,10 +16,10 @@ const BATCHES: usize = 40;
 const BATCH: usize = 25;
 
 fn write_share(path: &std::path::Path, who: &str) {
-    let store = SqliteStore::open(path).unwrap();
+    let store = SqliteStore::open(path).expect("test setup");
     runtime().block_on(async {
         for _ in 0..BATCHES {
-            store.append(events(BATCH, who)).await.unwrap();
+            store.append(events(BATCH, who)).await.expect("test setup");
         }
     });
 }

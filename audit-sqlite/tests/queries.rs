@@ -17,7 +17,7 @@ async fn loaded() -> (SqliteStore, TempDir, Vec<StoredEvent>) {
     let (store, dir) = fresh_store();
     let all = varied_events(42, EVENTS);
     for chunk in all.chunks(97) {
-        store.append(chunk.to_vec()).await.unwrap();
+        store.append(chunk.to_vec()).await.expect("test setup");
     }
     let mut records = Vec::new();
     store
@@ -25,13 +25,13 @@ async fn loaded() -> (SqliteStore, TempDir, Vec<StoredEvent>) {
             records.push(r.clone());
             Ok(())
         })
-        .unwrap();
+        .expect("test setup");
     assert_eq!(records.len() as u64, EVENTS);
     (store, dir, records)
 }
 
 fn queries() -> Vec<(&'static str, AuditQuery)> {
-    let net = |s: &str| s.parse().unwrap();
+    let net = |s: &str| s.parse().expect("test setup");
     vec![
         ("everything", AuditQuery::new()),
         ("actor", AuditQuery::new().actor("alice")),
@@ -111,13 +111,13 @@ async fn all_pages(store: &SqliteStore, query: &AuditQuery) -> Vec<u64> {
     let mut seqs = Vec::new();
     let mut q = query.clone().limit(7);
     loop {
-        let page = store.query(&q).await.unwrap();
+        let page = store.query(&q).await.expect("test setup");
         assert!(page.events.len() <= 7);
         seqs.extend(page.events.iter().map(|e| e.seq));
         match page.next {
             Some(cursor) => {
                 // The cursor survives its text form, as an HTTP API hands it out.
-                let cursor: Cursor = cursor.to_string().parse().unwrap();
+                let cursor: Cursor = cursor.to_string().parse().expect("test setup");
                 q = q.after(cursor);
             }
             None => break,

@@ -15,15 +15,18 @@ async fn ten_events() -> (SqliteStore, TempDir, rusqlite::Connection) {
     store
         .append(events(10, "FTMS_BOOKING_CREATED"))
         .await
-        .unwrap();
+        .expect("test setup");
     let conn = raw(&db_path(&dir));
     conn.execute_batch("DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;")
-        .unwrap();
+        .expect("test setup");
     (store, dir, conn)
 }
 
 async fn verify_all(store: &SqliteStore) -> VerifyReport {
-    store.verify(VerifyScope::All, None).await.unwrap()
+    store
+        .verify(VerifyScope::All, None)
+        .await
+        .expect("test setup")
 }
 
 fn fault(report: &VerifyReport) -> (u64, FaultKind) {
