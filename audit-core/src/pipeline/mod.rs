@@ -433,7 +433,8 @@ impl Auditor {
     /// chain for sinks that keep one.
     ///
     /// Waits for room in the queue whatever the overflow policy (the caller is waiting
-    /// anyway). If the sink is down, the event is spooled and the call resolves when a
+    /// anyway); under [`OverflowPolicy::Spool`] that includes waiting for the overflow lane
+    /// to drain, so that the event is not written before older spilled ones. If the sink is down, the event is spooled and the call resolves when a
     /// replay commits it, or with [`RecordError::Spooled`] at shutdown. An invalid event
     /// resolves with [`RecordError::Invalid`] (an `AUDIT_EVENT_INVALID` event is written in
     /// its place).
