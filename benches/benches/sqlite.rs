@@ -1,0 +1,340 @@
+//! Issue 7, items 2 and 4: sustained persistence into an SQLite file with the hash chain on,
+//! beside raw batched rusqlite inserts of the same rows into the same schema and indexes (a
+//! prepared statement in one transaction per batch, the same page cache, no library), and
+//! query latency at 1M events.
+//!
+//! `AUDIT_BENCH_EVENTS` (default 1 000 000) sets the fill, `AUDIT_BENCH_BATCH` (default
+//! 1 000) the batch size. The one-shot fill rates are printed before criterion's results;
+//! criterion then measures batches appended to the full files (sustained rate at 1M+).
+
+use std::hint::black_box;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use audit_core::query::{AuditQuery, CountBy};
+use audit_core::{Actor, AuditEvent, AuditStore, Category, Outcome};
+use audit_sqlite::SqliteStore;
+use chrono::{DateTime, TimeZone, Utc};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use rusqlite::Connection;
+
+const ACTIONS: [&str; 10] = [
+    "AUTHN_LOGIN_SUCCESS",
+    "AUTHN_LOGIN_FAIL",
+    "AUTHN_LOGOUT",
+    "AUTHZ_DENIED",
+    "FTMS_BOOKING_CREATED",
+    "FTMS_BOOKING_CANCELLED",
+    "FTMS_BOOKING_UPDATED",
+    "FTMS_CLASS_CREATED",
+    "FTMS_REFUND_ISSUED",
+    "FTMS_PAYMENT_RECEIVED",
+];
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn epoch() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid date")
+}
+
+fn mix(i: u64) -> u64 {
+    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 31;
+    x.wrapping_mul(0xBF58_476D_1CE4_E5B9) ^ (x >> 29)
+}
+
+/// The `i`-th bench event: 1 000 actors, 100 000 bookings, 10 actions, IPs across 10/8 and
+/// some IPv6, a request id per three events, 30 s apart (1M events span about a year).
+fn event(i: u64) -> AuditEvent {
+    let h = mix(i);
+    let action = ACTIONS[(h % ACTIONS.len() as u64) as usize];
+    let ip: IpAddr = if h.is_multiple_of(10) {
+        IpAddr::from([
+            0x2001,
+            0xdb8,
+            0,
+            0,
+            0,
+            0,
+            (h >> 16) as u16,
+            (h >> 32) as u16,
+        ])
+    } else {
+        IpAddr::from([10, (h >> 8) as u8, (h >> 16) as u8, (h >> 24) as u8])
+    };
+    let mut b = AuditEvent::builder(action)
+        .category(if action.starts_with("AUTHN") {
+            Category::Authentication
+        } else {
+            Category::Business
+        })
+        .occurred_at(epoch() + chrono::Duration::seconds(i as i64 * 30))
+        .actor(Actor::user(format!("user-{}", (h >> 20) % 1000)))
+        .entity("booking", format!("b-{}", (h >> 40) % 100_000))
+        .ip(ip)
+        .request_id(format!("req-{:016x}", mix(i / 3)))
+        .user_agent("Mozilla/5.0 (X11; Linux x86_64) bench")
+        .description("booking created for a fitness class")
+        .metadata_entry("seats", i % 7);
+    if h % 10 == 1 {
+        b = b.outcome(Outcome::Failure, Some("no seats left".into()));
+    }
+    b.build()
+}
+
+fn batch(start: u64, size: usize) -> Vec<AuditEvent> {
+    (start..start + size as u64).map(event).collect()
+}
+
+/// The library: `SqliteStore::append`, one transaction per batch, chain on.
+struct Library {
+    store: SqliteStore,
+    next: u64,
+}
+
+impl Library {
+    fn append(&mut self, rt: &tokio::runtime::Runtime, size: usize) -> Duration {
+        let events = batch(self.next, size);
+        self.next += size as u64;
+        let start = Instant::now();
+        rt.block_on(self.store.append(events)).expect("append");
+        start.elapsed()
+    }
+}
+
+/// The floor: the same rows through one prepared INSERT per batch transaction.
+struct Raw {
+    conn: Connection,
+    next: u64,
+}
+
+const RAW_INSERT: &str = "INSERT INTO audit_events (seq, id, occurred_at, action, category, \
+    outcome, reason, actor_kind, actor_id, entity_type, entity_id, description, ip, user_agent, \
+    request_id, session_id, tenant, severity, metadata, prev_hash, hash) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+    ?19, ?20, ?21)";
+
+fn ip_key(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(v4) => [&[4u8][..], &v4.octets()].concat(),
+        IpAddr::V6(v6) => [&[6u8][..], &v6.octets()].concat(),
+    }
+}
+
+impl Raw {
+    fn open(path: &Path) -> Self {
+        let conn = Connection::open(path).expect("open raw");
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -65536;",
+        )
+        .expect("pragmas");
+        Self { conn, next: 0 }
+    }
+
+    fn append(&mut self, size: usize) -> Duration {
+        let events = batch(self.next, size);
+        let first = self.next;
+        self.next += size as u64;
+        let start = Instant::now();
+        let tx = self.conn.transaction().expect("begin");
+        {
+            let mut stmt = tx.prepare(RAW_INSERT).expect("prepare");
+            let hash = [7u8; 32];
+            for (k, e) in events.iter().enumerate() {
+                let actor = e.actor.as_ref();
+                stmt.execute(rusqlite::params![
+                    (first + k as u64 + 1) as i64,
+                    &e.id.as_bytes()[..],
+                    e.occurred_at.timestamp_micros(),
+                    e.action.as_ref(),
+                    e.category.as_str(),
+                    e.outcome.as_str(),
+                    e.reason.as_deref(),
+                    actor.map(|a| a.kind.as_str()),
+                    actor.map(|a| a.id.as_str()),
+                    e.entity_type.as_deref(),
+                    e.entity_id.as_deref(),
+                    e.description.as_deref(),
+                    e.ip.map(ip_key),
+                    e.user_agent.as_deref(),
+                    e.request_id.as_deref(),
+                    e.session_id.as_deref(),
+                    e.tenant.as_deref(),
+                    e.severity.as_str(),
+                    e.metadata.to_string(),
+                    &hash[..],
+                    &hash[..],
+                ])
+                .expect("insert");
+            }
+        }
+        tx.commit().expect("commit");
+        start.elapsed()
+    }
+}
+
+fn rate(events: u64, spent: Duration) -> f64 {
+    events as f64 / spent.as_secs_f64()
+}
+
+struct Files {
+    _dir: tempfile::TempDir,
+    rt: tokio::runtime::Runtime,
+    library: Library,
+    raw: Raw,
+}
+
+/// Fills one library file and one raw file (same schema: created by the store) with the
+/// same events, printing each sustained fill rate.
+fn fill() -> Files {
+    let events = env("AUDIT_BENCH_EVENTS", 1_000_000);
+    let size = env("AUDIT_BENCH_BATCH", 1_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let store = SqliteStore::open(dir.path().join("library.db")).expect("open store");
+    drop(SqliteStore::open(dir.path().join("raw.db")).expect("create raw schema"));
+    let mut library = Library { store, next: 0 };
+    let mut raw = Raw::open(&dir.path().join("raw.db"));
+    let (mut lib_time, mut raw_time) = (Duration::ZERO, Duration::ZERO);
+    let mut done = 0;
+    let mut report_at = 100_000;
+    while done < events {
+        let n = size.min(events - done);
+        lib_time += library.append(&rt, n);
+        raw_time += raw.append(n);
+        done += n;
+        if done >= report_at || done == events {
+            eprintln!(
+                "fill {done:>8} events (batch {size}): library {:>8.0} events/s, raw {:>8.0} rows/s, ratio {:.2}",
+                rate(done as u64, lib_time),
+                rate(done as u64, raw_time),
+                rate(done as u64, lib_time) / rate(done as u64, raw_time),
+            );
+            report_at += 100_000;
+        }
+    }
+    Files {
+        _dir: dir,
+        rt,
+        library,
+        raw,
+    }
+}
+
+fn sqlite(c: &mut Criterion) {
+    let mut files = fill();
+    let size = env("AUDIT_BENCH_BATCH", 1_000);
+
+    let mut group = c.benchmark_group("sqlite_append_at_1M");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    group.throughput(Throughput::Elements(size as u64));
+    group.bench_function(BenchmarkId::new("library_chained", size), |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| files.library.append(&files.rt, size))
+                .sum()
+        })
+    });
+    group.bench_function(BenchmarkId::new("raw_rusqlite", size), |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| files.raw.append(size)).sum())
+    });
+    group.finish();
+
+    let store = files.library.store.clone();
+    let rt = &files.rt;
+    let month_start = epoch() + chrono::Duration::days(20);
+    let month_end = month_start + chrono::Duration::days(30);
+    let queries: Vec<(&str, AuditQuery)> = vec![
+        (
+            "newest_50_for_actor",
+            AuditQuery::new().actor("user-417").limit(50),
+        ),
+        (
+            "entity_history",
+            AuditQuery::new()
+                .entity_type("booking")
+                .entity_id("b-4242")
+                .limit(50),
+        ),
+        (
+            "cidr_10.7.0.0/16_newest_50",
+            AuditQuery::new()
+                .ip_in("10.7.0.0/16".parse().expect("net"))
+                .limit(50),
+        ),
+    ];
+    let mut group = c.benchmark_group("sqlite_query_at_1M");
+    group.sample_size(50);
+    for (name, query) in &queries {
+        group.bench_function(BenchmarkId::new("library", name), |b| {
+            b.to_async(rt)
+                .iter(|| async { black_box(store.query(query).await.expect("query")) })
+        });
+    }
+    let month = AuditQuery::new().since(month_start).until(month_end);
+    group.bench_function(BenchmarkId::new("library", "count_by_action_month"), |b| {
+        b.to_async(rt).iter(|| async {
+            black_box(
+                store
+                    .count_by(&month, CountBy::Action)
+                    .await
+                    .expect("count"),
+            )
+        })
+    });
+    let per_day = month.clone().action("FTMS_BOOKING_CREATED");
+    group.bench_function(
+        BenchmarkId::new("library", "count_per_day_one_action_month"),
+        |b| {
+            b.to_async(rt).iter(|| async {
+                black_box(store.count_by(&per_day, CountBy::Day).await.expect("count"))
+            })
+        },
+    );
+    // The floor for the two indexed lookups: the same SQL on a bare connection, rows
+    // stepped but not decoded into events.
+    let raw = &files.raw.conn;
+    for (name, sql, param) in [
+        (
+            "newest_50_for_actor",
+            "SELECT * FROM audit_events WHERE actor_id = ?1 ORDER BY seq DESC LIMIT 51",
+            "user-417",
+        ),
+        (
+            "entity_history",
+            "SELECT * FROM audit_events WHERE entity_id = ?1 AND entity_type = 'booking' \
+             ORDER BY seq DESC LIMIT 51",
+            "b-4242",
+        ),
+    ] {
+        group.bench_function(BenchmarkId::new("raw_rusqlite", name), |b| {
+            b.iter(|| {
+                let mut stmt = raw.prepare(sql).expect("prepare");
+                let mut rows = stmt.query([param]).expect("query");
+                let mut n = 0;
+                while let Some(row) = rows.next().expect("step") {
+                    black_box(row.get_ref(0).expect("col"));
+                    n += 1;
+                }
+                n
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, sqlite);
+criterion_main!(benches);
