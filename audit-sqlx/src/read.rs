@@ -225,7 +225,7 @@ impl PgStore {
         })
     }
 
-    /// Streams the records of `scope` through a [`ChainVerifier`], [`SCAN_BATCH`] rows at a
+    /// Streams the records of `scope` through a [`ChainVerifier`], 2000 rows at a
     /// time, so memory stays constant whatever the chain's length.
     pub async fn verify_chain(
         &self,

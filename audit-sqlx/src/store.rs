@@ -211,8 +211,10 @@ impl AuditSink for PgStore {
         Ok(BatchAck::chained(positions))
     }
 
+    /// Leaves the pool open: clones of this store (the read side, a relay) share it and may
+    /// outlive the pipeline. The pool closes when the last clone is dropped, or explicitly
+    /// with [`PgStore::close`].
     async fn shutdown(&self) -> Result<(), SinkError> {
-        self.close().await;
         Ok(())
     }
 }
