@@ -25,6 +25,8 @@ CREATE TABLE __SCHEMA__.audit_events (
     prev_hash   bytea       NOT NULL,
     hash        bytea       NOT NULL,
     CONSTRAINT audit_events_pkey PRIMARY KEY (seq),
+    -- Also what makes a retried batch idempotent: stored ids are acknowledged, not re-stored.
+    CONSTRAINT audit_events_id_key UNIQUE (id),
     CONSTRAINT audit_events_seq_positive CHECK (seq > 0),
     CONSTRAINT audit_events_hash_size CHECK (octet_length(hash) = 32 AND octet_length(prev_hash) = 32)
 );

@@ -2,8 +2,8 @@
 
 use std::net::IpAddr;
 
+use audit_core::AuditEvent;
 use audit_core::chain::{ChainHash, canonical_bytes};
-use audit_core::{AuditEvent, ChainPosition};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -47,15 +47,6 @@ pub(crate) struct Chained<'a> {
     pub seq: u64,
     pub prev_hash: ChainHash,
     pub hash: ChainHash,
-}
-
-impl Chained<'_> {
-    pub fn position(&self) -> ChainPosition {
-        ChainPosition {
-            seq: self.seq,
-            hash: self.hash,
-        }
-    }
 }
 
 /// Rewrites `metadata` into the exact value that reading it back from a `jsonb` column yields,

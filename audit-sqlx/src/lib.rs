@@ -60,6 +60,12 @@
 //! only hashing and the insert happen while others wait, and batching (the
 //! [`Auditor`](audit_core::Auditor) hands the sink whole batches) amortises the lock.
 //!
+//! Writes are idempotent by event id (a unique index): when a commit succeeded but its
+//! acknowledgement was lost and the pipeline retries the batch, or a spool is replayed twice,
+//! the events already stored are acknowledged with their stored positions instead of being
+//! chained a second time. (So two different events must not share an id; the builder's
+//! UUIDv7 ids never do.)
+//!
 //! Batches go in by binary `COPY` (measured faster than `UNNEST`, see the `postgres` bench;
 //! [`InsertMode::Unnest`] remains available).
 //!

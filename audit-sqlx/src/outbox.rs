@@ -67,7 +67,7 @@ impl PgStore {
             ids.push(id);
             prepared.push(Prepared::new(&event)?);
         }
-        let chained = append(
+        let positions = append(
             &mut tx,
             &inner.sql,
             &inner.hasher,
@@ -75,7 +75,6 @@ impl PgStore {
             &mut prepared,
         )
         .await?;
-        let positions: Vec<ChainPosition> = chained.iter().map(|c| c.position()).collect();
         query::<Postgres>(inner.sql.outbox_delete.clone())
             .bind(&ids)
             .execute(&mut *tx)

@@ -67,6 +67,7 @@ pub(crate) struct Sql {
     pub copy_in: SqlStr,
     pub insert_unnest: SqlStr,
     pub get: SqlStr,
+    pub find_ids: SqlStr,
     pub head: SqlStr,
     pub scan: SqlStr,
     pub latest_anchor: SqlStr,
@@ -104,6 +105,9 @@ impl Sql {
             )),
             get: sql(format!(
                 "SELECT {EVENT_COLUMNS} FROM {events} WHERE seq = $1"
+            )),
+            find_ids: sql(format!(
+                "SELECT id, seq, hash FROM {events} WHERE id = ANY($1)"
             )),
             head: sql(format!(
                 "SELECT seq, hash FROM {s}.audit_chain_head WHERE singleton"

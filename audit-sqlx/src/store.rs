@@ -185,7 +185,7 @@ impl PgStore {
         }
         let inner = &self.inner;
         let mut tx = inner.pool.begin().await?;
-        let chained = append(
+        let positions = append(
             &mut tx,
             &inner.sql,
             &inner.hasher,
@@ -193,7 +193,6 @@ impl PgStore {
             &mut rows,
         )
         .await?;
-        let positions = chained.iter().map(|c| c.position()).collect();
         tx.commit().await?;
         Ok(positions)
     }

@@ -1,10 +1,11 @@
 //! Appending to the chain: one transaction that locks the head row, links the batch, inserts
 //! it (binary `COPY` or `UNNEST`) and moves the head.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
-use audit_core::ChainHasher;
 use audit_core::chain::ChainHash;
+use audit_core::{ChainHasher, ChainPosition};
 use chrono::{DateTime, Utc};
 use sqlx_core::query::query;
 use sqlx_core::row::Row;
@@ -27,16 +28,21 @@ pub enum InsertMode {
     Unnest,
 }
 
-/// Links `rows` after the current head and inserts them. Must run inside a transaction: the
-/// head row stays locked until that transaction ends, which is what serialises all writers
-/// (threads, processes, machines) onto one gap-free chain.
-pub(crate) async fn append<'a>(
+/// Links `rows` after the current head and inserts them; returns each row's position, in
+/// order. Must run inside a transaction: the head row stays locked until that transaction
+/// ends, which is what serialises all writers (threads, processes, machines) onto one
+/// gap-free chain.
+///
+/// Rows whose event id is already stored (a batch retried after a commit whose
+/// acknowledgement was lost, a spool replayed twice) are not stored again: they are
+/// acknowledged with their stored position. The same id twice in one batch counts once.
+pub(crate) async fn append(
     conn: &mut PgConnection,
     sql: &Sql,
     hasher: &ChainHasher,
     mode: InsertMode,
-    rows: &'a mut [Prepared],
-) -> Result<Vec<Chained<'a>>> {
+    rows: &mut [Prepared],
+) -> Result<Vec<ChainPosition>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -49,32 +55,73 @@ pub(crate) async fn append<'a>(
     let algorithm: Option<String> = head.try_get(2)?;
     let wanted = hasher.algorithm().as_str();
     if let Some(algorithm) = algorithm.as_deref().filter(|a| *a != wanted) {
-        {
-            return Err(Error::Schema(format!(
-                "the chain in schema {} is linked with {algorithm}, but this store is \
-                 configured for {wanted}",
-                sql.schema
-            )));
-        }
+        return Err(Error::Schema(format!(
+            "the chain in schema {} is linked with {algorithm}, but this store is \
+             configured for {wanted}",
+            sql.schema
+        )));
     }
     let mut prev = ChainHash::from_slice(&head_hash)
         .map_err(|err| Error::Schema(format!("chain head hash: {err}")))?;
     let mut seq = u64::try_from(head_seq)
         .map_err(|_| Error::Schema(format!("chain head seq {head_seq} is negative")))?;
 
-    // Hash first (mutable pass), then build the read-only view used by the insert.
+    // Ids already in the chain (one unique-index probe each, under the head lock).
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.event.id).collect();
+    let mut known: HashMap<Uuid, ChainPosition> = HashMap::new();
+    for row in query::<Postgres>(sql.find_ids.clone())
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let id: Uuid = row.try_get(0)?;
+        let at: i64 = row.try_get(1)?;
+        let hash: Vec<u8> = row.try_get(2)?;
+        let hash = ChainHash::from_slice(&hash).map_err(|err| Error::Corrupt {
+            seq: at as u64,
+            message: format!("hash: {err}"),
+        })?;
+        known.insert(
+            id,
+            ChainPosition {
+                seq: at as u64,
+                hash,
+            },
+        );
+    }
+    let already = known.len();
+
+    // Hash the new rows (mutable pass), then build the read-only view used by the insert.
+    let mut positions = Vec::with_capacity(rows.len());
     let mut links = Vec::with_capacity(rows.len());
-    for row in rows.iter_mut() {
+    for (i, row) in rows.iter_mut().enumerate() {
+        if let Some(pos) = known.get(&row.event.id) {
+            positions.push(*pos);
+            continue;
+        }
         seq += 1;
         let hash = row.hash(hasher, &prev);
-        links.push((seq, prev, hash));
+        let pos = ChainPosition { seq, hash };
+        known.insert(row.event.id, pos);
+        positions.push(pos);
+        links.push((i, seq, prev, hash));
         prev = hash;
     }
-    let chained: Vec<Chained<'a>> = rows
-        .iter()
-        .zip(links)
-        .map(|(row, (seq, prev_hash, hash))| Chained {
-            row,
+    if already > 0 {
+        tracing::warn!(
+            schema = %sql.schema,
+            already,
+            "audit batch held events that are already stored (a retried commit); \
+             acknowledged with their stored positions"
+        );
+    }
+    if links.is_empty() {
+        return Ok(positions);
+    }
+    let chained: Vec<Chained<'_>> = links
+        .into_iter()
+        .map(|(i, seq, prev_hash, hash)| Chained {
+            row: &rows[i],
             seq,
             prev_hash,
             hash,
@@ -103,7 +150,7 @@ pub(crate) async fn append<'a>(
         .bind(wanted)
         .execute(&mut *conn)
         .await?;
-    Ok(chained)
+    Ok(positions)
 }
 
 async fn insert_unnest(conn: &mut PgConnection, sql: &Sql, rows: &[Chained<'_>]) -> Result<()> {

@@ -59,9 +59,13 @@ impl Tamper for PgTamper {
                     entity_type, entity_id, description, ip, user_agent, request_id, \
                     session_id, tenant, severity, metadata, prev_hash, hash";
         let t = format!("{}.audit_events", self.schema);
-        // The subquery sees the rows as they were before the statement: a real exchange.
+        // Copy both rows aside and park their ids first: `id` is unique, so a direct exchange
+        // would collide half-way through the statement.
         self.untriggered(format!(
-            "UPDATE {t} AS x SET ({cols}) = (SELECT {cols} FROM {t} AS o \
+            "CREATE TEMP TABLE swap_rows ON COMMIT DROP AS \
+                 SELECT * FROM {t} WHERE seq IN ({a}, {b}); \
+             UPDATE {t} SET id = gen_random_uuid() WHERE seq IN ({a}, {b}); \
+             UPDATE {t} AS x SET ({cols}) = (SELECT {cols} FROM swap_rows AS o \
              WHERE o.seq = CASE WHEN x.seq = {a} THEN {b} ELSE {a} END) \
              WHERE x.seq IN ({a}, {b})"
         ))

@@ -497,3 +497,37 @@ async fn retention_stops_at_the_first_event_newer_than_the_cutoff() {
     let left: Vec<u64> = all_records(&store).await.iter().map(|r| r.seq).collect();
     assert_eq!(left, vec![3, 4]);
 }
+
+#[tokio::test]
+async fn retried_batch_is_acknowledged_with_its_stored_positions_and_not_stored_again() {
+    let url = require_pg!();
+    let store = fresh_store(&url, "retry").await;
+    let batch = events(0..5);
+    let first = store.append(&batch).await.unwrap();
+    let again = store.append(&batch).await.unwrap();
+    assert_eq!(again, first);
+    assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), 5);
+}
+
+#[tokio::test]
+async fn batch_mixing_stored_and_new_events_stores_only_the_new_ones() {
+    let url = require_pg!();
+    let store = fresh_store(&url, "retrymix").await;
+    let batch = events(0..6);
+    let first = store.append(&batch[..3]).await.unwrap();
+    let all = store.append(&batch).await.unwrap();
+    assert_eq!(&all[..3], &first[..]);
+    let new_seqs: Vec<u64> = all[3..].iter().map(|p| p.seq).collect();
+    assert_eq!(new_seqs, vec![4, 5, 6]);
+    assert_chain_links(&all_records(&store).await, &ChainHasher::sha256());
+}
+
+#[tokio::test]
+async fn the_same_event_twice_in_one_batch_is_stored_once() {
+    let url = require_pg!();
+    let store = fresh_store(&url, "dupinbatch").await;
+    let e = event(0);
+    let positions = store.append(&[e.clone(), e]).await.unwrap();
+    assert_eq!(positions[0], positions[1]);
+    assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), 1);
+}
