@@ -156,7 +156,10 @@ pub fn record(event: AuditEvent) {
     if let Some(scoped) = scoped() {
         return scoped.record(event);
     }
-    match &*GLOBAL.read().unwrap_or_else(PoisonError::into_inner) {
+    // Cloned out of the lock: under `OverflowPolicy::Block` recording may wait for room, and
+    // a reader waiting there would hold off `set_global` and, behind that writer, the
+    // worker itself whenever it records (an error hook, an observer).
+    match global() {
         Some(auditor) => auditor.record(event),
         None => unrouted(),
     }
