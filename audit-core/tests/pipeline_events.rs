@@ -197,3 +197,20 @@ fn a_blocking_call_from_the_worker_thread_is_refused_instead_of_deadlocking() {
     );
     auditor.shutdown_blocking().unwrap();
 }
+
+#[test]
+fn a_panicking_error_hook_does_not_stop_the_pipeline() {
+    let sink = MemorySink::new();
+    let auditor = Auditor::builder(sink.clone())
+        .on_error(|_| panic!("a buggy error hook"))
+        .build()
+        .unwrap();
+    // The invalid event makes the worker call the hook.
+    auditor.record(AuditEvent::builder("drop table;").build());
+    auditor.record(AuditEvent::builder("NEXT").build());
+    auditor.flush_blocking().unwrap();
+    auditor.record(AuditEvent::builder("LATER").build());
+    auditor.shutdown_blocking().unwrap();
+    let actions: Vec<_> = sink.events().iter().map(|e| e.action.to_string()).collect();
+    assert_eq!(actions, [INVALID_EVENT_ACTION, "NEXT", "LATER"]);
+}

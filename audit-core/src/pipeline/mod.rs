@@ -72,6 +72,7 @@ mod retry;
 pub mod spool;
 mod worker;
 
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -160,7 +161,12 @@ impl Shared {
             let reentered = IN_HOOK.with(|flag| flag.replace(true));
             if !reentered {
                 let _reset = ResetOnDrop;
-                hook(&error);
+                // A hook bug must not stop the worker (which would strand the batch in
+                // hand) nor unwind into a recording caller.
+                let called = std::panic::catch_unwind(AssertUnwindSafe(|| hook(&error)));
+                if called.is_err() {
+                    tracing::error!("the audit pipeline's error hook panicked");
+                }
             }
         }
     }
