@@ -164,3 +164,20 @@ fn metrics_count_what_was_enqueued_and_written() {
     let m = auditor.metrics();
     assert_eq!((m.enqueued, m.written, m.dropped, m.failed), (7, 7, 0, 0));
 }
+
+#[test]
+fn an_unbounded_linger_waits_for_a_full_batch_or_a_flush_without_failing() {
+    let sink = MemorySink::new();
+    let auditor = Auditor::builder(sink.clone())
+        .max_batch_size(2)
+        .max_linger(Duration::MAX)
+        .build()
+        .unwrap();
+    for event in numbered(3) {
+        auditor.record(event);
+    }
+    wait_until("the first full batch", || sink.len() == 2);
+    auditor.flush_blocking().unwrap();
+    assert_eq!(sink.batch_sizes(), [2, 1]);
+    assert_eq!(actions(&sink), expected_actions(3));
+}

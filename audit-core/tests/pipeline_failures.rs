@@ -209,3 +209,27 @@ fn shutdown_with_the_sink_still_down_leaves_the_spool_for_the_next_start() {
     assert_eq!(actions(&recovered), expected_actions(3));
     assert_eq!(auditor.metrics().replayed, 3);
 }
+
+#[test]
+fn an_unbounded_replay_backoff_waits_instead_of_failing() {
+    let sink = MemorySink::new();
+    sink.fail_next_writes(1);
+    let auditor = Auditor::builder(sink.clone())
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(1)
+                .initial_backoff(Duration::MAX)
+                .max_backoff(Duration::MAX),
+        )
+        .build()
+        .unwrap();
+    auditor.record(AuditEvent::builder("A").build());
+    // Spooled, with the next replay scheduled (very) late.
+    assert!(matches!(
+        auditor.flush_blocking(),
+        Err(RecordError::Spooled { pending: 1 })
+    ));
+    // Shutdown still makes its last replay attempt.
+    auditor.shutdown_blocking().unwrap();
+    assert_eq!(actions(&sink), ["A"]);
+}

@@ -169,7 +169,7 @@ impl Worker {
     /// Waits up to the linger time for the batch to fill; a flush or shutdown cuts it short.
     async fn linger_for_more(&self, envelopes: &mut Vec<Envelope>) {
         let queue = &self.shared.queue;
-        let deadline = Instant::now() + self.linger;
+        let deadline = later(self.linger);
         loop {
             queue.take(self.max_batch - envelopes.len(), envelopes);
             if envelopes.len() >= self.max_batch {
@@ -549,7 +549,7 @@ impl Worker {
     fn schedule_replay(&mut self) {
         self.replay_failures = self.replay_failures.saturating_add(1);
         let wait = self.retry.backoff(self.replay_failures, &mut self.jitter);
-        self.next_replay = Some(Instant::now() + wait);
+        self.next_replay = Some(later(wait));
     }
 
     /// Writes spooled segments, oldest first, until the spool is empty or the sink fails.
@@ -754,6 +754,15 @@ impl Worker {
         }
         result
     }
+}
+
+/// The longest wait the worker schedules; a configured `Duration::MAX` (a linger that only
+/// a full batch or a flush ends, an unbounded backoff) means "that long", not an overflow.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// `by` from now, capped at [`FAR_FUTURE`] so the addition cannot overflow and panic.
+fn later(by: Duration) -> Instant {
+    Instant::now() + by.min(FAR_FUTURE)
 }
 
 fn log_as_json(records: &[SpoolRecord], why: &str) {
