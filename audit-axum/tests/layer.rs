@@ -260,3 +260,18 @@ async fn a_401_from_require_permission_asks_for_bearer_credentials() {
     let (response, _) = send(app(AuditLayer::new()), request("POST", "/bookings"), PEER).await;
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
 }
+
+#[tokio::test]
+async fn a_401_for_a_hostile_method_is_still_audited_as_a_denial() {
+    let app = Router::new()
+        .route(
+            "/me",
+            axum::routing::any(|who: Principal| async move { who.actor.id }),
+        )
+        .layer(AuditLayer::new());
+    let method = "X".repeat(5000);
+    let (response, captured) = send(app, request(&method, "/me"), PEER).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    captured.assert_all_valid();
+    assert_eq!(captured.single().action, "authn_request_unauthenticated");
+}

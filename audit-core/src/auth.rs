@@ -290,7 +290,7 @@ pub fn token_reused(subject: Option<&str>) -> AuditEvent {
 pub fn request_unauthenticated(method: &str, path: &str) -> AuditEvent {
     authn(codes::REQUEST_UNAUTHENTICATED, Severity::Warning)
         .denied("authentication required")
-        .description(format!("{method} {} answered 401", short(path)))
+        .description(format!("{} {} answered 401", short(method), short(path)))
         .metadata(json!({ "method": short(method), "path": short(path) }))
         .build()
 }
@@ -304,7 +304,7 @@ pub fn request_forbidden(method: &str, path: &str) -> AuditEvent {
         .category(Category::Authorization)
         .severity(Severity::Warning)
         .denied("access denied")
-        .description(format!("{method} {} answered 403", short(path)))
+        .description(format!("{} {} answered 403", short(method), short(path)))
         .metadata(json!({
             "method": short(method),
             "path": short(path),
