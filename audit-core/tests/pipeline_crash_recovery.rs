@@ -170,3 +170,47 @@ fn an_overflow_lane_from_a_killed_process_is_replayed_and_a_torn_line_is_skipped
     assert_eq!(*corrupt.lock().unwrap(), 1);
     assert_eq!(auditor.metrics().spool_corrupt, 1);
 }
+
+/// Counts the events it sees.
+#[derive(Clone, Default)]
+struct Seen(Arc<Mutex<Vec<String>>>);
+
+impl audit_core::EventObserver for Seen {
+    fn observe(&self, event: &AuditEvent) -> Vec<AuditEvent> {
+        self.0.lock().unwrap().push(event.action.to_string());
+        Vec::new()
+    }
+}
+
+#[test]
+fn observers_see_a_recovered_lane_once_however_many_replays_it_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    // A lane left by a killed process: its events were never shown to the observers.
+    let lane: String = numbered(2)
+        .into_iter()
+        .map(|event| {
+            let event = serde_json::to_string(&event).unwrap();
+            format!("{{\"observed\":false,\"event\":{event}}}\n")
+        })
+        .collect();
+    std::fs::write(dir.path().join("lane-00000000000000000001.jsonl"), lane).unwrap();
+    let sink = MemorySink::new();
+    sink.fail_next_writes(3);
+    let seen = Seen::default();
+    let auditor = Auditor::builder(sink.clone())
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(1)
+                .initial_backoff(Duration::from_millis(1))
+                .max_backoff(Duration::from_millis(2)),
+        )
+        .spool_dir(dir.path())
+        .observer(seen.clone())
+        .build()
+        .unwrap();
+    pipeline_support::wait_until("the replay", || sink.len() == 2);
+    auditor.shutdown_blocking().unwrap();
+    assert_eq!(actions(&sink), expected_actions(2));
+    assert_eq!(sink.write_attempts(), 4);
+    assert_eq!(*seen.0.lock().unwrap(), expected_actions(2));
+}

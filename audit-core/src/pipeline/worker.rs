@@ -570,12 +570,19 @@ impl Worker {
             };
             self.report_corrupt(corrupt);
             let mut batch = Batch::new(true);
+            let mut observed_now = false;
             for record in records {
                 if record.observed {
                     batch.push(record.event, None);
                 } else {
+                    observed_now = true;
                     self.push_observed(&mut batch, record.event, None);
                 }
+            }
+            if observed_now {
+                // Observers (alert rules) must count each event once, however many replay
+                // attempts it takes: keep the segment as observed, with their follow-ups.
+                self.replace_front(batch.events.clone());
             }
             let done = if batch.events.is_empty() {
                 true
@@ -622,7 +629,8 @@ impl Worker {
         self.next_replay = None;
     }
 
-    /// Keeps what is left of the oldest segment after a partial replay.
+    /// Rewrites the oldest segment as `events`, all observed: what is left after a partial
+    /// replay, or the segment with its observers' follow-ups once they have seen it.
     fn replace_front(&mut self, rest: Vec<AuditEvent>) {
         let rest = rest
             .into_iter()
