@@ -179,9 +179,26 @@ impl Redactor {
         }
     }
 
-    /// Redacts an event's metadata (the only free-form structured field).
+    /// Redacts an event's metadata, and the secrets [`redact_text`](Self::redact_text) finds
+    /// in its failure reason (often an error's `Display` text, which may quote a connection
+    /// string or a request).
+    ///
+    /// ```
+    /// use audit_core::{AuditEvent, redact::Redactor};
+    ///
+    /// let mut event = AuditEvent::builder("DB_CONNECT")
+    ///     .failure("connect failed: password=hunter2 host=db")
+    ///     .build();
+    /// Redactor::default().redact_event(&mut event);
+    /// assert_eq!(event.reason.as_deref(), Some("connect failed: password=[REDACTED] host=db"));
+    /// ```
     pub fn redact_event(&self, event: &mut AuditEvent) {
         self.redact_value(&mut event.metadata);
+        if let Some(reason) = &mut event.reason
+            && let Cow::Owned(clean) = self.redact_text(reason)
+        {
+            *reason = clean;
+        }
     }
 
     /// Redacts `key=value` and `key: value` pairs with a sensitive key, and bearer/basic
@@ -239,6 +256,10 @@ fn key_value_at(text: &str, i: usize) -> Option<(usize, usize)> {
         return None;
     }
     let mut j = end;
+    // The closing quote of a quoted key (`"password": "x"`, JSON quoted in an error).
+    if j < bytes.len() && matches!(bytes[j], b'"' | b'\'') {
+        j += 1;
+    }
     while j < bytes.len() && bytes[j] == b' ' {
         j += 1;
     }
@@ -397,5 +418,15 @@ mod tests {
             r.redact_text("api_key: 'k-1' ok"),
             "api_key: '[REDACTED]' ok"
         );
+    }
+
+    #[test]
+    fn text_redaction_covers_json_quoted_in_a_message() {
+        let r = Redactor::default();
+        assert_eq!(
+            r.redact_text(r#"bad body {"user":"bob","password": "hunter2"}"#),
+            r#"bad body {"user":"bob","password": "[REDACTED]"}"#
+        );
+        assert_eq!(r.redact_text("'Token'='t-1'"), "'Token'='[REDACTED]'");
     }
 }

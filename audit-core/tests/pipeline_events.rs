@@ -214,3 +214,22 @@ fn a_panicking_error_hook_does_not_stop_the_pipeline() {
     let actions: Vec<_> = sink.events().iter().map(|e| e.action.to_string()).collect();
     assert_eq!(actions, [INVALID_EVENT_ACTION, "NEXT", "LATER"]);
 }
+
+#[test]
+fn secrets_in_a_failure_reason_are_redacted_before_the_sink_sees_them() {
+    let sink = MemorySink::new();
+    let auditor = Auditor::builder(sink.clone()).build().unwrap();
+    // An error's Display text quoting a connection string and a request body.
+    auditor.record(
+        AuditEvent::builder("DB_CONNECT")
+            .failure(r#"connect failed: password=hunter2 host=db body={"token":"t-1"}"#)
+            .build(),
+    );
+    auditor.shutdown_blocking().unwrap();
+    let reason = sink.events()[0].reason.clone().unwrap();
+    assert!(
+        !reason.contains("hunter2") && !reason.contains("t-1"),
+        "{reason}"
+    );
+    assert!(reason.contains("host=db"), "{reason}");
+}
