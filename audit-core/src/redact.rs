@@ -3,7 +3,10 @@
 //! The [`Auditor`](crate::Auditor) runs a [`Redactor`] over every event's metadata on its
 //! worker: the value of any key that looks sensitive (`password`, `api_key`, `Authorization`,
 //! `user_password`, `creditCardNumber`, …) is replaced by `"[REDACTED]"`, at any depth,
-//! including objects inside arrays.
+//! including objects inside arrays. The failure reason, free text that often quotes an
+//! error, gets the same treatment for its `key=value` / `key: value` pairs and bearer
+//! credentials ([`Redactor::redact_text`]). Other text fields (the description) are the
+//! application's own words and are left alone.
 //!
 //! ```
 //! use audit_core::redact::Redactor;

@@ -70,7 +70,9 @@ pub enum SinkError {
         source: Option<BoxError>,
     },
     /// The backend refused the batch and would refuse it again (a constraint, a schema
-    /// mismatch). The pipeline spools it rather than dropping it.
+    /// mismatch). The pipeline then writes the batch one event at a time and keeps only the
+    /// refused events, in a dead-letter file (`rejected-*.jsonl` in the spool directory, see
+    /// [`spool`](crate::pipeline::spool)); they are never retried automatically.
     #[error("sink rejected the batch: {message}")]
     Rejected {
         /// What went wrong.

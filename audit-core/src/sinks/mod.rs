@@ -1,4 +1,6 @@
-//! Sinks that ship with the core. PLACEHOLDER: filled by the pipeline and chain work.
+//! Sinks that ship with the core: [`MemorySink`] (chained, queryable; for tests and
+//! examples), [`JsonLinesSink`] (an append-only file) and [`TracingSink`] (`tracing` events,
+//! alone or after another sink). Database backends live in `audit-sqlite` and `audit-sqlx`.
 
 pub mod jsonl;
 pub mod memory;
