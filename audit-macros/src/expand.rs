@@ -35,7 +35,7 @@ fn try_expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         (Err(error), Ok(_)) | (Ok(_), Err(error)) => return Err(error),
     };
     let checked = valid::check(&args, &function)?;
-    Ok(generate(&args, checked, function))
+    Ok(generate(&args, &checked, function))
 }
 
 /// Names of the locals the generated code introduces.
@@ -45,7 +45,7 @@ struct Locals {
     probe: Ident,
 }
 
-fn generate(args: &Args, checked: Checked, function: Function) -> TokenStream {
+fn generate(args: &Args, checked: &Checked, function: Function) -> TokenStream {
     let krate: Path = args
         .krate
         .clone()
@@ -56,14 +56,14 @@ fn generate(args: &Args, checked: Checked, function: Function) -> TokenStream {
         ret: Ident::new("__audit_ret", Span::mixed_site()),
         probe: Ident::new("__audit_probe", Span::mixed_site()),
     };
-    let prologue = prologue(args, &checked, &private, &locals);
+    let prologue = prologue(args, checked, &private, &locals);
     let epilogue = epilogue(args, &private, &locals);
     let value_type = function.value_type().map(erase_impl_trait);
     let value_type = match value_type {
         Some(ty) => ty.into_token_stream(),
         None => quote!(_),
     };
-    let Locals { guard: _, ret, .. } = &locals;
+    let ret = &locals.ret;
     let Function { mut item, shape } = function;
 
     match shape {

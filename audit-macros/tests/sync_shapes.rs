@@ -344,3 +344,66 @@ fn pattern_arguments_are_usable_in_options() {
     assert_eq!(sum, 3);
     assert_eq!(captured.single().metadata["x"], 1);
 }
+
+trait Named {
+    fn name(&self) -> String;
+
+    #[audited("TRAIT_DEFAULT_METHOD")]
+    fn hello(&self) -> String {
+        format!("hello {}", self.name())
+    }
+}
+
+impl Named for Account {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+}
+
+#[test]
+fn trait_default_method_works() {
+    let account = Account::open("a");
+    let (text, captured) = capture(|| account.hello());
+    assert_eq!(text, "hello a");
+    assert_eq!(captured.single().action, "TRAIT_DEFAULT_METHOD");
+}
+
+struct Boxed(u8);
+
+impl Boxed {
+    #[audited("BOXED_SELF")]
+    fn unbox(self: Box<Self>) -> u8 {
+        self.0
+    }
+}
+
+#[test]
+fn typed_self_receiver_works() {
+    let (value, captured) = capture(|| Box::new(Boxed(3)).unbox());
+    assert_eq!(value, 3);
+    assert_eq!(captured.single().action, "BOXED_SELF");
+}
+
+#[audited("HYGIENE", metadata(guard = __audit_guard))]
+fn hygiene(__audit_guard: u8, __audit_ret: u8) -> u8 {
+    __audit_guard + __audit_ret
+}
+
+#[test]
+fn argument_names_do_not_clash_with_generated_locals() {
+    let (value, captured) = capture(|| hygiene(1, 2));
+    assert_eq!(value, 3);
+    assert_eq!(captured.single().metadata["guard"], 1);
+}
+
+#[audited("RECURSIVE", metadata(n = n))]
+fn factorial(n: u64) -> u64 {
+    if n <= 1 { 1 } else { n * factorial(n - 1) }
+}
+
+#[test]
+fn recursive_calls_record_one_event_each() {
+    let (value, captured) = capture(|| factorial(3));
+    assert_eq!(value, 6);
+    assert_eq!(captured.len(), 3);
+}
