@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -513,13 +513,7 @@ impl Worker {
             Ok(None) => log_as_json(&records, "rejected by the sink (no spool directory)"),
             Err(err) => {
                 log_as_json(&records, "rejected by the sink (dead-letter file failed)");
-                let path = self
-                    .spool
-                    .dir()
-                    .map(|d| d.to_path_buf())
-                    .unwrap_or_default();
-                self.shared
-                    .report(PipelineError::Spool { path, source: err });
+                self.report_spool_error(err);
             }
         }
         let mut acks = acks.into_iter();
@@ -558,12 +552,7 @@ impl Worker {
             let (records, corrupt) = match read {
                 Ok(read) => read,
                 Err(source) => {
-                    let path = self
-                        .spool
-                        .dir()
-                        .map(|d| d.to_path_buf())
-                        .unwrap_or_default();
-                    self.shared.report(PipelineError::Spool { path, source });
+                    self.report_spool_error(source);
                     self.schedule_replay();
                     return;
                 }
@@ -616,12 +605,7 @@ impl Worker {
                 return;
             }
             if let Err(source) = self.spool.pop_front() {
-                let path = self
-                    .spool
-                    .dir()
-                    .map(|d| d.to_path_buf())
-                    .unwrap_or_default();
-                self.shared.report(PipelineError::Spool { path, source });
+                self.report_spool_error(source);
             }
             self.shared.set_spool_pending(self.spool.pending());
         }
@@ -641,13 +625,14 @@ impl Worker {
             })
             .collect();
         if let Err(source) = self.spool.replace_front(rest) {
-            let path = self
-                .spool
-                .dir()
-                .map(|d| d.to_path_buf())
-                .unwrap_or_default();
-            self.shared.report(PipelineError::Spool { path, source });
+            self.report_spool_error(source);
         }
+    }
+
+    /// Reports a spool I/O error that has no file of its own to name (the directory is named).
+    fn report_spool_error(&self, source: std::io::Error) {
+        let path = self.spool.dir().map(Path::to_path_buf).unwrap_or_default();
+        self.shared.report(PipelineError::Spool { path, source });
     }
 
     fn report_corrupt(&self, corrupt: Vec<Corrupt>) {
