@@ -103,6 +103,10 @@ impl fmt::Debug for Config {
 /// or [`authorize`](crate::authorize) is audited by the layer itself
 /// (`authn_request_unauthenticated` or `authz_fail`), so a request refused by an extractor
 /// or an auth middleware before any handler ran is never invisible.
+///
+/// It only sees what runs inside it: add it *outside* your authentication middleware (in
+/// axum, with a later `.layer(...)` call than theirs), or a 401 answered by that middleware
+/// never reaches it and goes unaudited.
 #[derive(Debug, Clone)]
 pub struct AuditLayer {
     config: Arc<Config>,
