@@ -16,7 +16,8 @@
 //! - `rejected-<id>.jsonl`: dead letters, batches the sink refused permanently. Never
 //!   replayed automatically: an operator inspects and re-imports them ([`read_spool_file`]).
 //!
-//! - `LOCK`: the id of the process using the directory; a second live process is refused.
+//! - `LOCK`: the id of the process using the directory (and, on Linux, of the boot it runs
+//!   in); a second live process is refused, a lock left by a dead one is taken over.
 //!
 //! # Recovery
 //!
@@ -279,21 +280,50 @@ impl Drop for Spool {
 
 /// Claims the directory for this process: two processes replaying the same spool would
 /// deliver it twice and interleave their orders. A lock left by a process that died is taken
-/// over (on Linux, a lock is stale when its process is gone; elsewhere every lock left at
-/// start-up is assumed stale, since a clean shutdown removes it).
+/// over (on Linux, a lock is stale when its process is gone or was started before the last
+/// reboot; elsewhere every lock left at start-up is assumed stale, since a clean shutdown
+/// removes it).
+///
+/// The file holds the pid and, on Linux, the boot id: after a crash and a reboot the old pid
+/// is often alive again as another process, which must not keep the spool locked (and
+/// unreplayed) forever.
 fn lock(dir: &Path) -> io::Result<()> {
     let path = dir.join(LOCK);
-    if let Ok(text) = fs::read_to_string(&path)
-        && let Ok(pid) = text.trim().parse::<u32>()
-        && pid != std::process::id()
-        && process_alive(pid)
-    {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!("the spool directory is in use by process {pid}"),
-        ));
+    let boot = boot_id();
+    if let Ok(text) = fs::read_to_string(&path) {
+        let mut lines = text.lines().map(str::trim);
+        let pid = lines.next().and_then(|pid| pid.parse::<u32>().ok());
+        let locked_boot = lines.next().filter(|id| !id.is_empty());
+        let same_boot = match (locked_boot, boot.as_deref()) {
+            (Some(locked), Some(now)) => locked == now,
+            // A lock without a boot id (older format), or no way to tell: assume this boot.
+            _ => true,
+        };
+        if let Some(pid) = pid
+            && pid != std::process::id()
+            && same_boot
+            && process_alive(pid)
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("the spool directory is in use by process {pid}"),
+            ));
+        }
     }
-    fs::write(&path, std::process::id().to_string())
+    let holder = match boot {
+        Some(boot) => format!("{}\n{boot}\n", std::process::id()),
+        None => format!("{}\n", std::process::id()),
+    };
+    fs::write(&path, holder)
+}
+
+/// Where Linux publishes the id of the current boot.
+const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
+
+fn boot_id() -> Option<String> {
+    let id = fs::read_to_string(BOOT_ID).ok()?;
+    let id = id.trim();
+    (!id.is_empty()).then(|| id.to_owned())
 }
 
 fn process_alive(pid: u32) -> bool {
@@ -574,6 +604,22 @@ mod tests {
         let spool = Spool::open(Some(dir.path())).unwrap();
         drop(spool);
         assert!(!dir.path().join(LOCK).exists());
+    }
+
+    #[test]
+    fn a_lock_from_before_a_reboot_is_stale_even_if_its_pid_is_alive_again() {
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        // After a crash and a reboot the old pid (here 1, always alive) may belong to
+        // another process: the lock's boot id tells it is not ours.
+        let other_boot = "00000000-0000-0000-0000-000000000000";
+        fs::write(dir.path().join(LOCK), format!("1\n{other_boot}\n")).unwrap();
+        drop(Spool::open(Some(dir.path())).unwrap());
+        let this_boot = fs::read_to_string(BOOT_ID).unwrap();
+        fs::write(dir.path().join(LOCK), format!("1\n{}\n", this_boot.trim())).unwrap();
+        assert!(Spool::open(Some(dir.path())).is_err());
     }
 
     #[test]
