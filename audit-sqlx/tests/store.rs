@@ -531,3 +531,66 @@ async fn the_same_event_twice_in_one_batch_is_stored_once() {
     assert_eq!(positions[0], positions[1]);
     assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn verify_reports_a_row_that_no_longer_decodes_as_modified() {
+    let url = require_pg!();
+    let store = fresh_store(&url, "verifyundecodable").await;
+    store.append(&events(0..6)).await.unwrap();
+    let s = store.schema();
+    exec(
+        &url,
+        &format!(
+            "ALTER TABLE {s}.audit_events DISABLE TRIGGER USER;
+             UPDATE {s}.audit_events SET category = 'bogus' WHERE seq = 4;
+             ALTER TABLE {s}.audit_events ENABLE TRIGGER USER;"
+        ),
+    )
+    .await
+    .unwrap();
+    let report = store.verify(VerifyScope::All, None).await.unwrap();
+    let fault = report.fault.expect("tampering detected");
+    assert_eq!(
+        (fault.seq, fault.kind),
+        (4, audit_core::chain::FaultKind::Modified)
+    );
+}
+
+#[tokio::test]
+async fn verify_of_a_range_right_after_purged_history_starts_at_the_anchor() {
+    let url = require_pg!();
+    let store = fresh_store(&url, "verifyrangeanchor").await;
+    let old = chrono::Utc::now() - chrono::Duration::days(400);
+    let old_events: Vec<AuditEvent> = (0..3)
+        .map(|_| AuditEvent::builder("OLD").occurred_at(old).build())
+        .collect();
+    store.append(&old_events).await.unwrap();
+    store.append(&events(0..4)).await.unwrap();
+    store
+        .purge_before(chrono::Utc::now() - chrono::Duration::days(365))
+        .await
+        .unwrap();
+    let report = store
+        .verify(VerifyScope::Range { from: 4, to: 7 }, None)
+        .await
+        .unwrap();
+    assert!(report.is_valid(), "{report:?}");
+    assert_eq!(report.checked, 4);
+}
+
+#[tokio::test]
+async fn verify_of_an_empty_or_inverted_range_is_an_invalid_request() {
+    let url = require_pg!();
+    let store = fresh_store(&url, "verifybadrange").await;
+    store.append(&events(0..3)).await.unwrap();
+    for (from, to) in [(0, 2), (3, 2)] {
+        let err = store
+            .verify(VerifyScope::Range { from, to }, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, audit_core::StoreError::InvalidRequest(_)),
+            "{from}..={to}: {err}"
+        );
+    }
+}
