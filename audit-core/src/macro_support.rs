@@ -369,14 +369,18 @@ mod panic_message {
         });
     }
 
-    /// The current panic's message, or a placeholder when it is unknown (a non-string
-    /// payload, or a panic hook installed after ours replaced it).
+    /// The current panic's message, or a placeholder saying why it is unknown.
     pub(super) fn current() -> String {
-        LAST.try_with(|slot| slot.try_borrow().ok().and_then(|slot| slot.clone()))
+        let message = LAST
+            .try_with(|slot| slot.try_borrow().ok().and_then(|slot| slot.clone()))
             .ok()
-            .flatten()
-            .filter(|message| !message.is_empty())
-            .unwrap_or_else(|| "<non-string panic payload>".to_owned())
+            .flatten();
+        match message {
+            Some(message) if !message.is_empty() => message,
+            Some(_) => "<non-string panic payload>".to_owned(),
+            // Our hook did not run for this panic: another hook replaced it.
+            None => "<message unavailable: the panic hook was replaced>".to_owned(),
+        }
     }
 }
 

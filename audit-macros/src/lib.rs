@@ -140,6 +140,18 @@
 //! and instruments the async block the same way, keeping the `Output` type. The position of
 //! `#[audited]` among the method's other attributes does not matter.
 //!
+//! # Limitations
+//!
+//! - The panic message is read by a panic hook that `audit_core` installs (chained to the
+//!   previous one) on the first audited call. If the application later replaces the hook
+//!   without chaining, panics are still recorded, with the reason
+//!   `panicked: <message unavailable: ...>`.
+//! - In a sync `#[track_caller]` function the body runs inside a closure, so
+//!   `Location::caller()` inside the body reports the body, not the caller.
+//! - `entity_id`, `actor` and `metadata` may use only the arguments (and constants, statics
+//!   and functions); `description` placeholders are argument names with optional fields
+//!   (`{req.id}`), not arbitrary expressions.
+//!
 //! # Mistakes are compile errors
 //!
 //! Each misuse is one error at the offending token, and the function is still emitted
