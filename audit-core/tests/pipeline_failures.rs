@@ -233,3 +233,37 @@ fn an_unbounded_replay_backoff_waits_instead_of_failing() {
     auditor.shutdown_blocking().unwrap();
     assert_eq!(actions(&sink), ["A"]);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn shutdown_without_a_spool_directory_says_the_events_were_not_kept() {
+    let sink = MemorySink::new();
+    sink.set_failing(true);
+    let auditor = Auditor::builder(sink.clone())
+        .retry(quick_retry())
+        .build()
+        .unwrap();
+    for event in numbered(2) {
+        auditor.record(event);
+    }
+    let durable = tokio::spawn({
+        let auditor = auditor.clone();
+        async move {
+            auditor
+                .record_durable(AuditEvent::builder("DURABLE").build())
+                .await
+        }
+    });
+    while auditor.metrics().enqueued < 3 {
+        tokio::task::yield_now().await;
+    }
+    // Not `Spooled`: nothing replays an in-memory spool on the next start.
+    assert_eq!(
+        auditor.shutdown().await,
+        Err(RecordError::Unsaved { events: 3 })
+    );
+    assert_eq!(
+        durable.await.unwrap(),
+        Err(RecordError::Unsaved { events: 3 })
+    );
+    assert!(sink.is_empty());
+}

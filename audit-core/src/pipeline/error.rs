@@ -34,6 +34,18 @@ pub enum RecordError {
         /// The sink's message.
         message: String,
     },
+    /// At shutdown the sink was still unavailable and the events could not be spooled to
+    /// disk (no [`spool_dir`](crate::pipeline::AuditorBuilder::spool_dir), or writing there
+    /// failed): nothing will replay them. Each was written to the `tracing` error log as
+    /// JSON, which is all that is left of it.
+    #[error(
+        "{events} audit event(s) could not be stored at shutdown (sink down, no spool file); \
+         they were only logged as JSON"
+    )]
+    Unsaved {
+        /// How many events were not stored.
+        events: u64,
+    },
     /// The auditor was shut down (or its worker stopped).
     #[error("the auditor is shut down")]
     Closed,

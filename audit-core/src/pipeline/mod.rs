@@ -493,7 +493,9 @@ impl Auditor {
     /// sink down, and stops the worker. Later `record` calls are counted as dropped.
     ///
     /// Resolves with [`RecordError::Spooled`] if the sink was still failing: the spooled
-    /// events are replayed on the next start from the spool directory.
+    /// events are replayed on the next start from the spool directory. Without a spool
+    /// directory there is nowhere to keep them: [`RecordError::Unsaved`] says how many
+    /// were only written to the `tracing` error log.
     pub async fn shutdown(&self) -> Result<(), RecordError> {
         let (tx, rx) = oneshot::channel();
         match self.control_async(Control::Shutdown {

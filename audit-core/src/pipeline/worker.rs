@@ -1,7 +1,7 @@
 //! The worker: takes batches off the queue (then the overflow lane), prepares them, writes
 //! them to the sink with retry, spools what cannot be written and replays it in order.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -724,16 +724,23 @@ impl Worker {
                 tokio::time::sleep(self.retry.backoff(attempt, &mut self.jitter)).await;
             }
         }
-        let unsaved: Vec<&AuditEvent> = self.spool.memory_events().collect();
-        if !unsaved.is_empty() {
-            for event in &unsaved {
-                let json = serde_json::to_string(event).unwrap_or_default();
-                tracing::error!(event = %json, "unsaved audit event at shutdown");
-            }
-            let events = unsaved.len();
-            self.shared.report(PipelineError::Unsaved { events });
+        let unsaved: HashSet<Uuid> = self.spool.memory_events().map(|e| e.id).collect();
+        for event in self.spool.memory_events() {
+            let json = serde_json::to_string(event).unwrap_or_default();
+            tracing::error!(event = %json, "unsaved audit event at shutdown");
         }
-        let result = self.flush_sink().await;
+        if !unsaved.is_empty() {
+            self.shared.report(PipelineError::Unsaved {
+                events: unsaved.len(),
+            });
+        }
+        let mut result = self.flush_sink().await;
+        if !unsaved.is_empty() {
+            // Not `Spooled`: nothing will replay these on the next start.
+            result = Err(RecordError::Unsaved {
+                events: unsaved.len() as u64,
+            });
+        }
         if let Err(err) = AssertUnwindSafe(self.sink.shutdown())
             .catch_unwind()
             .await
@@ -742,8 +749,14 @@ impl Worker {
             tracing::warn!(error = %err, "audit sink shutdown failed");
         }
         let pending = self.spool.pending();
-        for (_, ack) in self.pending_acks.drain() {
-            let _ = ack.send(Err(RecordError::Spooled { pending }));
+        for (id, ack) in self.pending_acks.drain() {
+            let _ = ack.send(Err(if unsaved.contains(&id) {
+                RecordError::Unsaved {
+                    events: unsaved.len() as u64,
+                }
+            } else {
+                RecordError::Spooled { pending }
+            }));
         }
         result
     }
