@@ -118,7 +118,12 @@ impl PgStore {
                 let wake = async {
                     match listener.as_mut() {
                         Some(l) => {
-                            let _ = tokio::time::timeout(poll, l.recv()).await;
+                            if let Ok(Err(err)) = tokio::time::timeout(poll, l.recv()).await {
+                                // The listener reconnects on its next call; do not spin
+                                // while the server is unreachable.
+                                tracing::warn!(%err, "outbox relay: listener failed");
+                                tokio::time::sleep(poll).await;
+                            }
                         }
                         None => tokio::time::sleep(poll).await,
                     }
