@@ -57,8 +57,10 @@
 //! batch, so writers on different connections, processes or machines queue on it and the chain
 //! stays gap-free and in one order; a rolled-back transaction leaves the head where it was, so
 //! no seq is ever burnt. The event's canonical bytes are encoded before the lock is taken;
-//! only hashing and the insert happen while others wait, and batching (the
-//! [`Auditor`](audit_core::Auditor) hands the sink whole batches) amortises the lock.
+//! only the duplicate-id probe, hashing and the insert happen while others wait, and batching
+//! (the [`Auditor`](audit_core::Auditor) hands the sink whole batches) amortises the lock. A
+//! writer that hangs while holding it (a frozen process, a lost network) is cut off by the
+//! server after [`PgStoreOptions::idle_in_transaction_timeout`], and its batch rolls back.
 //!
 //! Writes are idempotent by event id (a unique index): when a commit succeeded but its
 //! acknowledgement was lost and the pipeline retries the batch, or a spool is replayed twice,
