@@ -141,8 +141,11 @@ pub(crate) fn sync_scope_option<R>(dispatch: Option<Dispatch>, f: impl FnOnce() 
 /// Records `event` through the current auditor (scoped override, else the global one),
 /// picking up the current [`AuditContext`].
 ///
-/// Never blocks for long, never fails and never panics: problems (an invalid event, a full
-/// queue, a failing sink) are reported by the pipeline itself.
+/// Never fails and never panics: problems (an invalid event, a full queue, a failing sink)
+/// are reported by the pipeline itself. It waits only where
+/// [`Auditor::record`] does: on a plain thread, for room in a full queue under the default
+/// [`OverflowPolicy::Block`](crate::pipeline::OverflowPolicy::Block); a caller inside a tokio
+/// runtime never waits.
 ///
 /// ```
 /// use audit_core::{AuditEvent, testing};

@@ -4,9 +4,11 @@
 //! [`record`](crate::record) (and for `#[audited]` functions): they touch no global state,
 //! so tests running in parallel on `cargo test`'s threads each see only their own events.
 //! Events go through the same preparation as in the [`Auditor`](crate::Auditor): the current
-//! [`AuditContext`] is merged in (explicit fields win), metadata is redacted, and invalid
-//! events are reported separately ([`Captured::invalid`]). Everything is available as soon as
-//! the closure returns: nothing is queued.
+//! [`AuditContext`] is merged in (explicit fields win), metadata and failure reasons are
+//! redacted, and invalid events are reported separately ([`Captured::invalid`]). Everything
+//! is available as soon as the closure returns: nothing is queued. There is no pipeline, so
+//! observers (alert rules) do not run: test an
+//! [`AlertEngine`](crate::alert::AlertEngine) by calling its `observe` directly.
 //!
 //! ```
 //! use audit_core::{Actor, AuditContext, AuditEvent, testing};
