@@ -38,6 +38,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use crate::event::AuditEvent;
+use crate::validate::{MAX_TEXT_LEN, truncate};
 
 /// What a redacted value is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
@@ -198,8 +199,13 @@ impl Redactor {
     pub fn redact_event(&self, event: &mut AuditEvent) {
         self.redact_value(&mut event.metadata);
         if let Some(reason) = &mut event.reason
-            && let Cow::Owned(clean) = self.redact_text(reason)
+            && let Cow::Owned(mut clean) = self.redact_text(reason)
         {
+            // `[REDACTED]` can be longer than what it replaces: a reason within the limit
+            // must stay within it, or redaction would make the event invalid.
+            if reason.len() <= MAX_TEXT_LEN {
+                truncate(&mut clean, MAX_TEXT_LEN);
+            }
             *reason = clean;
         }
     }
@@ -421,6 +427,21 @@ mod tests {
             r.redact_text("api_key: 'k-1' ok"),
             "api_key: '[REDACTED]' ok"
         );
+    }
+
+    #[test]
+    fn a_redacted_reason_stays_within_the_length_limit() {
+        let mut event = AuditEvent::builder("A")
+            .failure("pin=1 ".repeat(MAX_TEXT_LEN / 6))
+            .build();
+        assert!(event.validate().is_ok());
+        Redactor::default().redact_event(&mut event);
+        let reason = event.reason.as_deref().unwrap_or_default();
+        assert!(
+            reason.starts_with("pin=[REDACTED] pin=[REDACTED]"),
+            "{reason}"
+        );
+        assert_eq!(event.validate(), Ok(()));
     }
 
     #[test]
