@@ -133,7 +133,7 @@ async fn background_relay_moves_committed_events_without_being_called() {
     tx.commit().await.unwrap();
     // Bounded wait for the relay (a liveness check, not a timing assertion).
     let mut relayed = 0;
-    for _ in 0..100 {
+    for _ in 0..400 {
         relayed = store.count(&AuditQuery::new()).await.unwrap();
         if relayed == 1 {
             break;
