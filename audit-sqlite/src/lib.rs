@@ -43,6 +43,31 @@
 //! [`Auditor`](audit_core::Auditor) as its sink and keep another clone for queries: clones
 //! share one writer thread and one pool of reader connections.
 //!
+//! ```
+//! use audit_core::{Actor, AuditEvent, AuditStore, Auditor};
+//! use audit_sqlite::{SqliteConfig, SqliteStore};
+//! use audit_core::ChainHasher;
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("audit.db");
+//! let store = SqliteStore::open_with(
+//!     SqliteConfig::new(&path).hasher(ChainHasher::hmac_sha256(b"key from your secret store")),
+//! )?;
+//! let auditor = Auditor::builder(store.clone()).build()?;
+//!
+//! auditor.record(AuditEvent::builder("AUTHN_LOGIN_SUCCESS").actor(Actor::user("bob")).build());
+//! let receipt = auditor
+//!     .record_durable(AuditEvent::builder("FTMS_BOOKING_CREATED").build())
+//!     .await?;
+//! assert_eq!(receipt.position.map(|p| p.seq), Some(2));
+//!
+//! auditor.shutdown().await?;
+//! assert!(store.verify(Default::default(), None).await?.is_valid());
+//! # Ok(()) }
+//! ```
+//!
 //! ## How the file is laid out
 //!
 //! - `audit_events`: one row per event, `seq` as the `INTEGER PRIMARY KEY`, the IP address
