@@ -358,3 +358,26 @@ async fn annotated_non_send_future_still_runs_locally() {
     assert_eq!(value, 1);
     assert_eq!(captured.single().outcome, Outcome::Success);
 }
+
+#[async_trait(?Send)]
+trait LocalStore {
+    async fn get(&self, key: &str) -> Result<usize, Refused>;
+}
+
+#[async_trait(?Send)]
+impl LocalStore for Service {
+    #[audited("ASYNC_TRAIT_NOT_SEND", entity_id = key)]
+    async fn get(&self, key: &str) -> Result<usize, Refused> {
+        let rc = std::rc::Rc::new(key.len());
+        tokio::task::yield_now().await;
+        Ok(*rc + self.name.len())
+    }
+}
+
+#[tokio::test]
+async fn async_trait_without_send_works() {
+    let service = Service { name: "s".into() };
+    let (value, captured) = capture_async(service.get("abc")).await;
+    assert_eq!(value.ok(), Some(4));
+    assert_eq!(captured.single().entity_id.as_deref(), Some("abc"));
+}
