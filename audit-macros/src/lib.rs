@@ -148,6 +148,8 @@
 //!   `panicked: <message unavailable: ...>`.
 //! - In a sync `#[track_caller]` function the body runs inside a closure, so
 //!   `Location::caller()` inside the body reports the body, not the caller.
+//! - A sync `fn` that returns a future (`-> impl Future`) is audited when it returns the
+//!   future, not when the future completes; write it as an `async fn` to audit the work.
 //! - `entity_id`, `actor` and `metadata` may use only the arguments (and constants, statics
 //!   and functions); `description` placeholders are argument names with optional fields
 //!   (`{req.id}`), not arbitrary expressions.

@@ -300,7 +300,7 @@ async fn async_trait_method_with_mut_self_works() {
 }
 
 #[tokio::test]
-async fn async_trait_attribute_below_another_attribute_works() {
+async fn async_trait_method_description_interpolates_self_fields() {
     let service = Service { name: "s".into() };
     let (text, captured) = capture_async(service.describe()).await;
     assert_eq!(text, "s");
