@@ -48,6 +48,8 @@ const QUEUE_CAPACITY: usize = 1 << 20;
 /// The idle time before each `sparse/*` call: long enough for both background writers to
 /// park (they sleep as soon as their queue is empty).
 const SPARSE_GAP: Duration = Duration::from_micros(50);
+/// Calls timed one by one for the percentile table printed after the criterion group.
+const SPARSE_CALLS: u64 = 20_000;
 
 /// Accepts every batch and keeps nothing.
 struct NoopSink;
@@ -249,12 +251,12 @@ fn async_lines(group: &mut BenchmarkGroup<'_, WallTime>, auditor: &Auditor) {
     });
 }
 
-fn tracing_lines(group: &mut BenchmarkGroup<'_, WallTime>, writer: NonBlocking, auditor: &Auditor) {
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_writer(writer)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
+fn tracing_lines(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    dispatch: &tracing::Dispatch,
+    auditor: &Auditor,
+) {
+    tracing::dispatcher::with_default(dispatch, || {
         group.bench_function("sync/tracing_json", |b| {
             b.iter_custom(|iters| {
                 tight(auditor, iters, |i| {
@@ -293,23 +295,75 @@ fn sparse_lines(group: &mut BenchmarkGroup<'_, WallTime>, auditor: &Auditor) {
     });
 }
 
+/// Per-call latency percentiles of `SPARSE_CALLS` sparse calls (each after an idle gap).
+///
+/// Criterion reports a sample's mean, which one preemption in a sample dominates on a busy
+/// machine; the percentiles show what a typical call costs and how long the tail is.
+fn sparse_percentiles(label: &str, mut f: impl FnMut(u64)) -> [Duration; 4] {
+    let mut calls: Vec<Duration> = (0..SPARSE_CALLS).map(|i| sparse(1, |_| f(i))).collect();
+    calls.sort_unstable();
+    let at = |q: f64| calls[((calls.len() - 1) as f64 * q) as usize];
+    let figures = [at(0.5), at(0.9), at(0.99), at(0.999)];
+    println!(
+        "| {label} | {:.2} | {:.2} | {:.2} | {:.2} |",
+        figures[0].as_secs_f64() * 1e6,
+        figures[1].as_secs_f64() * 1e6,
+        figures[2].as_secs_f64() * 1e6,
+        figures[3].as_secs_f64() * 1e6,
+    );
+    figures
+}
+
+fn latency_table(dispatch: &tracing::Dispatch, auditor: &Auditor) {
+    println!("sparse calls, {SPARSE_CALLS} each, {SPARSE_GAP:?} idle before each call:");
+    println!("| call | p50 µs | p90 µs | p99 µs | p99.9 µs |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    sparse_percentiles("bare", |i| {
+        let _ = black_box(create_booking(black_box("alice"), i));
+    });
+    sparse_percentiles("audited", |i| {
+        let _ = black_box(create_booking_audited(black_box("alice"), i));
+    });
+    sparse_percentiles("record_builder", |i| {
+        let _ = black_box(create_booking_recorded(black_box("alice"), i));
+    });
+    tracing::dispatcher::with_default(dispatch, || {
+        sparse_percentiles("tracing_json", |i| {
+            let _ = black_box(create_booking_traced(black_box("alice"), i));
+        });
+    });
+    auditor
+        .flush_blocking()
+        .expect("the bench auditor cannot flush");
+}
+
 fn caller_overhead(c: &mut Criterion) {
     let auditor = auditor();
     audit_core::set_global(auditor.clone());
     let dir = tempfile::tempdir().expect("cannot create a temp dir for the tracing log");
     let (writer, writer_guard) = tracing_writer(dir.path());
     let dropped_lines = writer.error_counter();
+    let dispatch = tracing::Dispatch::new(
+        tracing_subscriber::fmt()
+            .json()
+            .with_writer(writer)
+            .finish(),
+    );
 
     let context = AuditContext::new().ip(REQUEST.ip).request_id(REQUEST.id);
     let mut group = c.benchmark_group("caller_overhead");
     context.sync_scope(|| {
         sync_lines(&mut group, &auditor);
         async_lines(&mut group, &auditor);
-        tracing_lines(&mut group, writer, &auditor);
+        tracing_lines(&mut group, &dispatch, &auditor);
         sparse_lines(&mut group, &auditor);
+        group.finish();
+        if std::env::var_os("AUDIT_BENCH_NO_PERCENTILES").is_none() {
+            latency_table(&dispatch, &auditor);
+        }
     });
-    group.finish();
 
+    drop(dispatch);
     drop(writer_guard);
     auditor
         .shutdown_blocking()
