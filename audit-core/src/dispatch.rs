@@ -143,9 +143,10 @@ pub(crate) fn sync_scope_option<R>(dispatch: Option<Dispatch>, f: impl FnOnce() 
 ///
 /// Never fails and never panics: problems (an invalid event, a full queue, a failing sink)
 /// are reported by the pipeline itself. It waits only where
-/// [`Auditor::record`] does: on a plain thread, for room in a full queue under the default
-/// [`OverflowPolicy::Block`](crate::pipeline::OverflowPolicy::Block); a caller inside a tokio
-/// runtime never waits.
+/// [`Auditor::record`] does: for room in a full queue under the default
+/// [`OverflowPolicy::Block`](crate::pipeline::OverflowPolicy::Block), on a plain thread or
+/// (inside `block_in_place`) in a tokio multi-thread runtime; a caller in a current-thread
+/// runtime never waits (see [`Auditor::record`] for what happens there instead).
 ///
 /// ```
 /// use audit_core::{AuditEvent, testing};

@@ -136,23 +136,160 @@ fn spilled_events_are_redacted_before_they_reach_the_disk() {
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn block_never_blocks_an_async_executor_and_counts_the_excess() {
+async fn block_in_a_current_thread_runtime_drops_past_max_overflow_without_a_spool() {
     let sink = GatedSink::closed();
+    let drops = Arc::new(Mutex::new(0));
+    let auditor = Auditor::builder(sink.clone())
+        .queue_capacity(2)
+        .max_batch_size(1)
+        .on_error({
+            let drops = Arc::clone(&drops);
+            move |e| {
+                if matches!(e, PipelineError::QueueFull) {
+                    *drops.lock().unwrap() += 1;
+                }
+            }
+        })
+        .build()
+        .unwrap();
+    auditor.record(AuditEvent::builder("E0").build());
+    wait_until("the first write", || sink.writes_started() == 1);
+    // With the sink held shut, a blocking `record` would hang this single-threaded runtime.
+    for event in numbered(20).into_iter().skip(1) {
+        auditor.record(event);
+    }
+    let m = auditor.metrics();
+    // Two fit the queue, two more (max_overflow defaults to the capacity) go past it, and
+    // with no spool directory the other fifteen are dropped and reported.
+    assert_eq!(m.queued, 4, "{m:?}");
+    assert_eq!((m.enqueued, m.over_capacity, m.dropped), (5, 2, 15));
+    assert_eq!(*drops.lock().unwrap(), 15);
+    sink.open();
+    auditor.flush().await.unwrap();
+    assert_eq!(actions(&sink.inner), expected_actions(5));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn block_in_a_current_thread_runtime_spills_past_max_overflow_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = GatedSink::closed();
+    let auditor = Auditor::builder(sink.clone())
+        .queue_capacity(2)
+        .max_overflow(3)
+        .max_batch_size(1)
+        .spool_dir(dir.path())
+        .build()
+        .unwrap();
+    let mut most_queued = 0;
+    for event in numbered(40) {
+        auditor.record(event);
+        most_queued = most_queued.max(auditor.metrics().queued);
+    }
+    let m = auditor.metrics();
+    assert!(most_queued <= 2 + 3, "the queue grew to {most_queued}");
+    assert_eq!((m.enqueued, m.dropped), (40, 0));
+    // At most one event is in the sink's write and five in the queue: the rest spilled.
+    assert!(m.spooled >= 34, "{m:?}");
+    assert!(!spool_files(dir.path()).is_empty());
+    sink.open();
+    auditor.flush().await.unwrap();
+    assert_eq!(actions(&sink.inner), expected_actions(40));
+    let leftovers = spool_files(dir.path());
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_in_a_multi_thread_runtime_waits_in_place_and_keeps_the_queue_bounded() {
+    let sink = audit_core::sinks::MemorySink::new();
+    sink.set_write_delay(std::time::Duration::from_millis(1));
+    let auditor = Auditor::builder(sink.clone())
+        .queue_capacity(4)
+        .max_batch_size(2)
+        .build()
+        .unwrap();
+    let producers: Vec<_> = (0..4)
+        .map(|producer| {
+            let auditor = auditor.clone();
+            tokio::spawn(async move {
+                for i in 0..100 {
+                    auditor.record(
+                        AuditEvent::builder(format!("P{producer}"))
+                            .metadata_entry("i", i)
+                            .build(),
+                    );
+                }
+            })
+        })
+        .collect();
+    let mut most_queued = 0;
+    while !producers.iter().all(|p| p.is_finished()) {
+        most_queued = most_queued.max(auditor.metrics().queued);
+        tokio::task::yield_now().await;
+    }
+    for producer in producers {
+        producer.await.unwrap();
+    }
+    auditor.shutdown().await.unwrap();
+    let m = auditor.metrics();
+    assert!(most_queued <= 4, "the queue grew to {most_queued}");
+    assert_eq!((m.over_capacity, m.dropped, m.written), (0, 0, 400));
+    let events = sink.events();
+    for producer in 0..4 {
+        let order: Vec<_> = events
+            .iter()
+            .filter(|e| e.action == format!("P{producer}"))
+            .map(|e| e.metadata["i"].as_u64().unwrap())
+            .collect();
+        assert_eq!(order, (0..100).collect::<Vec<_>>());
+    }
+}
+
+/// A sink whose writes need a task on the recording code's own runtime.
+#[derive(Clone)]
+struct OnCallersRuntime {
+    inner: audit_core::sinks::MemorySink,
+    runtime: tokio::runtime::Handle,
+}
+
+#[async_trait::async_trait]
+impl audit_core::AuditSink for OnCallersRuntime {
+    async fn write(
+        &self,
+        batch: &[AuditEvent],
+    ) -> Result<audit_core::BatchAck, audit_core::SinkError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.runtime.spawn(async move {
+            tokio::task::yield_now().await;
+            let _ = tx.send(());
+        });
+        let _ = rx.await;
+        self.inner.write(batch).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn block_in_a_multi_thread_runtime_lets_a_sink_on_that_runtime_progress() {
+    let sink = OnCallersRuntime {
+        inner: audit_core::sinks::MemorySink::new(),
+        runtime: tokio::runtime::Handle::current(),
+    };
     let auditor = Auditor::builder(sink.clone())
         .queue_capacity(2)
         .max_batch_size(1)
         .build()
         .unwrap();
-    // With the sink held shut, a blocking `record` would hang this single-threaded runtime.
-    for event in numbered(10) {
-        auditor.record(event);
-    }
-    let m = auditor.metrics();
-    assert_eq!((m.enqueued, m.dropped), (10, 0));
-    assert!(m.over_capacity >= 7, "{m:?}");
-    sink.open();
+    // The producer runs on the runtime's only worker and waits there for room, which takes
+    // writes that need that runtime to run another task.
+    tokio::spawn({
+        let auditor = auditor.clone();
+        async move { numbered(50).into_iter().for_each(|e| auditor.record(e)) }
+    })
+    .await
+    .unwrap();
     auditor.flush().await.unwrap();
-    assert_eq!(actions(&sink.inner), expected_actions(10));
+    assert_eq!(actions(&sink.inner), expected_actions(50));
+    let m = auditor.metrics();
+    assert_eq!((m.over_capacity, m.dropped), (0, 0));
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -40,6 +40,7 @@ pub(crate) type ErrorHook = Arc<dyn Fn(&PipelineError) + Send + Sync + 'static>;
 pub struct AuditorBuilder {
     sink: Arc<dyn AuditSink>,
     capacity: usize,
+    max_overflow: Option<usize>,
     max_batch: usize,
     linger: Duration,
     overflow: OverflowPolicy,
@@ -56,6 +57,7 @@ impl std::fmt::Debug for AuditorBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuditorBuilder")
             .field("capacity", &self.capacity)
+            .field("max_overflow", &self.max_overflow)
             .field("max_batch", &self.max_batch)
             .field("linger", &self.linger)
             .field("overflow", &self.overflow)
@@ -71,6 +73,7 @@ impl AuditorBuilder {
         Self {
             sink,
             capacity: 8192,
+            max_overflow: None,
             max_batch: 256,
             linger: Duration::ZERO,
             overflow: OverflowPolicy::default(),
@@ -87,6 +90,20 @@ impl AuditorBuilder {
     /// How many events may wait in memory for the worker (default 8192).
     pub fn queue_capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity.max(1);
+        self
+    }
+
+    /// How many events the queue may take past its capacity when `record` must not wait:
+    /// a caller in a tokio current-thread runtime under [`OverflowPolicy::Block`], or an
+    /// overflow spool file that cannot be opened under [`OverflowPolicy::Spool`] (default:
+    /// the queue capacity, so the queue never holds more than twice its capacity).
+    ///
+    /// Past that, `record` writes the event to the overflow spool file when a
+    /// [`spool_dir`](Self::spool_dir) is set, and drops it otherwise (counted in
+    /// [`Metrics::dropped`](crate::pipeline::Metrics::dropped)). Zero is allowed: no
+    /// overflow in memory at all.
+    pub fn max_overflow(mut self, events: usize) -> Self {
+        self.max_overflow = Some(events);
         self
     }
 
@@ -184,6 +201,7 @@ impl AuditorBuilder {
             self.redactor,
             self.on_error,
             self.spool_dir,
+            self.max_overflow.unwrap_or(self.capacity),
             spool.ids(),
         ));
         shared.set_spool_pending(spool.pending());

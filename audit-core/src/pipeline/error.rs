@@ -94,7 +94,12 @@ pub enum PipelineError {
         #[source]
         source: SinkError,
     },
-    /// The queue was full under the drop policy and an event was discarded.
+    /// The queue was full and an event was discarded: under
+    /// [`OverflowPolicy::DropNewest`](crate::pipeline::OverflowPolicy::DropNewest), or under
+    /// [`OverflowPolicy::Block`](crate::pipeline::OverflowPolicy::Block) when `record` ran in
+    /// a current-thread runtime, the queue was past its
+    /// [`max_overflow`](crate::pipeline::AuditorBuilder::max_overflow) allowance and there
+    /// was no spool directory to take the event (data loss).
     #[error("audit queue full: an event was dropped")]
     QueueFull,
     /// An event was recorded after shutdown and discarded.

@@ -14,10 +14,14 @@ pub struct Metrics {
     pub enqueued: u64,
     /// Events the sink committed, including replayed ones and `AUDIT_EVENT_INVALID` stand-ins.
     pub written: u64,
-    /// Events discarded: the queue was full under [`OverflowPolicy::DropNewest`], or they were
-    /// recorded after shutdown.
+    /// Events discarded: the queue was full under [`OverflowPolicy::DropNewest`], or full
+    /// past its [`max_overflow`] allowance with nowhere to spool them (`record` in a
+    /// current-thread runtime under [`OverflowPolicy::Block`] without a spool directory), or
+    /// they were recorded after shutdown.
     ///
     /// [`OverflowPolicy::DropNewest`]: crate::pipeline::OverflowPolicy::DropNewest
+    /// [`OverflowPolicy::Block`]: crate::pipeline::OverflowPolicy::Block
+    /// [`max_overflow`]: crate::pipeline::AuditorBuilder::max_overflow
     pub dropped: u64,
     /// Write attempts repeated after a retryable sink error.
     pub retried: u64,
@@ -30,9 +34,11 @@ pub struct Metrics {
     pub failed: u64,
     /// Events that failed validation (an `AUDIT_EVENT_INVALID` event was written instead).
     pub invalid: u64,
-    /// Events accepted past the queue's capacity by `record` called from async code under
+    /// Events accepted past the queue's capacity (at most
+    /// [`max_overflow`](crate::pipeline::AuditorBuilder::max_overflow) at a time) by `record`
+    /// called in a tokio current-thread runtime under
     /// [`OverflowPolicy::Block`](crate::pipeline::OverflowPolicy::Block), which must not block
-    /// the executor (use `record_async` there for backpressure).
+    /// that runtime's only thread (use `record_async` there for backpressure).
     pub over_capacity: u64,
     /// Unreadable spool lines skipped during replay (a torn last line after a crash).
     pub spool_corrupt: u64,

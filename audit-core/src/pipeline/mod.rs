@@ -8,20 +8,22 @@
 //!                                                  └──── replay in order ◀── spool (files)
 //! ```
 //!
-//! - [`Auditor::record`] is cheap and non-blocking: it captures the current
-//!   [`AuditContext`] (an `Arc` clone) and queues the event. Validation, redaction and the
-//!   context merge happen on the worker, where explicit event fields win over the context.
+//! - [`Auditor::record`] is cheap: it captures the current [`AuditContext`] (an `Arc`
+//!   clone) and queues the event; it waits only when the queue is full (see
+//!   [`OverflowPolicy`]). Validation, redaction and the context merge happen on the
+//!   worker, where explicit event fields win over the context.
 //! - The worker runs on its own thread with its own single-threaded tokio runtime, so the
 //!   pipeline works from plain synchronous code (a CLI), and from inside multi-thread and
 //!   current-thread runtimes, and the `*_blocking` calls cannot deadlock: nothing they wait
 //!   for needs the caller's runtime.
-//! - Nothing is lost by default: a full queue makes the caller wait ([`OverflowPolicy`]); a
-//!   failing sink is retried ([`RetryPolicy`]), then the batch is spooled and replayed in
-//!   order, before newer events, once the sink recovers. With
-//!   [`spool_dir`](AuditorBuilder::spool_dir), a spool left by a crashed process is
-//!   replayed on the next start (see [the spool format](spool)). A batch the sink rejects
-//!   for good is written one event at a time, and only the refused events go to a
-//!   dead-letter file.
+//! - Nothing is lost by default: a full queue makes the caller wait, so memory stays
+//!   bounded ([`OverflowPolicy::Block`], which also says what `record` does instead in a
+//!   current-thread runtime, where waiting could starve the sink); a failing sink is
+//!   retried ([`RetryPolicy`]), then the batch is spooled and replayed in order, before
+//!   newer events, once the sink recovers. With [`spool_dir`](AuditorBuilder::spool_dir),
+//!   a spool left by a crashed process is replayed on the next start (see [the spool
+//!   format](spool)). A batch the sink rejects for good is written one event at a time,
+//!   and only the refused events go to a dead-letter file.
 //! - An invalid event never reaches the caller as an error: it is reported (`tracing`,
 //!   [`Metrics::invalid`], the [`on_error`](AuditorBuilder::on_error) hook) and an
 //!   `AUDIT_EVENT_INVALID` event is written in its place.
@@ -106,10 +108,14 @@ pub(crate) struct Shared {
     redactor: Redactor,
     on_error: Option<ErrorHook>,
     spool_dir: Option<PathBuf>,
+    /// How far past its capacity the queue may grow when `record` cannot wait
+    /// ([`AuditorBuilder::max_overflow`]).
+    max_overflow: usize,
     /// File ids shared with the spool, so lane and segment names sort by creation.
     file_ids: Arc<AtomicU64>,
     warned_drop: AtomicBool,
     warned_over: AtomicBool,
+    warned_loss: AtomicBool,
     /// The worker's thread: waiting for the worker there would wait forever.
     worker_thread: std::sync::OnceLock<std::thread::ThreadId>,
 }
@@ -121,10 +127,12 @@ impl Shared {
         redactor: Redactor,
         on_error: Option<ErrorHook>,
         spool_dir: Option<PathBuf>,
+        max_overflow: usize,
         file_ids: Arc<AtomicU64>,
     ) -> Self {
         Self {
             queue: Queue::new(capacity),
+            max_overflow,
             counters: Counters::default(),
             overflow,
             redactor,
@@ -133,6 +141,7 @@ impl Shared {
             file_ids,
             warned_drop: AtomicBool::new(false),
             warned_over: AtomicBool::new(false),
+            warned_loss: AtomicBool::new(false),
             worker_thread: std::sync::OnceLock::new(),
         }
     }
@@ -147,7 +156,18 @@ impl Shared {
     fn report(&self, error: PipelineError) {
         match &error {
             // Drops are reported once through tracing (they can come in floods); the hook
-            // and the counter see every one.
+            // and the counter see every one. Under `Block` a drop is unexpected data loss.
+            PipelineError::QueueFull if self.overflow == OverflowPolicy::Block => {
+                if !self.warned_loss.swap(true, Ordering::Relaxed) {
+                    tracing::error!(
+                        error = %error,
+                        "audit events are being LOST: the queue and its overflow allowance \
+                         are full in a current-thread runtime and there is no spool directory; \
+                         use Auditor::record_async or AuditorBuilder::spool_dir (see \
+                         Metrics::dropped)"
+                    );
+                }
+            }
             PipelineError::QueueFull | PipelineError::Closed => {
                 if !self.warned_drop.swap(true, Ordering::Relaxed) {
                     tracing::warn!(error = %error, "audit events are being dropped; see Metrics::dropped");
@@ -198,9 +218,8 @@ impl Shared {
         if state.lane.is_none() {
             let id = self.file_ids.fetch_add(1, Ordering::SeqCst);
             let Some(dir) = &self.spool_dir else {
-                // `build` refuses Spool without a directory; keep the event regardless.
-                self.accept_over_capacity(state, event, ctx);
-                problems.push(Problem::OverCapacity);
+                // `build` refuses Spool without a directory; keep the event if it fits.
+                self.accept_or_drop(state, event, ctx, &mut problems);
                 return problems;
             };
             match Lane::create(dir, id) {
@@ -210,8 +229,7 @@ impl Shared {
                         path: dir.clone(),
                         source,
                     }));
-                    self.accept_over_capacity(state, event, ctx);
-                    problems.push(Problem::OverCapacity);
+                    self.accept_or_drop(state, event, ctx, &mut problems);
                     return problems;
                 }
             }
@@ -241,6 +259,55 @@ impl Shared {
         problems
     }
 
+    /// Handles an event that finds the queue full when the caller must not wait (a
+    /// current-thread runtime under [`OverflowPolicy::Block`]); the lock is held.
+    ///
+    /// The queue takes it while it holds fewer than capacity + `max_overflow` events and no
+    /// overflow lane is open (a lane's events are older and must be written first); past
+    /// that it goes to the overflow lane if there is a spool directory, and is dropped
+    /// otherwise.
+    #[must_use]
+    fn overflow_without_waiting(
+        &self,
+        state: &mut State,
+        event: AuditEvent,
+        ctx: Option<Arc<AuditContext>>,
+    ) -> Vec<Problem> {
+        if state.lane.is_none() && state.items.len() < self.ceiling() {
+            self.accept_over_capacity(state, event, ctx);
+            return vec![Problem::OverCapacity];
+        }
+        if self.spool_dir.is_some() {
+            return self.spill(state, event, ctx);
+        }
+        let mut problems = Vec::new();
+        self.accept_or_drop(state, event, ctx, &mut problems);
+        problems
+    }
+
+    /// The most events the queue ever holds: its capacity plus `max_overflow`.
+    fn ceiling(&self) -> usize {
+        self.queue.capacity.saturating_add(self.max_overflow)
+    }
+
+    /// Accepts an event past capacity if the queue is below its ceiling, and otherwise
+    /// drops it (counted now, reported once the lock is released).
+    fn accept_or_drop(
+        &self,
+        state: &mut State,
+        event: AuditEvent,
+        ctx: Option<Arc<AuditContext>>,
+        problems: &mut Vec<Problem>,
+    ) {
+        if state.items.len() < self.ceiling() {
+            self.accept_over_capacity(state, event, ctx);
+            problems.push(Problem::OverCapacity);
+        } else {
+            add(&self.counters.dropped, 1);
+            problems.push(Problem::Error(PipelineError::QueueFull));
+        }
+    }
+
     /// Accepts an event past the queue's capacity (the lock is held); the caller warns
     /// with [`warn_over_capacity`](Self::warn_over_capacity) once the lock is released.
     fn accept_over_capacity(
@@ -256,8 +323,9 @@ impl Shared {
     fn warn_over_capacity(&self) {
         if !self.warned_over.swap(true, Ordering::Relaxed) {
             tracing::warn!(
-                "audit queue full: accepting events past its capacity rather than blocking an \
-                 async executor; use Auditor::record_async in async code for backpressure"
+                "audit queue full: accepting events past its capacity (up to max_overflow) \
+                 rather than blocking a current-thread async executor; use \
+                 Auditor::record_async in async code for backpressure"
             );
         }
     }
@@ -300,6 +368,42 @@ enum Problem {
     Error(PipelineError),
     Invalid(Box<prepare::Invalid>),
     OverCapacity,
+}
+
+/// How `record` may wait for room under [`OverflowPolicy::Block`] on the current thread.
+enum Wait {
+    /// No tokio runtime: block the thread on the condvar.
+    Thread,
+    /// A multi-thread runtime: block inside `block_in_place`, which hands this worker's
+    /// other tasks to another thread, so the runtime keeps running them and their I/O.
+    InPlace,
+    /// A current-thread runtime: blocking would stop every task on it (possibly the very
+    /// one the sink needs), so `record` must not wait.
+    No,
+}
+
+fn how_to_wait() -> Wait {
+    match tokio::runtime::Handle::try_current() {
+        Err(_) => Wait::Thread,
+        Ok(handle) => match handle.runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => Wait::InPlace,
+            // Current-thread, and any flavor tokio adds later: never risk a panic.
+            _ => Wait::No,
+        },
+    }
+}
+
+/// Waits for room inside `block_in_place`; `None` if tokio refuses it here.
+///
+/// The handle can say "multi-thread" on a thread where `block_in_place` still panics (a
+/// multi-thread runtime entered with `Handle::enter` from inside a current-thread runtime or
+/// a `LocalSet`). It panics before running the closure, so nothing is lost: `record` then
+/// takes the current-thread path. `record` must never unwind into its caller.
+fn wait_in_place(queue: &Queue) -> Option<std::sync::MutexGuard<'_, State>> {
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
+        tokio::task::block_in_place(|| queue.wait_for_room_blocking())
+    }))
+    .ok()
 }
 
 /// Asks the worker to drain and stop when the last [`Auditor`] clone is dropped.
@@ -355,10 +459,24 @@ impl Auditor {
 
     /// Records `event` with the current [`AuditContext`]. Never fails and never panics.
     ///
-    /// When the queue is full, the [`OverflowPolicy`] decides: under the default
-    /// [`Block`](OverflowPolicy::Block) a plain thread waits for room, while a caller inside
-    /// a tokio runtime is never blocked (the event is accepted past the capacity; use
-    /// [`record_async`](Self::record_async) there for backpressure).
+    /// Returns at once while the queue has room. When it is full, the [`OverflowPolicy`]
+    /// decides; under the default [`Block`](OverflowPolicy::Block):
+    ///
+    /// - on a plain thread (no tokio runtime), `record` waits for room;
+    /// - inside a tokio multi-thread runtime, it waits for room inside
+    ///   [`tokio::task::block_in_place`]: memory stays bounded, and the runtime keeps
+    ///   running its other tasks and I/O meanwhile (so a sink that uses the caller's
+    ///   runtime still progresses), but the calling task, and any future joined or
+    ///   selected with it in the same task, is held up until the worker makes room;
+    /// - inside a current-thread runtime, where blocking could starve the sink, it does not
+    ///   wait: the queue takes up to [`max_overflow`](AuditorBuilder::max_overflow) events
+    ///   past its capacity ([`Metrics::over_capacity`]); beyond that the event goes to the
+    ///   overflow spool file if a [`spool_dir`](AuditorBuilder::spool_dir) is set (nothing
+    ///   is lost, order is kept), and is otherwise **dropped** ([`Metrics::dropped`],
+    ///   reported as [`PipelineError::QueueFull`]).
+    ///
+    /// In async code, [`record_async`](Self::record_async) is the better call in every
+    /// runtime flavor: it waits for room without holding up a thread.
     pub fn record(&self, event: AuditEvent) {
         self.record_with_context(event, AuditContext::current());
     }
@@ -388,22 +506,33 @@ impl Auditor {
                 queue.wake_worker();
                 shared.report_problems(problems);
             }
-            OverflowPolicy::Block if tokio::runtime::Handle::try_current().is_ok() => {
-                shared.accept_over_capacity(&mut state, event, ctx);
-                drop(state);
-                queue.wake_worker();
-                shared.warn_over_capacity();
-            }
             OverflowPolicy::Block => {
-                drop(state);
-                let mut state = queue.wait_for_room_blocking();
+                let mut state = match how_to_wait() {
+                    Wait::Thread => {
+                        drop(state);
+                        queue.wait_for_room_blocking()
+                    }
+                    Wait::InPlace => {
+                        drop(state);
+                        // `None`: tokio refused `block_in_place` on this thread.
+                        wait_in_place(queue).unwrap_or_else(|| queue.lock())
+                    }
+                    Wait::No => state,
+                };
                 if state.closing {
                     drop(state);
                     return shared.drop_event(PipelineError::Closed);
                 }
-                shared.accept(&mut state, event, ctx);
+                if state.has_room(queue.capacity) {
+                    shared.accept(&mut state, event, ctx);
+                    drop(state);
+                    return queue.wake_worker();
+                }
+                // A current-thread runtime: bounded overflow, then the lane or a drop.
+                let problems = shared.overflow_without_waiting(&mut state, event, ctx);
                 drop(state);
                 queue.wake_worker();
+                shared.report_problems(problems);
             }
         }
     }
@@ -411,7 +540,8 @@ impl Auditor {
     /// Records `event`, waiting (asynchronously) for room in the queue under
     /// [`OverflowPolicy::Block`]; under the other policies it is [`record`](Self::record).
     ///
-    /// The way to get backpressure in async code without blocking the executor.
+    /// The recommended call in async code: real backpressure, bounded memory and no loss,
+    /// without blocking the executor, in multi-thread and current-thread runtimes alike.
     pub async fn record_async(&self, event: AuditEvent) {
         let ctx = AuditContext::current();
         let shared = self.shared();
@@ -440,10 +570,10 @@ impl Auditor {
     ///
     /// Waits for room in the queue whatever the overflow policy (the caller is waiting
     /// anyway); under [`OverflowPolicy::Spool`] that includes waiting for the overflow lane
-    /// to drain, so that the event is not written before older spilled ones. If the sink is down, the event is spooled and the call resolves when a
-    /// replay commits it, or with [`RecordError::Spooled`] at shutdown. An invalid event
-    /// resolves with [`RecordError::Invalid`] (an `AUDIT_EVENT_INVALID` event is written in
-    /// its place).
+    /// to drain, so that the event is not written before older spilled ones. If the sink is
+    /// down, the event is spooled and the call resolves when a replay commits it, or with
+    /// [`RecordError::Spooled`] at shutdown. An invalid event resolves with
+    /// [`RecordError::Invalid`] (an `AUDIT_EVENT_INVALID` event is written in its place).
     pub async fn record_durable(&self, event: AuditEvent) -> Result<Receipt, RecordError> {
         let ctx = AuditContext::current();
         let shared = self.shared();

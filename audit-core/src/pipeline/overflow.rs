@@ -6,12 +6,27 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum OverflowPolicy {
-    /// Wait for room (no loss).
+    /// Wait for room (no loss, bounded memory).
     ///
-    /// A caller on a plain thread waits. A caller inside a tokio runtime is never made to
-    /// block the executor: `record` then accepts the event past the capacity (counted in
-    /// [`Metrics::over_capacity`](crate::pipeline::Metrics::over_capacity)); async code that
-    /// wants real backpressure awaits [`Auditor::record_async`](crate::Auditor::record_async).
+    /// - [`Auditor::record_async`](crate::Auditor::record_async) waits asynchronously: the
+    ///   recommended call in async code, whatever the runtime.
+    /// - `record` on a plain thread (no tokio runtime) waits on the thread.
+    /// - `record` inside a tokio **multi-thread** runtime waits inside
+    ///   [`tokio::task::block_in_place`]: the runtime moves the thread's other tasks
+    ///   elsewhere and keeps driving them and their I/O, so a sink that uses the caller's
+    ///   runtime still makes progress, and the queue never grows past its capacity.
+    /// - `record` inside a tokio **current-thread** runtime does not wait (blocking the only
+    ///   thread could starve a sink driven by it): the queue takes up to
+    ///   [`max_overflow`](crate::pipeline::AuditorBuilder::max_overflow) events past its
+    ///   capacity (default: the capacity again; counted in
+    ///   [`Metrics::over_capacity`](crate::pipeline::Metrics::over_capacity)). Beyond that,
+    ///   with a [`spool_dir`](crate::pipeline::AuditorBuilder::spool_dir) the event is
+    ///   appended to the overflow spool file, as under [`Spool`](Self::Spool), and nothing is
+    ///   lost; **without one it is dropped**, counted in
+    ///   [`Metrics::dropped`](crate::pipeline::Metrics::dropped) and reported as
+    ///   [`PipelineError::QueueFull`](crate::pipeline::PipelineError::QueueFull). So in a
+    ///   current-thread runtime, use `record_async` or set a spool directory if a flood must
+    ///   lose nothing.
     #[default]
     Block,
     /// Discard the new event and count it in

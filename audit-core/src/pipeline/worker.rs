@@ -267,14 +267,19 @@ impl Worker {
         Some(batch)
     }
 
-    /// Reads new lane records into the buffer; `None` if there were none (the lane, if any,
-    /// is then closed so recording goes back to the queue; its file is removed once the
-    /// last batch read from it is delivered).
+    /// Reads new lane records into the buffer; `None` if older events are still queued, or
+    /// if there were none (the lane, if any, is then closed so recording goes back to the
+    /// queue; its file is removed once the last batch read from it is delivered).
     fn fill_lane_buffer(&mut self) -> Option<()> {
         let queue = &self.shared.queue;
         let (path, written) = {
             let mut state = queue.lock();
-            let queue_empty = state.items.is_empty();
+            // Events still queued are older than any lane record (nothing enters the queue
+            // while a lane is open): they go first. The queue may have filled, and a lane
+            // opened, since `next_batch` found it empty.
+            if !state.items.is_empty() {
+                return None;
+            }
             let lane = state.lane.as_mut()?;
             if self.lane.path.as_ref() != Some(&lane.path) {
                 self.lane.path = Some(lane.path.clone());
@@ -284,7 +289,7 @@ impl Worker {
                 self.lane
                     .buffer
                     .extend(lane.memory.drain(..).map(|record| (record, None)));
-                if self.lane.buffer.is_empty() && queue_empty {
+                if self.lane.buffer.is_empty() {
                     state.lane = None;
                     drop(state);
                     self.lane.retired = true;
