@@ -13,7 +13,17 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use crate::error::{Error, Result};
 
 /// The newest schema version this library writes and reads.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// How many consecutive seqs share a bucket of the lookup indexes: `seq >> 13`, 8192 events.
+///
+/// The indexes for actor, entity, IP and request id lead with the event's bucket. Their keys
+/// are otherwise random across the whole log, so every commit dirtied about one leaf page
+/// per event per index and wrote it to the WAL (measured: ~3 800 pages, 15 MiB, per
+/// 1 000-event commit at 1M events; 14k events/s). With the bucket first, a commit only
+/// touches the current bucket's few dozen pages. A lookup seeks once per bucket (122 seeks at
+/// 1M events, a few µs each), newest bucket first, and stops when its page is full.
+pub(crate) const BUCKET_SHIFT: u32 = 13;
 
 /// Written to `audit_meta` under `format`, to tell our tables from someone else's.
 const FORMAT: &str = "audit-sqlite";
@@ -74,6 +84,21 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     DROP TRIGGER audit_events_no_delete;
     "#,
     // (The gated triggers of version 2 are created by `arm_triggers`.)
+    // 3: the lookup indexes lead with the seq bucket (see `BUCKET_SHIFT`), so appends write
+    // a few pages per commit instead of one per event per index.
+    r#"
+    DROP INDEX audit_events_actor;
+    DROP INDEX audit_events_entity;
+    DROP INDEX audit_events_ip;
+    DROP INDEX audit_events_request;
+    CREATE INDEX audit_events_actor ON audit_events (seq >> 13, actor_id)
+        WHERE actor_id IS NOT NULL;
+    CREATE INDEX audit_events_entity ON audit_events (seq >> 13, entity_id, entity_type)
+        WHERE entity_id IS NOT NULL;
+    CREATE INDEX audit_events_ip ON audit_events (seq >> 13, ip) WHERE ip IS NOT NULL;
+    CREATE INDEX audit_events_request ON audit_events (seq >> 13, request_id)
+        WHERE request_id IS NOT NULL;
+    "#,
 ];
 
 /// Triggers of the current schema, re-created at open if someone dropped them.
@@ -311,6 +336,32 @@ mod tests {
             |row| row.get(0),
         )?;
         assert!(gate_in_trigger.contains("audit_retention_gate"));
+        Ok(())
+    }
+
+    #[test]
+    fn a_version_2_file_gets_bucketed_lookup_indexes() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("v2.db");
+        let mut conn = Connection::open(&path)?;
+        migrate(&conn, 0, 2)?;
+        prepare(&mut conn, &path, &ChainHasher::sha256())?;
+        for index in [
+            "audit_events_actor",
+            "audit_events_entity",
+            "audit_events_ip",
+            "audit_events_request",
+        ] {
+            let sql: String = conn.query_row(
+                "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?1",
+                [index],
+                |row| row.get(0),
+            )?;
+            assert!(
+                sql.contains(&format!("seq >> {BUCKET_SHIFT}")),
+                "{index}: {sql}"
+            );
+        }
         Ok(())
     }
 
