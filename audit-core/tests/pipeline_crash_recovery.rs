@@ -17,7 +17,9 @@ use async_trait::async_trait;
 use audit_core::pipeline::{OverflowPolicy, PipelineError, RecordError, RetryPolicy};
 use audit_core::sinks::MemorySink;
 use audit_core::{AuditEvent, AuditSink, Auditor, BatchAck, SinkError};
-use pipeline_support::{actions, expected_actions, numbered, spool_files};
+use pipeline_support::{
+    GatedSink, actions, expected_actions, lane_file, numbered, spool_error_counter, spool_files,
+};
 
 const CHILD_DIR: &str = "AUDIT_TEST_CHILD_SPOOL_DIR";
 const CHILD_MODE: &str = "AUDIT_TEST_CHILD_MODE";
@@ -213,4 +215,65 @@ fn observers_see_a_recovered_lane_once_however_many_replays_it_takes() {
     assert_eq!(actions(&sink), expected_actions(2));
     assert_eq!(sink.write_attempts(), 4);
     assert_eq!(*seen.0.lock().unwrap(), expected_actions(2));
+}
+
+#[test]
+fn a_lane_given_up_after_read_errors_stays_on_disk_and_is_replayed_on_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = GatedSink::closed();
+    let (spool_errors, hook) = spool_error_counter();
+    let auditor = Auditor::builder(sink.clone())
+        .queue_capacity(2)
+        .max_batch_size(1)
+        .overflow(OverflowPolicy::Spool)
+        .spool_dir(dir.path())
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(2)
+                .initial_backoff(Duration::from_millis(1))
+                .max_backoff(Duration::from_millis(2)),
+        )
+        .on_error(hook)
+        .build()
+        .unwrap();
+    let events = numbered(15);
+    let mut events = events.into_iter();
+    auditor.record(events.next().unwrap());
+    pipeline_support::wait_until("the first write", || sink.writes_started() == 1);
+    // E1 and E2 fill the queue, E3..E9 spill to the lane, which then cannot be read.
+    events.by_ref().take(9).for_each(|e| auditor.record(e));
+    let lane = lane_file(dir.path()).unwrap();
+    let away = lane.with_extension("away");
+    std::fs::rename(&lane, &away).unwrap();
+    sink.open();
+    pipeline_support::wait_until("the lane given up", || {
+        spool_errors.load(std::sync::atomic::Ordering::SeqCst) >= 2
+            && auditor.metrics().written == 3
+    });
+    // Recording goes on through the queue meanwhile.
+    events.for_each(|e| auditor.record(e));
+    assert_eq!(
+        auditor.flush_blocking(),
+        Err(RecordError::Spooled { pending: 7 })
+    );
+    let _ = auditor.shutdown_blocking();
+    drop(auditor);
+    let mut first = actions(&sink.inner);
+    assert_eq!(first.drain(..3).collect::<Vec<_>>(), expected_actions(3));
+    assert_eq!(first, (10..15).map(|i| format!("E{i}")).collect::<Vec<_>>());
+
+    // The file is back (the error passed): the next start replays what was not delivered.
+    std::fs::rename(&away, &lane).unwrap();
+    let next = MemorySink::new();
+    let auditor = Auditor::builder(next.clone())
+        .spool_dir(dir.path())
+        .build()
+        .unwrap();
+    auditor.flush_blocking().unwrap();
+    auditor.shutdown_blocking().unwrap();
+    assert_eq!(
+        actions(&next),
+        (3..10).map(|i| format!("E{i}")).collect::<Vec<_>>()
+    );
+    assert!(spool_files(dir.path()).is_empty());
 }

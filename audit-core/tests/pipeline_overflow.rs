@@ -5,10 +5,14 @@
 mod pipeline_support;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use audit_core::pipeline::{OverflowPolicy, PipelineError};
+use audit_core::pipeline::{OverflowPolicy, PipelineError, RetryPolicy};
 use audit_core::{AuditEvent, Auditor};
-use pipeline_support::{GatedSink, actions, expected_actions, numbered, spool_files, wait_until};
+use pipeline_support::{
+    GatedSink, actions, expected_actions, lane_file, numbered, spool_error_counter, spool_files,
+    wait_until,
+};
 
 #[test]
 fn block_makes_a_thread_wait_for_room_and_loses_nothing() {
@@ -387,4 +391,68 @@ fn block_with_many_producers_and_a_slow_sink_keeps_every_event_in_each_producers
     }
     let m = auditor.metrics();
     assert_eq!((m.dropped, m.over_capacity), (0, 0));
+}
+
+#[test]
+fn a_flood_spilled_to_the_lane_arrives_whole_in_order_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = GatedSink::closed();
+    let auditor = Auditor::builder(sink.clone())
+        .queue_capacity(4)
+        .max_batch_size(16)
+        .overflow(OverflowPolicy::Spool)
+        .spool_dir(dir.path())
+        .build()
+        .unwrap();
+    auditor.record(AuditEvent::builder("E0").build());
+    wait_until("the first write", || sink.writes_started() == 1);
+    let n = 5_000;
+    for event in numbered(n).into_iter().skip(1) {
+        auditor.record(event);
+    }
+    assert!(auditor.metrics().spooled >= n as u64 - 5);
+    sink.open();
+    auditor.flush_blocking().unwrap();
+    assert_eq!(actions(&sink.inner), expected_actions(n));
+    let leftovers = spool_files(dir.path());
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_lane_that_cannot_be_read_for_a_while_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = GatedSink::closed();
+    let (spool_errors, hook) = spool_error_counter();
+    let auditor = Auditor::builder(sink.clone())
+        .queue_capacity(2)
+        .max_batch_size(1)
+        .overflow(OverflowPolicy::Spool)
+        .spool_dir(dir.path())
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(1_000)
+                .initial_backoff(Duration::from_millis(2))
+                .max_backoff(Duration::from_millis(10)),
+        )
+        .on_error(hook)
+        .build()
+        .unwrap();
+    auditor.record(AuditEvent::builder("E0").build());
+    wait_until("the first write", || sink.writes_started() == 1);
+    for event in numbered(30).into_iter().skip(1) {
+        auditor.record(event);
+    }
+    // The lane file goes missing for a while (a transient read error).
+    let lane = lane_file(dir.path()).unwrap();
+    let away = lane.with_extension("away");
+    std::fs::rename(&lane, &away).unwrap();
+    sink.open();
+    wait_until("a failed lane read", || {
+        spool_errors.load(std::sync::atomic::Ordering::SeqCst) >= 2
+    });
+    std::fs::rename(&away, &lane).unwrap();
+    auditor.flush_blocking().unwrap();
+    assert_eq!(actions(&sink.inner), expected_actions(30));
+    let leftovers = spool_files(dir.path());
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }

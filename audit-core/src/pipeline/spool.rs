@@ -31,7 +31,7 @@
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -129,26 +129,40 @@ impl Spool {
             spool.adopt(path)?;
         }
         for (_, lane) in lanes {
-            let path = dir.join(segment_name(spool.next_id()));
-            let consumed = lane_consumed(&lane);
-            if consumed == 0 {
-                fs::rename(&lane, &path)?;
-            } else {
-                // Only the part the crashed process had not delivered yet.
-                let bytes = fs::read(&lane)?;
-                let rest = bytes.get(consumed as usize..).unwrap_or_default();
-                write_bytes_atomically(&path, rest)?;
-                fs::remove_file(&lane)?;
-            }
-            let _ = fs::remove_file(consumed_marker(&lane));
-            if count_lines(&path)? == 0 && fs::metadata(&path)?.len() == 0 {
-                fs::remove_file(&path)?;
-                continue;
-            }
-            spool.adopt(path)?;
+            spool.adopt_lane(dir, &lane)?;
         }
         sync_dir(dir);
         Ok(spool)
+    }
+
+    /// Turns the part of a lane that a crashed process had not delivered into segments of
+    /// about [`LANE_READ_BYTES`] each, oldest first, so that replaying a lane as big as the
+    /// flood that made it never holds all of it (nor hands it to the sink as one batch).
+    /// The marker follows each segment written: a crash midway resumes, not repeats.
+    fn adopt_lane(&mut self, dir: &Path, lane: &Path) -> io::Result<()> {
+        let mut offset = lane_consumed(lane);
+        let mut file = File::open(lane)?;
+        file.seek(SeekFrom::Start(offset))?;
+        let mut reader = BufReader::new(file);
+        let mut chunk = Vec::new();
+        loop {
+            // A torn last line (no newline) is kept: replay reports it as corrupt.
+            let n = reader.read_until(b'\n', &mut chunk)?;
+            if !chunk.is_empty() && (n == 0 || chunk.len() as u64 >= LANE_READ_BYTES) {
+                let path = dir.join(segment_name(self.next_id()));
+                write_bytes_atomically(&path, &chunk)?;
+                offset += chunk.len() as u64;
+                chunk.clear();
+                mark_lane_consumed(lane, offset)?;
+                self.adopt(path)?;
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        fs::remove_file(lane)?;
+        let _ = fs::remove_file(consumed_marker(lane));
+        Ok(())
     }
 
     fn adopt(&mut self, path: PathBuf) -> io::Result<()> {
@@ -336,13 +350,23 @@ fn process_alive(pid: u32) -> bool {
 #[derive(Debug)]
 pub(crate) struct Lane {
     pub(crate) path: PathBuf,
-    file: Option<File>,
+    file: File,
     /// Bytes of whole lines written: the reader never reads past this.
     pub(crate) written: u64,
-    /// Records that could not be written to the file (kept in order after it).
+    /// Lines written (the reader's count of lines read tells how many are left).
+    pub(crate) lines: u64,
+    /// Records not (yet) in the file, in order after it: a write failed, and the file is
+    /// tried again every [`LANE_RETRY_EVERY`] records, so a passing error (a full disk that
+    /// an operator cleans) does not keep the rest of the flood in memory.
     pub(crate) memory: VecDeque<SpoolRecord>,
+    /// A failed write may have left part of a line past `written`.
+    torn: bool,
     line: Vec<u8>,
 }
+
+/// After a lane write error, how many records go to memory between two attempts to write
+/// them to the file again.
+const LANE_RETRY_EVERY: usize = 64;
 
 impl Lane {
     pub(crate) fn create(dir: &Path, id: u64) -> io::Result<Self> {
@@ -354,34 +378,45 @@ impl Lane {
         sync_dir(dir);
         Ok(Self {
             path,
-            file: Some(file),
+            file,
             written: 0,
+            lines: 0,
             memory: VecDeque::new(),
+            torn: false,
             line: Vec::new(),
         })
     }
 
-    /// Appends a record; after a write error the lane continues in memory.
+    /// Appends a record. After a write error the lane continues in memory (the error is
+    /// returned once per failed attempt to go back to the file).
     pub(crate) fn append(&mut self, record: SpoolRecord) -> io::Result<()> {
-        if let Some(file) = &mut self.file
-            && self.memory.is_empty()
-        {
-            self.line.clear();
-            serde_json::to_writer(&mut self.line, &record).map_err(io::Error::other)?;
-            self.line.push(b'\n');
-            match file.write_all(&self.line) {
-                Ok(()) => {
-                    self.written += self.line.len() as u64;
-                    return Ok(());
-                }
-                Err(err) => {
-                    self.file = None;
-                    self.memory.push_back(record);
-                    return Err(err);
-                }
-            }
-        }
         self.memory.push_back(record);
+        if self.memory.len() > 1 && self.memory.len() % LANE_RETRY_EVERY != 0 {
+            return Ok(());
+        }
+        self.write_memory()
+    }
+
+    /// Moves the records kept in memory to the file, oldest first, until one fails. Lane
+    /// order holds: the reader takes memory records only once it has read the whole file.
+    fn write_memory(&mut self) -> io::Result<()> {
+        if self.torn {
+            // Cut the partial line so the next one starts on a line boundary.
+            self.file.set_len(self.written)?;
+            self.torn = false;
+        }
+        while let Some(record) = self.memory.front() {
+            self.line.clear();
+            serde_json::to_writer(&mut self.line, record).map_err(io::Error::other)?;
+            self.line.push(b'\n');
+            if let Err(err) = self.file.write_all(&self.line) {
+                self.torn = true;
+                return Err(err);
+            }
+            self.written += self.line.len() as u64;
+            self.lines += 1;
+            self.memory.pop_front();
+        }
         Ok(())
     }
 }
@@ -409,23 +444,65 @@ pub fn read_spool_file(path: &Path) -> io::Result<(Vec<AuditEvent>, Vec<usize>)>
     ))
 }
 
-/// Reads the whole lines of a lane file between `from` and `to` (byte offsets); each record
-/// comes with the file offset just past its line.
+/// The most bytes of lane lines one [`read_lane`] call parses (at least one line is always
+/// read): with `max_records` it bounds what the worker holds of a lane, however big the
+/// lane grows during a flood.
+pub(crate) const LANE_READ_BYTES: u64 = 1 << 20;
+
+/// What one [`read_lane`] call got.
+#[derive(Debug, Default)]
+pub(crate) struct LaneRead {
+    pub(crate) records: Vec<Positioned>,
+    pub(crate) corrupt: Vec<Corrupt>,
+    /// The offset just past the last line read (readable or not): where to resume.
+    pub(crate) end: u64,
+    /// Lines read.
+    pub(crate) lines: u64,
+}
+
+/// Reads whole lines of a lane file from offset `from`, stopping at `to` (a line boundary),
+/// after `max_records` records or once `max_bytes` are read, whichever comes first. Each
+/// record comes with the file offset just past its line; unreadable lines are numbered from
+/// `lines_before` (the lines before `from`).
 pub(crate) fn read_lane(
     path: &Path,
     from: u64,
     to: u64,
-) -> io::Result<(Vec<Positioned>, Vec<Corrupt>)> {
+    lines_before: u64,
+    max_records: usize,
+    max_bytes: u64,
+) -> io::Result<LaneRead> {
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(from))?;
-    let mut bytes = Vec::new();
-    file.take(to.saturating_sub(from)).read_to_end(&mut bytes)?;
-    let (records, corrupt) = parse_lines_at(&bytes, path);
-    let records = records
-        .into_iter()
-        .map(|(r, end)| (r, from + end))
-        .collect();
-    Ok((records, corrupt))
+    let window = to.saturating_sub(from);
+    let buffer = window.min(max_bytes).clamp(1, 64 * 1024) as usize;
+    let mut reader = BufReader::with_capacity(buffer, file.take(window));
+    let mut read = LaneRead {
+        end: from,
+        ..LaneRead::default()
+    };
+    let mut line = Vec::new();
+    while read.records.len() < max_records.max(1) && read.end - from < max_bytes {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            break;
+        }
+        read.end += n as u64;
+        read.lines += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<SpoolRecord>(&line) {
+            Ok(record) => read.records.push((record, read.end)),
+            Err(err) => read.corrupt.push(Corrupt {
+                path: path.to_path_buf(),
+                line: usize::try_from(lines_before + read.lines).unwrap_or(usize::MAX),
+                message: err.to_string(),
+            }),
+        }
+    }
+    Ok(read)
 }
 
 /// Remembers that a lane is delivered up to `offset`, so recovery after a crash skips what
@@ -511,9 +588,19 @@ fn parse_lines_at(bytes: &[u8], path: &Path) -> (Vec<Positioned>, Vec<Corrupt>) 
     (records, corrupt)
 }
 
+/// Counts lines a buffer at a time (a recovered lane can be as big as the flood was).
 fn count_lines(path: &Path) -> io::Result<u64> {
-    let bytes = fs::read(path)?;
-    Ok(bytes.iter().filter(|&&b| b == b'\n').count() as u64)
+    let mut reader = BufReader::new(File::open(path)?);
+    let mut lines = 0;
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(lines);
+        }
+        lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+        let n = chunk.len();
+        reader.consume(n);
+    }
 }
 
 /// Writes `records` to `path` through a fsync'd temporary file and a rename.
@@ -634,5 +721,81 @@ mod tests {
         assert_eq!(spool.segments.len(), 2);
         let (first, _) = spool.read_front().unwrap().unwrap();
         assert_eq!(first[0].event.action, "OLD");
+    }
+
+    fn lane_with(dir: &Path, actions: &[&'static str]) -> Lane {
+        let mut lane = Lane::create(dir, 7).unwrap();
+        for action in actions {
+            lane.append(record(action)).unwrap();
+        }
+        lane
+    }
+
+    #[test]
+    fn lane_reads_stop_at_max_records_and_resume_exactly_where_they_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let actions: Vec<&'static str> = vec!["A", "B", "C", "D", "E"];
+        let lane = lane_with(dir.path(), &actions);
+        let (mut offset, mut lines, mut seen) = (0, 0, Vec::new());
+        while offset < lane.written {
+            let read = read_lane(&lane.path, offset, lane.written, lines, 2, u64::MAX).unwrap();
+            assert!(read.records.len() <= 2);
+            assert_eq!(read.records.last().unwrap().1, read.end);
+            seen.extend(read.records.into_iter().map(|(r, _)| r.event.action));
+            (offset, lines) = (read.end, lines + read.lines);
+        }
+        assert_eq!(seen, actions);
+        assert_eq!(lines, lane.lines);
+    }
+
+    #[test]
+    fn lane_reads_stop_at_max_bytes_but_always_take_a_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let lane = lane_with(dir.path(), &["A", "B", "C"]);
+        let read = read_lane(&lane.path, 0, lane.written, 0, 100, 1).unwrap();
+        assert_eq!(read.records.len(), 1);
+        assert_eq!(read.lines, 1);
+        let all = read_lane(&lane.path, read.end, lane.written, 1, 100, u64::MAX).unwrap();
+        assert_eq!(all.records.len(), 2);
+        assert_eq!(all.end, lane.written);
+    }
+
+    #[test]
+    fn a_big_leftover_lane_is_split_into_bounded_segments_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(Some(dir.path())).unwrap();
+        let n = 6_000;
+        let mut lane = Lane::create(dir.path(), spool.next_id()).unwrap();
+        for i in 0..n {
+            let event = AuditEvent::builder(format!("E{i}")).build();
+            let record = SpoolRecord {
+                observed: true,
+                ticket: None,
+                event,
+            };
+            lane.append(record).unwrap();
+        }
+        assert!(
+            lane.written > LANE_READ_BYTES,
+            "the lane spans several segments"
+        );
+        // The crashed process had delivered the first 10.
+        let tenth = read_lane(&lane.path, 0, lane.written, 0, 10, u64::MAX).unwrap();
+        mark_lane_consumed(&lane.path, tenth.end).unwrap();
+        drop((spool, lane));
+        let mut spool = Spool::open(Some(dir.path())).unwrap();
+        assert!(spool.segments.len() > 1);
+        assert_eq!(spool.pending(), n - 10);
+        let mut seen = Vec::new();
+        while let Some(read) = spool.read_front() {
+            let (records, corrupt) = read.unwrap();
+            assert!(corrupt.is_empty());
+            seen.extend(records.into_iter().map(|r| r.event.action.into_owned()));
+            spool.pop_front().unwrap();
+        }
+        let expected: Vec<String> = (10..n).map(|i| format!("E{i}")).collect();
+        assert_eq!(seen, expected);
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "only the lock is left");
     }
 }

@@ -56,12 +56,21 @@ impl Batch {
 struct LaneCursor {
     /// The lane file being read.
     path: Option<PathBuf>,
-    /// Bytes read so far.
+    /// Bytes read so far (always a line boundary).
     offset: u64,
-    /// Records read but not yet delivered, with the file offset just past each.
+    /// Lines read so far.
+    lines: u64,
+    /// Records read but not yet delivered, with the file offset just past each: at most
+    /// one batch, whatever the size of the lane.
     buffer: VecDeque<(SpoolRecord, Option<u64>)>,
     /// The lane was closed; its file goes once the buffer is delivered.
     retired: bool,
+    /// Reads of the file that failed in a row; the next one is tried at `retry_at`.
+    failures: u32,
+    retry_at: Option<Instant>,
+    /// The file could not be read: it stays on disk (with its consumed marker) for the
+    /// next start to replay, and counts as spooled up to this ticket.
+    abandoned_through: Option<u64>,
 }
 
 pub(crate) struct Worker {
@@ -81,6 +90,9 @@ pub(crate) struct Worker {
     /// When to try the spool again (`None`: now).
     next_replay: Option<Instant>,
     lane: LaneCursor,
+    /// Events left unread in lane files that could not be read; the next start replays
+    /// them.
+    abandoned: u64,
 }
 
 impl Worker {
@@ -107,6 +119,7 @@ impl Worker {
             replay_failures: 0,
             next_replay: None,
             lane: LaneCursor::default(),
+            abandoned: 0,
         }
     }
 
@@ -140,17 +153,27 @@ impl Worker {
 
     fn has_queued_work(&self) -> bool {
         let state = self.shared.queue.lock();
-        !state.items.is_empty() || state.lane.is_some()
+        !state.items.is_empty() || (state.lane.is_some() && !self.lane_backing_off())
+    }
+
+    /// A read of the lane file failed and the next try is not due yet.
+    fn lane_backing_off(&self) -> bool {
+        self.lane.retry_at.is_some_and(|at| Instant::now() < at)
     }
 
     async fn idle(&self) {
         let wakeup = self.shared.queue.worker_wakeup();
-        match (self.spool.is_empty(), self.next_replay) {
-            (true, _) => wakeup.await,
-            (false, Some(at)) => {
+        let replay_at = (!self.spool.is_empty()).then_some(self.next_replay);
+        let lane_at = self.lane.retry_at.filter(|_| self.lane_backing_off());
+        match (replay_at, lane_at) {
+            (None, None) => wakeup.await,
+            (Some(None), _) => {}
+            (Some(Some(at)), None) | (None, Some(at)) => {
                 let _ = tokio::time::timeout_at(at, wakeup).await;
             }
-            (false, None) => {}
+            (Some(Some(a)), Some(b)) => {
+                let _ = tokio::time::timeout_at(a.min(b), wakeup).await;
+            }
         }
     }
 
@@ -262,77 +285,171 @@ impl Worker {
         if self.lane.buffer.is_empty() {
             // Close a drained lane now rather than on the next turn, so that recording goes
             // back to the queue as soon as this (last) batch is delivered.
-            let _ = self.fill_lane_buffer();
+            self.close_lane_if_read();
         }
         Some(batch)
     }
 
-    /// Reads new lane records into the buffer; `None` if older events are still queued, or
-    /// if there were none (the lane, if any, is then closed so recording goes back to the
-    /// queue; its file is removed once the last batch read from it is delivered).
+    /// Reads the next lane records (about one batch) into the buffer; `None` if older
+    /// events are still queued, if a failed read is backing off, or if there were none
+    /// (the lane, if any, is then closed so recording goes back to the queue; its file is
+    /// removed once the last batch read from it is delivered).
     fn fill_lane_buffer(&mut self) -> Option<()> {
-        let queue = &self.shared.queue;
-        let (path, written) = {
-            let mut state = queue.lock();
-            // Events still queued are older than any lane record (nothing enters the queue
-            // while a lane is open): they go first. The queue may have filled, and a lane
-            // opened, since `next_batch` found it empty.
-            if !state.items.is_empty() {
-                return None;
-            }
-            let lane = state.lane.as_mut()?;
-            if self.lane.path.as_ref() != Some(&lane.path) {
-                self.lane.path = Some(lane.path.clone());
-                self.lane.offset = 0;
-            }
-            if self.lane.offset >= lane.written {
-                self.lane
-                    .buffer
-                    .extend(lane.memory.drain(..).map(|record| (record, None)));
-                if self.lane.buffer.is_empty() {
-                    state.lane = None;
-                    drop(state);
-                    self.lane.retired = true;
-                    queue.wake_producers();
+        if self.lane_backing_off() {
+            return None;
+        }
+        loop {
+            let (path, written) = {
+                let mut state = self.shared.queue.lock();
+                // Events still queued are older than any lane record (nothing enters the
+                // queue while a lane is open): they go first. The queue may have filled, and
+                // a lane opened, since `next_batch` found it empty.
+                if !state.items.is_empty() {
                     return None;
                 }
-                return (!self.lane.buffer.is_empty()).then_some(());
-            }
-            (lane.path.clone(), lane.written)
-        };
-        match spool::read_lane(&path, self.lane.offset, written) {
-            Ok((records, corrupt)) => {
-                self.lane.offset = written;
-                self.report_corrupt(corrupt);
-                self.lane
-                    .buffer
-                    .extend(records.into_iter().map(|(record, end)| (record, Some(end))));
-            }
-            Err(source) => {
-                // Skip the unreadable part rather than spin on it; it stays on disk.
-                self.lane.offset = written;
-                self.shared.report(PipelineError::Spool { path, source });
+                let lane = state.lane.as_mut()?;
+                if self.lane.path.as_ref() != Some(&lane.path) {
+                    self.lane.path = Some(lane.path.clone());
+                    self.lane.offset = 0;
+                    self.lane.lines = 0;
+                }
+                if self.lane.offset >= lane.written {
+                    // The file is read: then the records a failed write left in memory.
+                    let n = self.max_batch.min(lane.memory.len());
+                    self.lane
+                        .buffer
+                        .extend(lane.memory.drain(..n).map(|record| (record, None)));
+                    if self.lane.buffer.is_empty() {
+                        state.lane = None;
+                        drop(state);
+                        self.lane.retired = true;
+                        self.shared.queue.wake_producers();
+                        return None;
+                    }
+                    return Some(());
+                }
+                (lane.path.clone(), lane.written)
+            };
+            let read = spool::read_lane(
+                &path,
+                self.lane.offset,
+                written,
+                self.lane.lines,
+                self.max_batch,
+                spool::LANE_READ_BYTES,
+            );
+            match read {
+                Ok(read) => {
+                    self.lane.offset = read.end;
+                    self.lane.lines += read.lines;
+                    self.lane.failures = 0;
+                    self.lane.retry_at = None;
+                    self.report_corrupt(read.corrupt);
+                    self.lane.buffer.extend(
+                        read.records
+                            .into_iter()
+                            .map(|(record, end)| (record, Some(end))),
+                    );
+                    if !self.lane.buffer.is_empty() {
+                        return Some(());
+                    }
+                    // Only unreadable lines so far: read on.
+                }
+                Err(source) => {
+                    self.lane_read_failed(path, source);
+                    return None;
+                }
             }
         }
-        (!self.lane.buffer.is_empty()).then_some(())
+    }
+
+    /// Closes the lane if all of it has been read (nothing new since), without reading on.
+    fn close_lane_if_read(&mut self) {
+        let mut state = self.shared.queue.lock();
+        let read = state.items.is_empty()
+            && state.lane.as_ref().is_some_and(|lane| {
+                self.lane.path.as_ref() == Some(&lane.path)
+                    && self.lane.offset >= lane.written
+                    && lane.memory.is_empty()
+            });
+        if read {
+            state.lane = None;
+            drop(state);
+            self.lane.retired = true;
+            self.shared.queue.wake_producers();
+        }
+    }
+
+    /// A read of the lane file failed. The offset stays where it is (nothing is skipped):
+    /// the read is tried again with the retry policy's backoff. After its last attempt the
+    /// lane is given up for this process and its file left on disk, where the next start
+    /// replays what was not delivered (after the newer events delivered meanwhile).
+    fn lane_read_failed(&mut self, path: PathBuf, source: std::io::Error) {
+        self.shared.report(PipelineError::Spool {
+            path: path.clone(),
+            source,
+        });
+        self.lane.failures = self.lane.failures.saturating_add(1);
+        if self.lane.failures < self.retry.attempts() {
+            let wait = self.retry.backoff(self.lane.failures, &mut self.jitter);
+            self.lane.retry_at = Some(later(wait));
+            return;
+        }
+        let (memory, unread, through) = {
+            let mut state = self.shared.queue.lock();
+            let through = state.last_ticket;
+            match state.lane.take_if(|lane| lane.path == path) {
+                Some(lane) => (
+                    lane.memory,
+                    lane.lines.saturating_sub(self.lane.lines),
+                    through,
+                ),
+                None => return,
+            }
+        };
+        self.shared.queue.wake_producers();
+        self.abandoned += unread;
+        tracing::error!(
+            file = %path.display(),
+            events = unread,
+            "audit overflow lane unreadable: left on disk for the next start to replay"
+        );
+        // Records that never reached the file are newer than it and still deliverable.
+        self.lane
+            .buffer
+            .extend(memory.into_iter().map(|record| (record, None)));
+        self.lane.retired = true;
+        self.lane.failures = 0;
+        self.lane.retry_at = None;
+        self.lane.abandoned_through = Some(through);
     }
 
     /// After a lane batch is safe (committed, spooled or dead-lettered): remembers how far
     /// the lane is consumed, so a crash does not replay it twice, and removes a retired
-    /// lane's files.
+    /// lane's files (unless it was given up: they wait for the next start).
     fn lane_delivered(&mut self, lane_end: Option<u64>) {
         let Some(path) = self.lane.path.clone() else {
             return;
         };
-        if self.lane.retired && self.lane.buffer.is_empty() {
-            self.lane = LaneCursor::default();
-            if let Err(source) = spool::remove_lane(&path) {
-                self.shared.report(PipelineError::Spool { path, source });
-            }
-        } else if let Some(end) = lane_end
+        let finished = self.lane.retired && self.lane.buffer.is_empty();
+        let removing = finished && self.lane.abandoned_through.is_none();
+        if let Some(end) = lane_end.filter(|_| !removing)
             && let Err(source) = spool::mark_lane_consumed(&path, end)
         {
-            self.shared.report(PipelineError::Spool { path, source });
+            self.shared.report(PipelineError::Spool {
+                path: path.clone(),
+                source,
+            });
+        }
+        if finished {
+            let abandoned_through = self.lane.abandoned_through;
+            self.lane = LaneCursor::default();
+            if let Some(through) = abandoned_through {
+                // What is left of it waits on disk: as spooled, for `flush`.
+                self.done_through = self.done_through.max(through);
+            } else if let Err(source) = spool::remove_lane(&path) {
+                self.shared.report(PipelineError::Spool { path, source });
+            }
         }
     }
 
@@ -703,9 +820,9 @@ impl Worker {
 
     async fn flush_sink(&self) -> Result<(), RecordError> {
         let flushed = AssertUnwindSafe(self.sink.flush()).catch_unwind().await;
-        if !self.spool.is_empty() {
+        if !self.spool.is_empty() || self.abandoned > 0 {
             return Err(RecordError::Spooled {
-                pending: self.spool.pending(),
+                pending: self.spool.pending() + self.abandoned,
             });
         }
         match flushed {
@@ -813,5 +930,82 @@ impl Drop for ExitGuard {
             }
         }
         queue.wake_producers();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::sync::atomic::AtomicU64;
+
+    use super::*;
+    use crate::pipeline::OverflowPolicy;
+    use crate::pipeline::spool::Lane;
+    use crate::redact::Redactor;
+    use crate::sinks::MemorySink;
+
+    /// A worker over a lane of `n` spilled events `E0`, `E1`, … with no queued events.
+    fn worker_with_lane(dir: &Path, n: usize, max_batch: usize) -> Worker {
+        let spool = Spool::open(Some(dir)).unwrap();
+        let shared = Arc::new(Shared::new(
+            1,
+            OverflowPolicy::Spool,
+            Redactor::default(),
+            None,
+            Some(dir.to_path_buf()),
+            0,
+            Arc::new(AtomicU64::new(1_000)),
+        ));
+        let mut lane = Lane::create(dir, 999).unwrap();
+        for i in 0..n {
+            let event = AuditEvent::builder(format!("E{i}")).build();
+            let ticket = i as u64 + 1;
+            let record = SpoolRecord {
+                observed: true,
+                ticket: Some(ticket),
+                event,
+            };
+            lane.append(record).unwrap();
+        }
+        {
+            let mut state = shared.queue.lock();
+            state.last_ticket = n as u64;
+            state.lane = Some(lane);
+        }
+        Worker::new(
+            shared,
+            Arc::new(MemorySink::new()),
+            spool,
+            Vec::new(),
+            RetryPolicy::default(),
+            max_batch,
+            Duration::ZERO,
+        )
+    }
+
+    #[test]
+    fn the_worker_holds_at_most_a_batch_of_a_big_lane_and_reads_all_of_it_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (n, max_batch) = (1_000, 8);
+        let mut worker = worker_with_lane(dir.path(), n, max_batch);
+        let mut seen = Vec::new();
+        while let Some(batch) = worker.next_lane_batch() {
+            assert!(
+                worker.lane.buffer.len() <= max_batch,
+                "{} lane records held in memory",
+                worker.lane.buffer.len()
+            );
+            assert!(batch.events.len() <= max_batch);
+            seen.extend(batch.events.iter().map(|e| e.action.to_string()));
+            worker.lane_delivered(batch.lane_end);
+        }
+        let expected: Vec<String> = (0..n).map(|i| format!("E{i}")).collect();
+        assert_eq!(seen, expected);
+        assert!(worker.shared.queue.lock().lane.is_none());
+        let lanes = fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name() != "LOCK")
+            .count();
+        assert_eq!(lanes, 0, "a drained lane's files are removed");
     }
 }

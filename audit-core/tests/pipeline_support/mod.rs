@@ -109,3 +109,29 @@ pub fn spool_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files.sort();
     files
 }
+
+/// The open overflow lane file in `dir`, if any.
+pub fn lane_file(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    spool_files(dir).into_iter().find(|path| {
+        path.file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(|name| name.starts_with("lane-") && name.ends_with(".jsonl"))
+    })
+}
+
+/// An error hook counting spool I/O errors, and the count.
+pub fn spool_error_counter() -> (
+    Arc<AtomicUsize>,
+    impl Fn(&audit_core::pipeline::PipelineError) + Send + Sync + 'static,
+) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let hook = {
+        let count = Arc::clone(&count);
+        move |error: &audit_core::pipeline::PipelineError| {
+            if matches!(error, audit_core::pipeline::PipelineError::Spool { .. }) {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    };
+    (count, hook)
+}
