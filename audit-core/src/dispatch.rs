@@ -18,7 +18,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::context::AuditContext;
 use crate::event::AuditEvent;
-use crate::pipeline::Auditor;
+use crate::pipeline::{Auditor, Recorded};
 use crate::testing::CaptureState;
 
 tokio::task_local! {
@@ -85,9 +85,15 @@ impl Dispatch {
 
     /// Records `event` with an explicitly captured context (`None`: no context).
     pub fn record_with_context(&self, event: AuditEvent, ctx: Option<Arc<AuditContext>>) {
+        self.record_recorded(Recorded::new(event, ctx));
+    }
+
+    /// Records an event with the facts whose metadata entries are added off the caller's
+    /// path (what `#[audited]` records).
+    pub(crate) fn record_recorded(&self, recorded: Recorded) {
         match &self.target {
-            Target::Auditor(auditor) => auditor.record_with_context(event, ctx),
-            Target::Capture(state) => state.record(event, ctx),
+            Target::Auditor(auditor) => auditor.record_recorded(recorded),
+            Target::Capture(state) => state.record(recorded),
             Target::None => unrouted(),
         }
     }

@@ -4,11 +4,14 @@ use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use uuid::Uuid;
+use uuid::timestamp::context::ContextV7;
+use uuid::{Timestamp, Uuid};
 
 use crate::chain::ChainHash;
 use crate::validate::{self, ValidationError};
@@ -220,10 +223,11 @@ pub struct AuditEventBuilder {
 
 impl AuditEventBuilder {
     fn new(action: StaticText) -> Self {
+        let (id, occurred_at) = stamp();
         Self {
             event: AuditEvent {
-                id: Uuid::now_v7(),
-                occurred_at: now_micros(),
+                id,
+                occurred_at,
                 action,
                 category: Category::Business,
                 outcome: Outcome::Success,
@@ -388,6 +392,27 @@ impl AuditEventBuilder {
 /// The current time, truncated to microseconds (the precision every backend stores).
 pub fn now_micros() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
+}
+
+/// A new event id (UUIDv7) and the current time truncated to microseconds, both from one
+/// clock reading: recording sits on the caller's path, where each clock read counts.
+///
+/// Ids stay ordered by creation across the process, as with [`Uuid::now_v7`]: the context
+/// behind the lock keeps a counter for ids minted within the same millisecond.
+pub(crate) fn stamp() -> (Uuid, DateTime<Utc>) {
+    static IDS: Mutex<ContextV7> = Mutex::new(ContextV7::new());
+    // A clock set before 1970 reads as the epoch rather than failing the caller.
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let id = Uuid::new_v7(Timestamp::from_unix(
+        &IDS,
+        since_epoch.as_secs(),
+        since_epoch.subsec_nanos(),
+    ));
+    let micros = i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX);
+    let occurred_at = DateTime::from_timestamp_micros(micros).unwrap_or_default();
+    (id, occurred_at)
 }
 
 /// An event as a store holds it: its place in the chain and its hashes.

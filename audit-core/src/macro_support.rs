@@ -18,6 +18,7 @@
 //! `io::Result<T>`, `anyhow::Result<T>` or a crate's own alias all count as `Result`.
 
 use std::any::type_name;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt::Display;
 use std::sync::{Arc, Once};
@@ -26,12 +27,14 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
 pub use crate::event::{Category, Severity};
 
 use crate::context::AuditContext;
 use crate::dispatch::{self, Dispatch};
-use crate::event::{Actor, AuditEvent, now_micros};
+use crate::event::{Actor, AuditEvent, Outcome, stamp};
+use crate::pipeline::Recorded;
 use crate::validate::{MAX_TEXT_LEN, truncate};
 
 /// The reason recorded when an async call's future is dropped before it completes.
@@ -67,6 +70,7 @@ struct Pending {
     dispatch: Dispatch,
     context: Option<Arc<AuditContext>>,
     started: Instant,
+    id: Uuid,
     occurred_at: DateTime<Utc>,
     action: &'static str,
     category: Category,
@@ -82,12 +86,14 @@ impl Guard {
     /// Starts auditing one call: captures the dispatch, the context and the time.
     pub fn start(action: &'static str, category: Category, severity: Severity) -> Self {
         panic_message::prepare();
+        let (id, occurred_at) = stamp();
         Guard {
             pending: Some(Pending {
                 dispatch: dispatch::current(),
                 context: AuditContext::current(),
                 started: Instant::now(),
-                occurred_at: now_micros(),
+                id,
+                occurred_at,
                 action,
                 category,
                 severity,
@@ -166,36 +172,43 @@ impl Drop for Guard {
 }
 
 impl Pending {
+    /// Builds the event in place and records it. Everything here runs on the caller's path,
+    /// so it avoids what a builder costs (each step moves the whole event) and leaves the
+    /// `duration_us` metadata entry to the worker (see `Recorded::settle`).
     fn record(self, verdict: Verdict, entity_id: Option<String>, cancelled: bool) {
-        let mut metadata = self.metadata;
         let micros = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        metadata.insert("duration_us".to_owned(), Value::from(micros));
+        let mut metadata = self.metadata;
         if cancelled {
             metadata.insert("cancelled".to_owned(), Value::Bool(true));
         }
-        let mut builder = AuditEvent::builder(self.action)
-            .occurred_at(self.occurred_at)
-            .category(self.category)
-            .severity(self.severity)
-            .metadata(Value::Object(metadata));
-        builder = match verdict {
-            Verdict::Success => builder.success(),
-            Verdict::Failure(reason) => builder.failure(reason),
+        let (outcome, reason) = match verdict {
+            Verdict::Success => (Outcome::Success, None),
+            Verdict::Failure(reason) => (Outcome::Failure, Some(reason)),
         };
-        if let Some(entity_type) = self.entity_type {
-            builder = builder.entity_type(entity_type);
-        }
-        if let Some(entity_id) = entity_id.or(self.entity_id) {
-            builder = builder.entity_id(entity_id);
-        }
-        if let Some(actor) = self.actor {
-            builder = builder.actor(actor);
-        }
-        if let Some(description) = self.description {
-            builder = builder.description(description);
-        }
-        self.dispatch
-            .record_with_context(builder.build(), self.context);
+        let event = AuditEvent {
+            id: self.id,
+            occurred_at: self.occurred_at,
+            action: Cow::Borrowed(self.action),
+            category: self.category,
+            outcome,
+            reason,
+            actor: self.actor,
+            entity_type: self.entity_type.map(Cow::Borrowed),
+            entity_id: entity_id.or(self.entity_id),
+            description: self.description,
+            ip: None,
+            user_agent: None,
+            request_id: None,
+            session_id: None,
+            tenant: None,
+            severity: self.severity,
+            metadata: Value::Object(metadata),
+        };
+        self.dispatch.record_recorded(Recorded {
+            event,
+            ctx: self.context,
+            duration_us: Some(micros),
+        });
     }
 }
 

@@ -36,9 +36,9 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::context::AuditContext;
 use crate::dispatch::{self, Dispatch};
 use crate::event::AuditEvent;
+use crate::pipeline::Recorded;
 use crate::pipeline::prepare::prepare;
 use crate::redact::Redactor;
 use crate::validate::ValidationError;
@@ -127,8 +127,9 @@ impl CaptureState {
         }
     }
 
-    pub(crate) fn record(&self, event: AuditEvent, ctx: Option<Arc<AuditContext>>) {
-        let prepared = prepare(event, ctx.as_deref(), &self.redactor);
+    pub(crate) fn record(&self, mut recorded: Recorded) {
+        recorded.settle();
+        let prepared = prepare(recorded.event, recorded.ctx.as_deref(), &self.redactor);
         let mut captured = self.captured.lock().unwrap_or_else(PoisonError::into_inner);
         match prepared {
             Ok(event) => captured.events.push(event),

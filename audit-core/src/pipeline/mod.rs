@@ -97,6 +97,7 @@ pub use retry::RetryPolicy;
 
 use builder::ErrorHook;
 use metrics::{Counters, add};
+pub(crate) use queue::Recorded;
 use queue::{Control, Queue, Reply, State};
 use spool::{Lane, SpoolRecord};
 
@@ -197,8 +198,8 @@ impl Shared {
     }
 
     /// Accepts an event into the queue (the lock is held by the caller).
-    fn accept(&self, state: &mut State, event: AuditEvent, ctx: Option<Arc<AuditContext>>) {
-        state.push(event, ctx, None);
+    fn accept(&self, state: &mut State, recorded: Recorded) {
+        state.push(recorded, None);
         add(&self.counters.enqueued, 1);
     }
 
@@ -208,18 +209,13 @@ impl Shared {
     /// Problems are returned, to be reported once the lock is released: the error hook may
     /// record an event itself.
     #[must_use]
-    fn spill(
-        &self,
-        state: &mut State,
-        event: AuditEvent,
-        ctx: Option<Arc<AuditContext>>,
-    ) -> Vec<Problem> {
+    fn spill(&self, state: &mut State, mut recorded: Recorded) -> Vec<Problem> {
         let mut problems = Vec::new();
         if state.lane.is_none() {
             let id = self.file_ids.fetch_add(1, Ordering::SeqCst);
             let Some(dir) = &self.spool_dir else {
                 // `build` refuses Spool without a directory; keep the event if it fits.
-                self.accept_or_drop(state, event, ctx, &mut problems);
+                self.accept_or_drop(state, recorded, &mut problems);
                 return problems;
             };
             match Lane::create(dir, id) {
@@ -229,11 +225,13 @@ impl Shared {
                         path: dir.clone(),
                         source,
                     }));
-                    self.accept_or_drop(state, event, ctx, &mut problems);
+                    self.accept_or_drop(state, recorded, &mut problems);
                     return problems;
                 }
             }
         }
+        recorded.settle();
+        let Recorded { event, ctx, .. } = recorded;
         let event = match prepare::prepare(event, ctx.as_deref(), &self.redactor) {
             Ok(event) => event,
             Err(invalid) => {
@@ -267,21 +265,16 @@ impl Shared {
     /// that it goes to the overflow lane if there is a spool directory, and is dropped
     /// otherwise.
     #[must_use]
-    fn overflow_without_waiting(
-        &self,
-        state: &mut State,
-        event: AuditEvent,
-        ctx: Option<Arc<AuditContext>>,
-    ) -> Vec<Problem> {
+    fn overflow_without_waiting(&self, state: &mut State, recorded: Recorded) -> Vec<Problem> {
         if state.lane.is_none() && state.items.len() < self.ceiling() {
-            self.accept_over_capacity(state, event, ctx);
+            self.accept_over_capacity(state, recorded);
             return vec![Problem::OverCapacity];
         }
         if self.spool_dir.is_some() {
-            return self.spill(state, event, ctx);
+            return self.spill(state, recorded);
         }
         let mut problems = Vec::new();
-        self.accept_or_drop(state, event, ctx, &mut problems);
+        self.accept_or_drop(state, recorded, &mut problems);
         problems
     }
 
@@ -292,15 +285,9 @@ impl Shared {
 
     /// Accepts an event past capacity if the queue is below its ceiling, and otherwise
     /// drops it (counted now, reported once the lock is released).
-    fn accept_or_drop(
-        &self,
-        state: &mut State,
-        event: AuditEvent,
-        ctx: Option<Arc<AuditContext>>,
-        problems: &mut Vec<Problem>,
-    ) {
+    fn accept_or_drop(&self, state: &mut State, recorded: Recorded, problems: &mut Vec<Problem>) {
         if state.items.len() < self.ceiling() {
-            self.accept_over_capacity(state, event, ctx);
+            self.accept_over_capacity(state, recorded);
             problems.push(Problem::OverCapacity);
         } else {
             add(&self.counters.dropped, 1);
@@ -310,13 +297,8 @@ impl Shared {
 
     /// Accepts an event past the queue's capacity (the lock is held); the caller warns
     /// with [`warn_over_capacity`](Self::warn_over_capacity) once the lock is released.
-    fn accept_over_capacity(
-        &self,
-        state: &mut State,
-        event: AuditEvent,
-        ctx: Option<Arc<AuditContext>>,
-    ) {
-        self.accept(state, event, ctx);
+    fn accept_over_capacity(&self, state: &mut State, recorded: Recorded) {
+        self.accept(state, recorded);
         add(&self.counters.over_capacity, 1);
     }
 
@@ -483,6 +465,12 @@ impl Auditor {
 
     /// Records `event` with an explicitly captured context (`None`: no context).
     pub fn record_with_context(&self, event: AuditEvent, ctx: Option<Arc<AuditContext>>) {
+        self.record_recorded(Recorded::new(event, ctx));
+    }
+
+    /// [`record_with_context`](Self::record_with_context) with the facts whose metadata
+    /// entries the worker adds.
+    pub(crate) fn record_recorded(&self, recorded: Recorded) {
         let shared = self.shared();
         let queue = &shared.queue;
         let mut state = queue.lock();
@@ -491,7 +479,7 @@ impl Auditor {
             return shared.drop_event(PipelineError::Closed);
         }
         if state.has_room(queue.capacity) {
-            shared.accept(&mut state, event, ctx);
+            shared.accept(&mut state, recorded);
             drop(state);
             return queue.wake_worker();
         }
@@ -501,7 +489,7 @@ impl Auditor {
                 shared.drop_event(PipelineError::QueueFull);
             }
             OverflowPolicy::Spool => {
-                let problems = shared.spill(&mut state, event, ctx);
+                let problems = shared.spill(&mut state, recorded);
                 drop(state);
                 queue.wake_worker();
                 shared.report_problems(problems);
@@ -524,12 +512,12 @@ impl Auditor {
                     return shared.drop_event(PipelineError::Closed);
                 }
                 if state.has_room(queue.capacity) {
-                    shared.accept(&mut state, event, ctx);
+                    shared.accept(&mut state, recorded);
                     drop(state);
                     return queue.wake_worker();
                 }
                 // A current-thread runtime: bounded overflow, then the lane or a drop.
-                let problems = shared.overflow_without_waiting(&mut state, event, ctx);
+                let problems = shared.overflow_without_waiting(&mut state, recorded);
                 drop(state);
                 queue.wake_worker();
                 shared.report_problems(problems);
@@ -554,7 +542,7 @@ impl Auditor {
                 if state.closing {
                     return false;
                 }
-                shared.accept(state, event, ctx);
+                shared.accept(state, Recorded::new(event, ctx));
                 true
             })
             .await;
@@ -584,7 +572,7 @@ impl Auditor {
                 if state.closing {
                     return false;
                 }
-                state.push(event, ctx, Some(tx));
+                state.push(Recorded::new(event, ctx), Some(tx));
                 true
             })
             .await;

@@ -20,6 +20,48 @@ use crate::sink::Receipt;
 /// Resolves a `record_durable` call.
 pub(crate) type AckSender = oneshot::Sender<Result<Receipt, RecordError>>;
 
+/// An event as a recording call hands it over, before it has a ticket.
+#[derive(Debug)]
+pub(crate) struct Recorded {
+    pub(crate) event: AuditEvent,
+    pub(crate) ctx: Option<Arc<AuditContext>>,
+    /// The duration of an `#[audited]` call, which becomes the `duration_us` metadata
+    /// entry on the worker (see [`Recorded::settle`]).
+    pub(crate) duration_us: Option<u64>,
+}
+
+impl Recorded {
+    /// An event with the context it was recorded under.
+    pub(crate) fn new(event: AuditEvent, ctx: Option<Arc<AuditContext>>) -> Self {
+        Self {
+            event,
+            ctx,
+            duration_us: None,
+        }
+    }
+
+    /// Moves the deferred facts into the event's metadata.
+    ///
+    /// Deferred because inserting a metadata entry allocates twice (the key and a map
+    /// node), and memory allocated on the recording thread and freed on the worker is the
+    /// system allocator's slow path: the worker settles queued events instead, off the
+    /// caller's path. Paths that prepare an event on the caller (the overflow lane, test
+    /// captures) settle it first.
+    pub(crate) fn settle(&mut self) {
+        if let Some(micros) = self.duration_us.take() {
+            insert_duration(&mut self.event, micros);
+        }
+    }
+}
+
+/// Adds `duration_us` to the metadata (left alone if the metadata is not an object, so
+/// validation still reports that).
+fn insert_duration(event: &mut AuditEvent, micros: u64) {
+    if let serde_json::Value::Object(map) = &mut event.metadata {
+        map.insert("duration_us".to_owned(), micros.into());
+    }
+}
+
 /// A recorded event on its way to the worker.
 #[derive(Debug)]
 pub(crate) struct Envelope {
@@ -27,6 +69,8 @@ pub(crate) struct Envelope {
     pub(crate) event: AuditEvent,
     pub(crate) ctx: Option<Arc<AuditContext>>,
     pub(crate) ack: Option<AckSender>,
+    /// See [`Recorded::duration_us`].
+    duration_us: Option<u64>,
 }
 
 /// Where the answer to a `flush` or `shutdown` goes: a future or a blocked thread.
@@ -82,18 +126,14 @@ impl State {
     }
 
     /// Queues an event, giving it the next ticket.
-    pub(crate) fn push(
-        &mut self,
-        event: AuditEvent,
-        ctx: Option<Arc<AuditContext>>,
-        ack: Option<AckSender>,
-    ) {
+    pub(crate) fn push(&mut self, recorded: Recorded, ack: Option<AckSender>) {
         self.last_ticket += 1;
         self.items.push_back(Envelope {
             ticket: self.last_ticket,
-            event,
-            ctx,
+            event: recorded.event,
+            ctx: recorded.ctx,
             ack,
+            duration_us: recorded.duration_us,
         });
     }
 }
@@ -241,8 +281,10 @@ impl Queue {
         }
     }
 
-    /// Takes up to `max` queued events and wakes producers waiting for room.
+    /// Takes up to `max` queued events (settled: see [`Recorded::settle`]) and wakes
+    /// producers waiting for room.
     pub(crate) fn take(&self, max: usize, into: &mut Vec<Envelope>) -> usize {
+        let before = into.len();
         let taken = {
             let mut state = self.lock();
             let n = max.min(state.items.len());
@@ -251,6 +293,11 @@ impl Queue {
         };
         if taken > 0 {
             self.wake_producers();
+        }
+        for envelope in &mut into[before..] {
+            if let Some(micros) = envelope.duration_us.take() {
+                insert_duration(&mut envelope.event, micros);
+            }
         }
         taken
     }
