@@ -35,6 +35,7 @@
 
 use std::borrow::Cow;
 
+use aho_corasick::AhoCorasick;
 use serde_json::Value;
 
 use crate::event::AuditEvent;
@@ -80,10 +81,22 @@ pub const DEFAULT_SENSITIVE_KEYS: &[&str] = &[
 const SUBSTRING_MIN_LEN: usize = 5;
 
 /// Replaces the values of sensitive metadata keys; see the [module docs](crate::redact).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Redactor {
     keys: Vec<String>,
+    /// All names in one automaton, so a key is scanned once rather than once per name (the
+    /// worker checks every metadata key of every event). `None` when there are no names,
+    /// or in the unlikely case the automaton cannot be built: then names are tried in turn.
+    matcher: Option<AhoCorasick>,
 }
+
+impl PartialEq for Redactor {
+    fn eq(&self, other: &Self) -> bool {
+        self.keys == other.keys
+    }
+}
+
+impl Eq for Redactor {}
 
 impl Default for Redactor {
     /// Redacts [`DEFAULT_SENSITIVE_KEYS`].
@@ -108,17 +121,26 @@ impl Redactor {
     {
         let mut keys: Vec<String> = keys
             .into_iter()
-            .map(|k| normalize(k.as_ref()))
+            .map(|k| normalize(k.as_ref()).into_owned())
             .filter(|k| !k.is_empty())
             .collect();
         keys.sort();
         keys.dedup();
-        Self { keys }
+        Self::from_names(keys)
     }
 
     /// A redactor that redacts nothing.
     pub fn none() -> Self {
-        Self { keys: Vec::new() }
+        Self::from_names(Vec::new())
+    }
+
+    fn from_names(keys: Vec<String>) -> Self {
+        let matcher = if keys.is_empty() {
+            None
+        } else {
+            AhoCorasick::new(&keys).ok()
+        };
+        Self { keys, matcher }
     }
 
     /// Adds a key name to the list.
@@ -129,12 +151,14 @@ impl Redactor {
     /// assert!(r.is_sensitive("nationalId"));
     /// assert!(r.is_sensitive("password"));
     /// ```
-    pub fn key(mut self, name: impl AsRef<str>) -> Self {
+    pub fn key(self, name: impl AsRef<str>) -> Self {
         let name = normalize(name.as_ref());
-        if !name.is_empty() && !self.keys.contains(&name) {
-            self.keys.push(name);
+        if name.is_empty() || self.keys.iter().any(|k| **k == *name) {
+            return self;
         }
-        self
+        let mut keys = self.keys;
+        keys.push(name.into_owned());
+        Self::from_names(keys)
     }
 
     /// Adds several key names to the list.
@@ -157,13 +181,18 @@ impl Redactor {
             return false;
         }
         let key = normalize(key);
-        self.keys.iter().any(|name| {
-            if name.len() >= SUBSTRING_MIN_LEN {
-                key.contains(name.as_str())
-            } else {
-                contains_words(&key, name)
-            }
-        })
+        let Some(matcher) = &self.matcher else {
+            return self.keys.iter().any(|name| {
+                if name.len() >= SUBSTRING_MIN_LEN {
+                    key.contains(name.as_str())
+                } else {
+                    contains_words(&key, name)
+                }
+            });
+        };
+        matcher
+            .find_overlapping_iter(key.as_ref())
+            .any(|m| m.len() >= SUBSTRING_MIN_LEN || is_word_at(&key, m.start(), m.end()))
     }
 
     /// Redacts the values of sensitive keys anywhere inside `value`.
@@ -333,8 +362,21 @@ fn contains_words(key: &str, name: &str) -> bool {
     }
 }
 
-/// Lowercases, splits camelCase and maps `-`, `.` and spaces to `_`.
-fn normalize(key: &str) -> String {
+/// Whether `key[start..end]` is a whole `_`-separated word.
+fn is_word_at(key: &str, start: usize, end: usize) -> bool {
+    let bytes = key.as_bytes();
+    (start == 0 || bytes[start - 1] == b'_') && (end == bytes.len() || bytes[end] == b'_')
+}
+
+/// Lowercases, splits camelCase and maps `-`, `.` and spaces to `_`. Keys already in that
+/// form (`duration_us`, `booking_id`: the usual case) are borrowed, not copied.
+fn normalize(key: &str) -> Cow<'_, str> {
+    if key
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Cow::Borrowed(key);
+    }
     let mut out = String::with_capacity(key.len() + 4);
     let mut prev_lower = false;
     for c in key.trim().chars() {
@@ -352,12 +394,63 @@ fn normalize(key: &str) -> String {
             prev_lower = c.is_lowercase() || c.is_ascii_digit();
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The automaton and the name-by-name fallback agree, on keys built from every name
+    /// with every kind of neighbour (word boundaries, camelCase, separators, no separator).
+    #[test]
+    fn the_automaton_matches_exactly_like_trying_each_name() {
+        let automaton = Redactor::default().key("pan");
+        let fallback = Redactor {
+            keys: automaton.keys.clone(),
+            matcher: None,
+        };
+        let mut keys = Vec::new();
+        for name in automaton.sensitive_keys() {
+            for (before, after) in [
+                ("", ""),
+                ("x_", ""),
+                ("", "_x"),
+                ("my", ""),
+                ("", "s"),
+                ("userPass", ""),
+                ("a.", "-b"),
+                ("class", "name"),
+                ("", "_pin_"),
+            ] {
+                keys.push(format!("{before}{name}{after}"));
+                keys.push(format!("{before}{}{after}", name.to_uppercase()));
+            }
+        }
+        keys.extend(
+            [
+                "classname",
+                "duration_us",
+                "spin_rate",
+                "pinned",
+                "",
+                "_",
+                "ß_pin",
+            ]
+            .map(String::from),
+        );
+        let mut sensitive = 0;
+        for key in &keys {
+            assert_eq!(
+                automaton.is_sensitive(key),
+                fallback.is_sensitive(key),
+                "{key}"
+            );
+            sensitive += usize::from(automaton.is_sensitive(key));
+        }
+        assert!(sensitive > keys.len() / 2, "{sensitive} of {}", keys.len());
+        assert!(sensitive < keys.len(), "{sensitive} of {}", keys.len());
+    }
     use serde_json::json;
 
     #[test]
