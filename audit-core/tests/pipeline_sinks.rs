@@ -26,6 +26,7 @@ fn json_lines_sink_appends_events_in_order_through_the_pipeline() {
     assert_eq!(text.lines().count(), 10);
     let actions: Vec<_> = JsonLinesSink::read(&path)
         .unwrap()
+        .events
         .into_iter()
         .map(|e| e.action.into_owned())
         .collect();

@@ -1,7 +1,7 @@
 //! [`JsonLinesSink`]: an append-only file with one JSON event per line.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -29,6 +29,16 @@ pub enum FsyncPolicy {
     Never,
 }
 
+/// What [`JsonLinesSink::read`] found in a file.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct JsonLinesContents {
+    /// The events of every readable line, in file order.
+    pub events: Vec<AuditEvent>,
+    /// The 1-based numbers of the lines that are not an event.
+    pub unreadable_lines: Vec<usize>,
+}
+
 /// Appends events to a file as JSON Lines: one [`AuditEvent`] object per line, in order.
 ///
 /// A batch is committed whole or not at all: if writing fails halfway, the file is cut back
@@ -45,8 +55,9 @@ pub enum FsyncPolicy {
 /// auditor.record(AuditEvent::builder("USER_LOGIN").build());
 /// auditor.shutdown_blocking().unwrap();
 ///
-/// let events = JsonLinesSink::read(&path).unwrap();
-/// assert_eq!(events[0].action, "USER_LOGIN");
+/// let contents = JsonLinesSink::read(&path).unwrap();
+/// assert_eq!(contents.events[0].action, "USER_LOGIN");
+/// assert!(contents.unreadable_lines.is_empty());
 /// ```
 #[derive(Debug)]
 pub struct JsonLinesSink {
@@ -112,13 +123,25 @@ impl JsonLinesSink {
         &self.path
     }
 
-    /// Reads a JSON Lines audit file back; fails on the first line that is not an event.
-    pub fn read(path: impl AsRef<Path>) -> io::Result<Vec<AuditEvent>> {
-        let text = std::fs::read_to_string(path)?;
-        text.lines()
-            .filter(|line| !line.trim().is_empty())
-            .map(|line| serde_json::from_str(line).map_err(io::Error::other))
-            .collect()
+    /// Reads a JSON Lines audit file back, line by line.
+    ///
+    /// A line that is not an event (torn by a crash under a lax [`FsyncPolicy`], or edited)
+    /// does not hide the rest of the file: it is skipped and its number reported in
+    /// [`JsonLinesContents::unreadable_lines`]. Only an I/O error fails the call.
+    pub fn read(path: impl AsRef<Path>) -> io::Result<JsonLinesContents> {
+        let reader = BufReader::new(File::open(path)?);
+        let mut contents = JsonLinesContents::default();
+        for (index, line) in reader.split(b'\n').enumerate() {
+            let line = line?;
+            if line.trim_ascii().is_empty() {
+                continue;
+            }
+            match serde_json::from_slice(&line) {
+                Ok(event) => contents.events.push(event),
+                Err(_) => contents.unreadable_lines.push(index + 1),
+            }
+        }
+        Ok(contents)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -220,10 +243,34 @@ mod tests {
         }
         let actions: Vec<_> = JsonLinesSink::read(&path)
             .unwrap()
+            .events
             .into_iter()
             .map(|e| e.action.into_owned())
             .collect();
         assert_eq!(actions, ["A", "B", "A", "B"]);
+    }
+
+    #[test]
+    fn reading_skips_a_torn_line_and_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("torn.jsonl");
+        let sink = JsonLinesSink::open(&path).unwrap();
+        block_on(sink.write(&[AuditEvent::builder("A").build()])).unwrap();
+        drop(sink);
+        // A crash mid-line, then a restart that appends again.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"id\":\"01")
+            .unwrap();
+        assert_eq!(JsonLinesSink::read(&path).unwrap().unreadable_lines, [2]);
+        let sink = JsonLinesSink::open(&path).unwrap();
+        block_on(sink.write(&[AuditEvent::builder("B").build()])).unwrap();
+        let contents = JsonLinesSink::read(&path).unwrap();
+        let actions: Vec<_> = contents.events.iter().map(|e| e.action.as_ref()).collect();
+        assert_eq!(actions, ["A", "B"]);
+        assert_eq!(contents.unreadable_lines, [2]);
     }
 
     #[test]

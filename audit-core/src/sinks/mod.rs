@@ -5,6 +5,6 @@
 pub mod jsonl;
 pub mod memory;
 pub mod tracing;
-pub use jsonl::{FsyncPolicy, JsonLinesSink};
+pub use jsonl::{FsyncPolicy, JsonLinesContents, JsonLinesSink};
 pub use memory::MemorySink;
 pub use tracing::TracingSink;
