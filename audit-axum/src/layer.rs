@@ -18,7 +18,7 @@ use tower::{Layer, Service};
 
 use crate::client_ip::{ClientIpResolver, ForwardedHeader, TrustedProxies};
 use crate::principal::Principal;
-use crate::request_id::{RequestId, X_REQUEST_ID};
+use crate::request_id::{AcceptRequestId, RequestId, X_REQUEST_ID};
 
 tokio::task_local! {
     static REQUEST: Arc<RequestState>;
@@ -76,6 +76,7 @@ struct Config {
     client_ip: ClientIpResolver,
     actor: Option<Arc<dyn ActorResolver>>,
     request_id_header: HeaderName,
+    accept_request_id: AcceptRequestId,
     audit_rejections: bool,
 }
 
@@ -85,6 +86,7 @@ impl fmt::Debug for Config {
             .field("client_ip", &self.client_ip)
             .field("actor", &self.actor.as_ref().map(|_| ".."))
             .field("request_id_header", &self.request_id_header)
+            .field("accept_request_id", &self.accept_request_id)
             .field("audit_rejections", &self.audit_rejections)
             .finish()
     }
@@ -93,8 +95,8 @@ impl fmt::Debug for Config {
 /// A tower [`Layer`] that runs each request inside an [`AuditContext`] scope.
 ///
 /// Per request it resolves the client IP ([`ClientIpResolver`]), the user agent, the
-/// request id (the incoming `x-request-id` if valid, else a new UUIDv7, echoed in the
-/// response) and the principal ([`ActorResolver`]), inserts [`ClientIp`], [`RequestId`] and
+/// request id (the incoming `x-request-id` if valid and sent by a trusted proxy, see
+/// [`AcceptRequestId`], else a new UUIDv7; echoed in the response) and the principal ([`ActorResolver`]), inserts [`ClientIp`], [`RequestId`] and
 /// [`Principal`] into the request extensions, and runs the inner service with the context
 /// current, so every event recorded while serving the request carries them.
 ///
@@ -119,14 +121,15 @@ impl Default for AuditLayer {
 }
 
 impl AuditLayer {
-    /// A layer with no trusted proxies, no actor resolver, `x-request-id`, and rejection
-    /// auditing on.
+    /// A layer with no trusted proxies, no actor resolver, `x-request-id` (believed from
+    /// trusted proxies only), and rejection auditing on.
     pub fn new() -> Self {
         Self {
             config: Arc::new(Config {
                 client_ip: ClientIpResolver::default(),
                 actor: None,
                 request_id_header: X_REQUEST_ID.clone(),
+                accept_request_id: AcceptRequestId::default(),
                 audit_rejections: true,
             }),
         }
@@ -139,6 +142,7 @@ impl AuditLayer {
                 client_ip: old.client_ip.clone(),
                 actor: old.actor.clone(),
                 request_id_header: old.request_id_header.clone(),
+                accept_request_id: old.accept_request_id,
                 audit_rejections: old.audit_rejections,
             });
         }
@@ -172,6 +176,14 @@ impl AuditLayer {
     /// Reads and echoes this header instead of `x-request-id`.
     pub fn request_id_header(mut self, header: HeaderName) -> Self {
         self.config_mut().request_id_header = header;
+        self
+    }
+
+    /// Whose request id header to believe (default: trusted proxies only). An id that is
+    /// not believed is replaced by a new one, in the request too, so handlers see the id
+    /// the events carry.
+    pub fn accept_request_id(mut self, accept: AcceptRequestId) -> Self {
+        self.config_mut().accept_request_id = accept;
         self
     }
 
@@ -241,8 +253,19 @@ where
         let config = self.config.clone();
         let (mut parts, body) = request.into_parts();
 
-        let (request_id, generated) =
-            RequestId::from_headers(&parts.headers, &config.request_id_header);
+        let peer = peer_ip(&parts);
+        let believed = match config.accept_request_id {
+            AcceptRequestId::FromAnyone => true,
+            AcceptRequestId::FromTrustedProxies => {
+                peer.is_some_and(|peer| config.client_ip.trusted().contains(peer))
+            }
+            AcceptRequestId::Never => false,
+        };
+        let (request_id, generated) = if believed {
+            RequestId::from_headers(&parts.headers, &config.request_id_header)
+        } else {
+            (RequestId::generate(), true)
+        };
         let echoed = HeaderValue::from_str(request_id.as_str()).ok();
         if generated {
             if let Some(value) = &echoed {
@@ -253,7 +276,7 @@ where
         }
 
         let mut ctx = AuditContext::new().request_id(request_id.as_str());
-        if let Some(peer) = peer_ip(&parts) {
+        if let Some(peer) = peer {
             let ip = config.client_ip.resolve(peer, &parts.headers);
             ctx = ctx.ip(ip);
             parts.extensions.insert(ClientIp(ip));

@@ -96,4 +96,4 @@ pub use layer::{
     ActorResolver, AuditFuture, AuditLayer, AuditService, ClientIp, mark_audited, record,
 };
 pub use principal::Principal;
-pub use request_id::{MAX_REQUEST_ID_LEN, RequestId, X_REQUEST_ID};
+pub use request_id::{AcceptRequestId, MAX_REQUEST_ID_LEN, RequestId, X_REQUEST_ID};

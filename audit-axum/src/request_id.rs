@@ -10,6 +10,23 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest request id accepted from a request header, in bytes.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
 
+/// Whose request id header [`AuditLayer`](crate::AuditLayer) believes.
+///
+/// A request id ties audit events to one request. Taken from anyone, it would let a client
+/// plant the id of someone else's request on its own events, so by default only a trusted
+/// proxy (which generated or checked it) is believed, as for the client IP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AcceptRequestId {
+    /// Only when the peer is one of the layer's trusted proxies (the default).
+    #[default]
+    FromTrustedProxies,
+    /// From any client (still only if it is a safe id: see [`RequestId::parse`]).
+    FromAnyone,
+    /// Never: every request gets a new id.
+    Never,
+}
+
 /// The request id of the current request, in the request's extensions.
 ///
 /// ```

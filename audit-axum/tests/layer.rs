@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use audit_axum::client_ip::TrustedProxies;
-use audit_axum::{AuditLayer, Principal, X_REQUEST_ID, require_permission};
+use audit_axum::{AcceptRequestId, AuditLayer, Principal, X_REQUEST_ID, require_permission};
 use audit_core::testing::{self, Captured};
 use audit_core::{Actor, AuditEvent, Outcome};
 use axum::Router;
@@ -73,7 +73,8 @@ async fn events_in_a_handler_carry_ip_user_agent_and_request_id() {
     let req = request("GET", "/open")
         .header("user-agent", "curl/8.5")
         .header("x-request-id", "req-123");
-    let (_, captured) = send(app(AuditLayer::new()), req, PEER).await;
+    let layer = AuditLayer::new().accept_request_id(AcceptRequestId::FromAnyone);
+    let (_, captured) = send(app(layer), req, PEER).await;
     let event = captured.single();
     assert_eq!(event.ip, Some("198.51.100.20".parse().expect("ip")));
     assert_eq!(event.user_agent.as_deref(), Some("curl/8.5"));
@@ -81,10 +82,44 @@ async fn events_in_a_handler_carry_ip_user_agent_and_request_id() {
 }
 
 #[tokio::test]
-async fn a_valid_incoming_request_id_is_echoed() {
+async fn a_valid_request_id_from_a_trusted_proxy_is_kept_and_echoed() {
     let req = request("GET", "/open").header("x-request-id", "req-123");
-    let (response, _) = send(app(AuditLayer::new()), req, PEER).await;
+    let layer = AuditLayer::new().trusted_proxies(TrustedProxies::loopback());
+    let (response, captured) = send(app(layer), req, "127.0.0.1:5000").await;
     assert_eq!(response.headers()[&X_REQUEST_ID], "req-123");
+    assert_eq!(captured.single().request_id.as_deref(), Some("req-123"));
+}
+
+#[tokio::test]
+async fn a_request_id_from_an_untrusted_client_is_replaced_by_default() {
+    let req = request("GET", "/open").header("x-request-id", "someone-elses-request");
+    let layer = AuditLayer::new().trusted_proxies(TrustedProxies::loopback());
+    let (response, captured) = send(app(layer), req, PEER).await;
+    let echoed = response.headers()[&X_REQUEST_ID].to_str().expect("ascii");
+    assert_ne!(echoed, "someone-elses-request");
+    assert_eq!(captured.single().request_id.as_deref(), Some(echoed));
+}
+
+#[tokio::test]
+async fn request_ids_can_be_taken_from_anyone_or_from_nobody() {
+    let from = |accept| {
+        let req = request("GET", "/open").header("x-request-id", "req-123");
+        let layer = AuditLayer::new()
+            .trusted_proxies(TrustedProxies::loopback())
+            .accept_request_id(accept);
+        async move {
+            let (_, captured) = send(app(layer), req, "127.0.0.1:5000").await;
+            captured.single().request_id.clone()
+        }
+    };
+    assert_eq!(
+        from(AcceptRequestId::FromAnyone).await.as_deref(),
+        Some("req-123")
+    );
+    assert_ne!(
+        from(AcceptRequestId::Never).await.as_deref(),
+        Some("req-123")
+    );
 }
 
 #[tokio::test]
