@@ -6,6 +6,13 @@
 //! `AUDIT_BENCH_EVENTS` (default 1 000 000) sets the fill, `AUDIT_BENCH_BATCH` (default
 //! 1 000) the batch size. The one-shot fill rates are printed before criterion's results;
 //! criterion then measures batches appended to the full files (sustained rate at 1M+).
+//!
+//! The default path a user gets is measured too, on the filled library file:
+//! `Auditor::builder(SqliteStore::open(path)).build()` recording `AUDIT_BENCH_PIPELINE_EVENTS`
+//! (default 200 000) ready-made events as fast as one producer can, rate = events written /
+//! time to the end of `flush`, printed beside the raw floor appending as many rows to its
+//! filled file in the same run. `AUDIT_BENCH_MAX_BATCHES` (e.g. `256,1024,4096,16384`) adds a
+//! line per pipeline `max_batch_size`.
 
 use std::hint::black_box;
 use std::net::IpAddr;
@@ -13,7 +20,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use audit_core::query::{AuditQuery, CountBy};
-use audit_core::{Actor, AuditEvent, AuditStore, Category, Outcome};
+use audit_core::{Actor, AuditEvent, AuditStore, Auditor, Category, Outcome};
 use audit_sqlite::SqliteStore;
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -252,8 +259,73 @@ fn fill() -> Files {
     }
 }
 
+/// Records `n` events through an `Auditor` on `store` (default builder, or with
+/// `max_batch`), returning events written per second to the end of `flush`.
+fn pipeline_rate(files: &mut Files, n: usize, max_batch: Option<usize>) -> f64 {
+    let events = batch(files.library.next, n);
+    files.library.next += n as u64;
+    let builder = Auditor::builder(files.library.store.clone());
+    let builder = match max_batch {
+        Some(size) => builder.max_batch_size(size),
+        None => builder,
+    };
+    let auditor = builder.build().expect("auditor");
+    let start = Instant::now();
+    for event in events {
+        auditor.record(event);
+    }
+    auditor.flush_blocking().expect("flush");
+    let spent = start.elapsed();
+    let metrics = auditor.metrics();
+    auditor.shutdown_blocking().expect("shutdown");
+    assert_eq!(
+        (metrics.dropped, metrics.failed, metrics.spooled),
+        (0, 0, 0),
+        "the bench must persist every event: {metrics:?}"
+    );
+    rate(metrics.written, spent)
+}
+
+/// The raw floor over `n` rows at the bench batch size, on its filled file.
+fn raw_rate(files: &mut Files, n: usize, size: usize) -> f64 {
+    let mut spent = Duration::ZERO;
+    let mut done = 0;
+    while done < n {
+        let k = size.min(n - done);
+        spent += files.raw.append(k);
+        done += k;
+    }
+    rate(n as u64, spent)
+}
+
+/// The default path a user gets, sustained on the filled file, beside the raw floor.
+fn default_pipeline(files: &mut Files) {
+    let n = env("AUDIT_BENCH_PIPELINE_EVENTS", 200_000);
+    let size = env("AUDIT_BENCH_BATCH", 1_000);
+    let at = files.library.next;
+    let raw = raw_rate(files, n, size);
+    let default = pipeline_rate(files, n, None);
+    eprintln!(
+        "default pipeline at {at} events: Auditor::builder(SqliteStore::open(..)).build() \
+         {default:>7.0} events/s | raw rusqlite, batch {size}, same schema {raw:>7.0} rows/s \
+         (ratio {:.2})",
+        default / raw
+    );
+    let sizes = std::env::var("AUDIT_BENCH_MAX_BATCHES").unwrap_or_default();
+    for max_batch in sizes.split(',').filter_map(|s| s.trim().parse().ok()) {
+        let at = files.library.next;
+        let got = pipeline_rate(files, n, Some(max_batch));
+        eprintln!(
+            "pipeline max_batch_size({max_batch}) at {at} events: {got:>7.0} events/s \
+             (ratio {:.2} to raw)",
+            got / raw
+        );
+    }
+}
+
 fn sqlite(c: &mut Criterion) {
     let mut files = fill();
+    default_pipeline(&mut files);
     let size = env("AUDIT_BENCH_BATCH", 1_000);
 
     let mut group = c.benchmark_group("sqlite_append_at_1M");
@@ -327,19 +399,25 @@ fn sqlite(c: &mut Criterion) {
             })
         },
     );
-    // The floor for the two indexed lookups: the same SQL on a bare connection, rows
-    // stepped but not decoded into events.
+    // The floor for the two indexed lookups: the SQL the store runs (the lookup indexes lead
+    // with the seq bucket, `seq >> 13`, so it walks buckets newest first) on a bare
+    // connection, rows stepped but not decoded into events.
     let raw = &files.raw.conn;
     for (name, sql, param) in [
         (
             "newest_50_for_actor",
-            "SELECT * FROM audit_events WHERE actor_id = ?1 ORDER BY seq DESC LIMIT 51",
+            "SELECT * FROM audit_events WHERE (seq >> 13) IN (WITH RECURSIVE b(x) AS (SELECT \
+             (SELECT min(seq) FROM audit_events) >> 13 UNION ALL SELECT x + 1 FROM b WHERE x < \
+             (SELECT max(seq) FROM audit_events) >> 13) SELECT x FROM b) AND actor_id = ?1 \
+             ORDER BY (seq >> 13) DESC, seq DESC LIMIT 51",
             "user-417",
         ),
         (
             "entity_history",
-            "SELECT * FROM audit_events WHERE entity_id = ?1 AND entity_type = 'booking' \
-             ORDER BY seq DESC LIMIT 51",
+            "SELECT * FROM audit_events WHERE (seq >> 13) IN (WITH RECURSIVE b(x) AS (SELECT \
+             (SELECT min(seq) FROM audit_events) >> 13 UNION ALL SELECT x + 1 FROM b WHERE x < \
+             (SELECT max(seq) FROM audit_events) >> 13) SELECT x FROM b) AND entity_id = ?1 \
+             AND entity_type = 'booking' ORDER BY (seq >> 13) DESC, seq DESC LIMIT 51",
             "b-4242",
         ),
     ] {
