@@ -52,8 +52,16 @@ impl WriterHandle {
         thread::Builder::new()
             .name("audit-sqlite-writer".into())
             .spawn(move || {
-                while let Ok(command) = receiver.recv() {
-                    writer.handle(command);
+                let mut next = None;
+                while let Some(command) = next.take().or_else(|| receiver.recv().ok()) {
+                    match command {
+                        Command::Append { events, reply } => {
+                            let mut group = vec![(events, reply)];
+                            next = gather(&receiver, &mut group);
+                            writer.append_group(group);
+                        }
+                        other => writer.handle(other),
+                    }
                 }
             })?;
         Ok(Self { commands })
@@ -70,6 +78,29 @@ impl WriterHandle {
             .map_err(|_| Error::WriterStopped)?;
         answer.await.map_err(|_| Error::WriterStopped)?
     }
+}
+
+/// At most this many events are committed together by group commit.
+const GROUP_MAX_EVENTS: usize = 16_384;
+
+type AppendRequest = (Vec<AuditEvent>, oneshot::Sender<Result<Vec<ChainPosition>>>);
+
+/// Group commit: takes the appends already waiting behind the first one (never waits for
+/// more), up to [`GROUP_MAX_EVENTS`]. Returns the first other command it took, to be handled
+/// after the group so commands keep their order.
+fn gather(receiver: &mpsc::Receiver<Command>, group: &mut Vec<AppendRequest>) -> Option<Command> {
+    let mut total: usize = group.iter().map(|(events, _)| events.len()).sum();
+    while total < GROUP_MAX_EVENTS {
+        match receiver.try_recv() {
+            Ok(Command::Append { events, reply }) => {
+                total += events.len();
+                group.push((events, reply));
+            }
+            Ok(other) => return Some(other),
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 struct Writer {
@@ -94,20 +125,71 @@ pub(crate) fn optimize(conn: &Connection) {
 }
 
 impl Writer {
+    /// Commits the appends of `group` in one transaction when more than one is waiting (one
+    /// fsync instead of one each), replying to each with its own positions. If the group
+    /// fails, each append is retried alone so an error reaches only the caller it belongs to.
+    fn append_group(&mut self, mut group: Vec<AppendRequest>) {
+        if group.len() == 1 {
+            if let Some((events, reply)) = group.pop() {
+                self.append_one(events, reply);
+            }
+            return;
+        }
+        let valid = group.iter().all(|(events, _)| validate(events).is_ok());
+        let lengths: Vec<usize> = group.iter().map(|(events, _)| events.len()).collect();
+        let all: Vec<AuditEvent> = group
+            .iter_mut()
+            .flat_map(|(events, _)| std::mem::take(events))
+            .collect();
+        let result = if valid {
+            append_valid(&mut self.conn, &self.hasher, &all)
+        } else {
+            Err(Error::InvalidRequest(
+                "a batch of the group is invalid".into(),
+            ))
+        };
+        match result {
+            Ok(positions) => {
+                self.since_optimize += all.len();
+                let mut positions = positions.into_iter();
+                for ((_, reply), len) in group.into_iter().zip(lengths) {
+                    let _ = reply.send(Ok(positions.by_ref().take(len).collect()));
+                }
+                self.maybe_optimize();
+            }
+            Err(_) => {
+                let mut all = all.into_iter();
+                for ((_, reply), len) in group.into_iter().zip(lengths) {
+                    self.append_one(all.by_ref().take(len).collect(), reply);
+                }
+            }
+        }
+    }
+
+    fn append_one(
+        &mut self,
+        events: Vec<AuditEvent>,
+        reply: oneshot::Sender<Result<Vec<ChainPosition>>>,
+    ) {
+        let result = append(&mut self.conn, &self.hasher, &events);
+        if result.is_ok() {
+            self.since_optimize += events.len();
+        }
+        let _ = reply.send(result);
+        self.maybe_optimize();
+    }
+
+    fn maybe_optimize(&mut self) {
+        if self.since_optimize >= OPTIMIZE_EVERY {
+            self.since_optimize = 0;
+            optimize(&self.conn);
+        }
+    }
+
     fn handle(&mut self, command: Command) {
         // A dropped receiver means the caller gave up waiting; the work is done either way.
         match command {
-            Command::Append { events, reply } => {
-                let result = append(&mut self.conn, &self.hasher, &events);
-                if result.is_ok() {
-                    self.since_optimize += events.len();
-                }
-                let _ = reply.send(result);
-                if self.since_optimize >= OPTIMIZE_EVERY {
-                    self.since_optimize = 0;
-                    optimize(&self.conn);
-                }
-            }
+            Command::Append { events, reply } => self.append_one(events, reply),
             Command::Archive { request, reply } => {
                 let result = archive::run(&mut self.conn, &self.hasher, &request);
                 let _ = reply.send(result);
@@ -153,11 +235,25 @@ pub(crate) fn append(
     hasher: &ChainHasher,
     events: &[AuditEvent],
 ) -> Result<Vec<ChainPosition>> {
+    validate(events)?;
+    append_valid(conn, hasher, events)
+}
+
+fn validate(events: &[AuditEvent]) -> Result<()> {
     for (index, event) in events.iter().enumerate() {
         event
             .validate()
             .map_err(|source| Error::InvalidEvent { index, source })?;
     }
+    Ok(())
+}
+
+/// [`append`] of events already validated.
+fn append_valid(
+    conn: &mut Connection,
+    hasher: &ChainHasher,
+    events: &[AuditEvent],
+) -> Result<Vec<ChainPosition>> {
     match append_in_transaction(conn, hasher, events, false) {
         Err(Error::Sqlite(err)) if is_duplicate_id(&err) => {
             append_in_transaction(conn, hasher, events, true)

@@ -157,3 +157,61 @@ async fn head_is_the_last_position() {
     let head = store.head().await.unwrap().unwrap();
     assert_eq!((head.seq, head.hash), (4, positions[3].hash));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_each_get_their_own_stored_positions() {
+    // Appends waiting behind one another are committed together (group commit); each caller
+    // must still get the positions of its own events.
+    let (store, _dir) = fresh_store();
+    let tasks: Vec<_> = (0..40)
+        .map(|t| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let batch = events(25, &format!("A_TASK_{t}"));
+                let positions = store.append(batch.clone()).await.unwrap();
+                (batch, positions)
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for task in tasks {
+        let (batch, positions) = task.await.unwrap();
+        assert_eq!(positions.len(), batch.len());
+        for (event, position) in batch.iter().zip(&positions) {
+            let stored = store.get(position.seq).await.unwrap().unwrap();
+            assert_eq!((stored.event.id, stored.hash), (event.id, position.hash));
+        }
+        seqs.extend(positions.iter().map(|p| p.seq));
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=1000).collect::<Vec<u64>>());
+    let report = store.verify(Default::default(), None).await.unwrap();
+    assert!(report.is_valid(), "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_invalid_batch_among_concurrent_appends_fails_alone() {
+    let (store, _dir) = fresh_store();
+    let tasks: Vec<_> = (0..20)
+        .map(|t| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut batch = events(10, "A_ONE");
+                if t == 7 {
+                    batch.push(AuditEvent::builder("drop table;").build());
+                }
+                (t, store.append(batch).await)
+            })
+        })
+        .collect();
+    for task in tasks {
+        match task.await.unwrap() {
+            (7, result) => assert!(
+                matches!(result, Err(Error::InvalidEvent { index: 10, .. })),
+                "{result:?}"
+            ),
+            (_, result) => assert_eq!(result.unwrap().len(), 10),
+        }
+    }
+    assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), 190);
+}

@@ -12,7 +12,9 @@
 //! (default 200 000) ready-made events as fast as one producer can, rate = events written /
 //! time to the end of `flush`, printed beside the raw floor appending as many rows to its
 //! filled file in the same run. `AUDIT_BENCH_MAX_BATCHES` (e.g. `256,1024,4096,16384`) adds a
-//! line per pipeline `max_batch_size`.
+//! line per pipeline `max_batch_size`, and one caller of `append(256)` is set beside four
+//! concurrent ones (the writer's group commit). Query latencies are measured first, while
+//! the library file holds exactly the fill.
 
 use std::hint::black_box;
 use std::net::IpAddr;
@@ -286,6 +288,35 @@ fn pipeline_rate(files: &mut Files, n: usize, max_batch: Option<usize>) -> f64 {
     rate(metrics.written, spent)
 }
 
+/// `callers` tasks each appending batches of `size` until `n` events are stored.
+fn concurrent_append_rate(files: &mut Files, n: usize, size: usize, callers: usize) -> f64 {
+    let calls = n / size;
+    let mut batches: Vec<Vec<AuditEvent>> = (0..calls)
+        .map(|k| batch(files.library.next + (k * size) as u64, size))
+        .collect();
+    files.library.next += (calls * size) as u64;
+    let per_caller = calls.div_ceil(callers);
+    let store = &files.library.store;
+    let start = Instant::now();
+    files.rt.block_on(async {
+        let tasks: Vec<_> = (0..callers)
+            .map(|_| {
+                let mine: Vec<_> = batches.drain(..per_caller.min(batches.len())).collect();
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for events in mine {
+                        store.append(events).await.expect("append");
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("task");
+        }
+    });
+    rate((calls * size) as u64, start.elapsed())
+}
+
 /// The raw floor over `n` rows at the bench batch size, on its filled file.
 fn raw_rate(files: &mut Files, n: usize, size: usize) -> f64 {
     let mut spent = Duration::ZERO;
@@ -311,6 +342,15 @@ fn default_pipeline(files: &mut Files) {
          (ratio {:.2})",
         default / raw
     );
+    // Group commit: appends of 256 waiting behind one another share one commit.
+    let events_per_call = 256;
+    let sequential = concurrent_append_rate(files, n, events_per_call, 1);
+    let concurrent = concurrent_append_rate(files, n, events_per_call, 4);
+    eprintln!(
+        "append({events_per_call}) one caller {sequential:>7.0} events/s | four concurrent \
+         callers (group commit) {concurrent:>7.0} events/s (ratio {:.2})",
+        concurrent / sequential
+    );
     let sizes = std::env::var("AUDIT_BENCH_MAX_BATCHES").unwrap_or_default();
     for max_batch in sizes.split(',').filter_map(|s| s.trim().parse().ok()) {
         let at = files.library.next;
@@ -325,8 +365,10 @@ fn default_pipeline(files: &mut Files) {
 
 fn sqlite(c: &mut Criterion) {
     let mut files = fill();
-    default_pipeline(&mut files);
     let size = env("AUDIT_BENCH_BATCH", 1_000);
+    // Queries first, while the library file holds exactly the fill; the appends after grow it.
+    queries(c, &files);
+    default_pipeline(&mut files);
 
     let mut group = c.benchmark_group("sqlite_append_at_1M");
     group.sample_size(10);
@@ -347,7 +389,9 @@ fn sqlite(c: &mut Criterion) {
         |b| b.iter_custom(|iters| (0..iters).map(|_| files.raw_default.append(size)).sum()),
     );
     group.finish();
+}
 
+fn queries(c: &mut Criterion, files: &Files) {
     let store = files.library.store.clone();
     let rt = &files.rt;
     let month_start = epoch() + chrono::Duration::days(20);
