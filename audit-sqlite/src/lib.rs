@@ -77,8 +77,8 @@
 //!   and a unique index on the event id (a replayed batch is not stored twice).
 //!   The actor, entity, IP and request-id indexes lead with `seq >> 13` (buckets of 8 192
 //!   consecutive events): their keys are random, and without the bucket every commit
-//!   rewrote about one index page per event per index (14k events/s at 1M events on the
-//!   reference machine; with buckets about 70k at 1 000-event commits, 100k+ at 10 000).
+//!   rewrote about one index page per event per index (14k events/s with 1 000-event
+//!   commits at 1M events on the reference machine; about 100k with buckets).
 //!   A lookup walks the buckets newest first with one index seek each and stops when its
 //!   page is full, so a key with few matches costs one seek per 8 192 stored events.
 //! - `audit_meta`: the schema version, the chain algorithm and a check value of the HMAC
