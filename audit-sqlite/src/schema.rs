@@ -87,7 +87,8 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     "#,
     // (The gated triggers of version 2 are created by `arm_triggers`.)
     // 3: the lookup indexes lead with the seq bucket (see `BUCKET_SHIFT`), so appends write
-    // a few pages per commit instead of one per event per index.
+    // a few pages per commit instead of one per event per index. Rebuilding them takes
+    // about 4 s per million stored events, once, inside the opening transaction.
     r#"
     DROP INDEX audit_events_actor;
     DROP INDEX audit_events_entity;
