@@ -74,7 +74,7 @@ impl AuditorBuilder {
             sink,
             capacity: 8192,
             max_overflow: None,
-            max_batch: 256,
+            max_batch: 4096,
             linger: Duration::ZERO,
             overflow: OverflowPolicy::default(),
             retry: RetryPolicy::default(),
@@ -107,7 +107,13 @@ impl AuditorBuilder {
         self
     }
 
-    /// The most events handed to the sink in one `write` (default 256).
+    /// The most events handed to the sink in one `write` (default 4096).
+    ///
+    /// The worker takes only what is already queued (unless [`max_linger`](Self::max_linger)
+    /// is set), so a large cap adds no latency under light traffic; under a backlog it lets
+    /// a store commit thousands of events per transaction (one fsync) instead of hundreds:
+    /// 52–62k events/s at 256 against 87–98k at 4096 into SQLite at 1M events (the
+    /// `sqlite` bench). Lower it for sinks with a payload limit.
     pub fn max_batch_size(mut self, size: usize) -> Self {
         self.max_batch = size.max(1);
         self
