@@ -15,7 +15,7 @@ use crate::encode::Prepared;
 use crate::error::{Error, Result};
 use crate::schema::notify_channel;
 use crate::store::PgStore;
-use crate::write::append;
+use crate::write::{IdCheck, append};
 
 impl PgStore {
     /// Writes `event` into the outbox through the caller's own connection or transaction
@@ -73,6 +73,9 @@ impl PgStore {
             &inner.hasher,
             inner.insert_mode,
             &mut prepared,
+            // The relay's transaction also deletes the outbox rows: no retry in a new
+            // transaction here, so look the ids up first.
+            IdCheck::First,
         )
         .await?;
         query::<Postgres>(inner.sql.outbox_delete.clone())

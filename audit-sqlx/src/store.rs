@@ -11,7 +11,7 @@ use crate::encode::Prepared;
 use crate::error::Result;
 use crate::migrate;
 use crate::schema::{SchemaName, Sql};
-use crate::write::{InsertMode, append};
+use crate::write::{IdCheck, InsertMode, append, is_duplicate_id};
 
 /// How to open a [`PgStore`].
 ///
@@ -183,6 +183,20 @@ impl PgStore {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
+        match self.append_rows(&mut rows, IdCheck::OnConflict).await {
+            // A retried batch (its commit's acknowledgement was lost) or a replayed spool:
+            // acknowledge what is stored, chain the rest.
+            Err(err) if is_duplicate_id(&err) => self.append_rows(&mut rows, IdCheck::First).await,
+            other => other,
+        }
+    }
+
+    /// One transaction of [`append`](Self::append).
+    async fn append_rows(
+        &self,
+        rows: &mut [Prepared],
+        ids: IdCheck,
+    ) -> Result<Vec<audit_core::ChainPosition>> {
         let inner = &self.inner;
         let mut tx = inner.pool.begin().await?;
         let positions = append(
@@ -190,7 +204,8 @@ impl PgStore {
             &inner.sql,
             &inner.hasher,
             inner.insert_mode,
-            &mut rows,
+            rows,
+            ids,
         )
         .await?;
         tx.commit().await?;

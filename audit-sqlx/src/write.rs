@@ -17,6 +17,21 @@ use crate::encode::{Chained, Prepared, copy_binary};
 use crate::error::{Error, Result};
 use crate::schema::Sql;
 
+/// Whether [`append`] looks up the batch's ids before inserting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdCheck {
+    /// Look them up: stored ones are acknowledged with their stored positions.
+    First,
+    /// Insert straight away; a stored id fails the transaction ([`is_duplicate_id`]).
+    OnConflict,
+}
+
+/// Whether `err` is a unique violation: a batch of [`IdCheck::OnConflict`] held an event
+/// already stored, and is to be retried with [`IdCheck::First`].
+pub(crate) fn is_duplicate_id(err: &Error) -> bool {
+    matches!(err, Error::Database(sqlx_core::Error::Database(db)) if db.code().as_deref() == Some("23505"))
+}
+
 /// How a batch travels to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -36,12 +51,18 @@ pub enum InsertMode {
 /// Rows whose event id is already stored (a batch retried after a commit whose
 /// acknowledgement was lost, a spool replayed twice) are not stored again: they are
 /// acknowledged with their stored position. The same id twice in one batch counts once.
+///
+/// With [`IdCheck::OnConflict`] the ids are not looked up first: a batch holding a stored id
+/// then fails with a unique violation ([`is_duplicate_id`]) and must be retried in a new
+/// transaction with [`IdCheck::First`]. Replays are rare, and the lookup (one index probe
+/// per event under the head lock) was the largest cost of an append beside the raw `COPY`.
 pub(crate) async fn append(
     conn: &mut PgConnection,
     sql: &Sql,
     hasher: &ChainHasher,
     mode: InsertMode,
     rows: &mut [Prepared],
+    ids: IdCheck,
 ) -> Result<Vec<ChainPosition>> {
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -66,14 +87,19 @@ pub(crate) async fn append(
     let mut seq = u64::try_from(head_seq)
         .map_err(|_| Error::Schema(format!("chain head seq {head_seq} is negative")))?;
 
-    // Ids already in the chain (one unique-index probe each, under the head lock).
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.event.id).collect();
     let mut known: HashMap<Uuid, ChainPosition> = HashMap::new();
-    for row in query::<Postgres>(sql.find_ids.clone())
-        .bind(&ids)
-        .fetch_all(&mut *conn)
-        .await?
-    {
+    let stored = match ids {
+        IdCheck::First => {
+            // Ids already in the chain (one unique-index probe each, under the head lock).
+            let ids: Vec<Uuid> = rows.iter().map(|r| r.event.id).collect();
+            query::<Postgres>(sql.find_ids.clone())
+                .bind(&ids)
+                .fetch_all(&mut *conn)
+                .await?
+        }
+        IdCheck::OnConflict => Vec::new(),
+    };
+    for row in stored {
         let id: Uuid = row.try_get(0)?;
         let at: i64 = row.try_get(1)?;
         let hash: Vec<u8> = row.try_get(2)?;
