@@ -57,7 +57,7 @@
 //! batch, so writers on different connections, processes or machines queue on it and the chain
 //! stays gap-free and in one order; a rolled-back transaction leaves the head where it was, so
 //! no seq is ever burnt. The event's canonical bytes are encoded before the lock is taken;
-//! only the duplicate-id probe, hashing and the insert happen while others wait, and batching
+//! only hashing and the insert happen while others wait, and batching
 //! (the [`Auditor`](audit_core::Auditor) hands the sink whole batches) amortises the lock. A
 //! writer that hangs while holding it (a frozen process, a lost network) is cut off by the
 //! server after [`PgStoreOptions::idle_in_transaction_timeout`], and its batch rolls back.
@@ -66,7 +66,10 @@
 //! acknowledgement was lost and the pipeline retries the batch, or a spool is replayed twice,
 //! the events already stored are acknowledged with their stored positions instead of being
 //! chained a second time. (So two different events must not share an id; the builder's
-//! UUIDv7 ids never do.)
+//! UUIDv7 ids never do.) [`PgStore::append`] inserts first and looks the batch's ids up only
+//! when the insert hits the unique index, in a second transaction: replays are rare, and the
+//! lookup up front cost more than anything else beside the raw `COPY` (the `postgres`
+//! bench). The outbox relay, which must not retry its transaction, looks them up first.
 //!
 //! Batches go in by binary `COPY` (measured faster than `UNNEST`, see the `postgres` bench;
 //! [`InsertMode::Unnest`] remains available).
