@@ -18,7 +18,7 @@ use audit_core::pipeline::{OverflowPolicy, PipelineError, RecordError, RetryPoli
 use audit_core::sinks::MemorySink;
 use audit_core::{AuditEvent, AuditSink, Auditor, BatchAck, SinkError};
 use pipeline_support::{
-    GatedSink, actions, expected_actions, lane_file, numbered, spool_error_counter, spool_files,
+    GatedSink, actions, expected_actions, numbered, spool_error_counter, spool_files,
 };
 
 const CHILD_DIR: &str = "AUDIT_TEST_CHILD_SPOOL_DIR";
@@ -222,11 +222,7 @@ fn a_lane_given_up_after_read_errors_stays_on_disk_and_is_replayed_on_the_next_s
     let dir = tempfile::tempdir().unwrap();
     let sink = GatedSink::closed();
     let (spool_errors, hook) = spool_error_counter();
-    let auditor = Auditor::builder(sink.clone())
-        .queue_capacity(2)
-        .max_batch_size(1)
-        .overflow(OverflowPolicy::Spool)
-        .spool_dir(dir.path())
+    let auditor = pipeline_support::spooling(&sink, dir.path(), 2, 1)
         .retry(
             RetryPolicy::default()
                 .max_attempts(2)
@@ -242,9 +238,7 @@ fn a_lane_given_up_after_read_errors_stays_on_disk_and_is_replayed_on_the_next_s
     pipeline_support::wait_until("the first write", || sink.writes_started() == 1);
     // E1 and E2 fill the queue, E3..E9 spill to the lane, which then cannot be read.
     events.by_ref().take(9).for_each(|e| auditor.record(e));
-    let lane = lane_file(dir.path()).unwrap();
-    let away = lane.with_extension("away");
-    std::fs::rename(&lane, &away).unwrap();
+    let (lane, away) = pipeline_support::hide_lane(dir.path());
     sink.open();
     pipeline_support::wait_until("the lane given up", || {
         spool_errors.load(std::sync::atomic::Ordering::SeqCst) >= 2

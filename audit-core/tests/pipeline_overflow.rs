@@ -10,8 +10,8 @@ use std::time::Duration;
 use audit_core::pipeline::{OverflowPolicy, PipelineError, RetryPolicy};
 use audit_core::{AuditEvent, Auditor};
 use pipeline_support::{
-    GatedSink, actions, expected_actions, lane_file, numbered, spool_error_counter, spool_files,
-    wait_until,
+    GatedSink, actions, expected_actions, hide_lane, numbered, record_behind_a_held_write,
+    spool_error_counter, spool_files, spooling, wait_until,
 };
 
 #[test]
@@ -77,18 +77,8 @@ fn drop_newest_discards_and_counts_what_does_not_fit() {
 fn spool_overflow_spills_to_disk_and_keeps_order() {
     let dir = tempfile::tempdir().unwrap();
     let sink = GatedSink::closed();
-    let auditor = Auditor::builder(sink.clone())
-        .queue_capacity(2)
-        .max_batch_size(1)
-        .overflow(OverflowPolicy::Spool)
-        .spool_dir(dir.path())
-        .build()
-        .unwrap();
-    auditor.record(AuditEvent::builder("E0").build());
-    wait_until("the first write", || sink.writes_started() == 1);
-    for event in numbered(30).into_iter().skip(1) {
-        auditor.record(event);
-    }
+    let auditor = spooling(&sink, dir.path(), 2, 1).build().unwrap();
+    record_behind_a_held_write(&auditor, &sink, numbered(30).into_iter().skip(1));
     let m = auditor.metrics();
     assert_eq!((m.enqueued, m.dropped), (30, 0));
     assert!(m.spooled >= 27, "spilled to the lane: {m:?}");
@@ -113,16 +103,8 @@ fn spool_overflow_needs_a_spool_directory() {
 fn spilled_events_are_redacted_before_they_reach_the_disk() {
     let dir = tempfile::tempdir().unwrap();
     let sink = GatedSink::closed();
-    let auditor = Auditor::builder(sink.clone())
-        .queue_capacity(1)
-        .max_batch_size(1)
-        .overflow(OverflowPolicy::Spool)
-        .spool_dir(dir.path())
-        .build()
-        .unwrap();
-    auditor.record(AuditEvent::builder("E0").build());
-    wait_until("the first write", || sink.writes_started() == 1);
-    auditor.record(AuditEvent::builder("E1").build());
+    let auditor = spooling(&sink, dir.path(), 1, 1).build().unwrap();
+    record_behind_a_held_write(&auditor, &sink, [AuditEvent::builder("E1").build()]);
     auditor.record(
         AuditEvent::builder("E2")
             .metadata_entry("password", "hunter2")
@@ -397,19 +379,9 @@ fn block_with_many_producers_and_a_slow_sink_keeps_every_event_in_each_producers
 fn a_flood_spilled_to_the_lane_arrives_whole_in_order_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let sink = GatedSink::closed();
-    let auditor = Auditor::builder(sink.clone())
-        .queue_capacity(4)
-        .max_batch_size(16)
-        .overflow(OverflowPolicy::Spool)
-        .spool_dir(dir.path())
-        .build()
-        .unwrap();
-    auditor.record(AuditEvent::builder("E0").build());
-    wait_until("the first write", || sink.writes_started() == 1);
+    let auditor = spooling(&sink, dir.path(), 4, 16).build().unwrap();
     let n = 5_000;
-    for event in numbered(n).into_iter().skip(1) {
-        auditor.record(event);
-    }
+    record_behind_a_held_write(&auditor, &sink, numbered(n).into_iter().skip(1));
     assert!(auditor.metrics().spooled >= n as u64 - 5);
     sink.open();
     auditor.flush_blocking().unwrap();
@@ -423,11 +395,7 @@ fn a_lane_that_cannot_be_read_for_a_while_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let sink = GatedSink::closed();
     let (spool_errors, hook) = spool_error_counter();
-    let auditor = Auditor::builder(sink.clone())
-        .queue_capacity(2)
-        .max_batch_size(1)
-        .overflow(OverflowPolicy::Spool)
-        .spool_dir(dir.path())
+    let auditor = spooling(&sink, dir.path(), 2, 1)
         .retry(
             RetryPolicy::default()
                 .max_attempts(1_000)
@@ -437,15 +405,9 @@ fn a_lane_that_cannot_be_read_for_a_while_loses_nothing() {
         .on_error(hook)
         .build()
         .unwrap();
-    auditor.record(AuditEvent::builder("E0").build());
-    wait_until("the first write", || sink.writes_started() == 1);
-    for event in numbered(30).into_iter().skip(1) {
-        auditor.record(event);
-    }
+    record_behind_a_held_write(&auditor, &sink, numbered(30).into_iter().skip(1));
     // The lane file goes missing for a while (a transient read error).
-    let lane = lane_file(dir.path()).unwrap();
-    let away = lane.with_extension("away");
-    std::fs::rename(&lane, &away).unwrap();
+    let (lane, away) = hide_lane(dir.path());
     sink.open();
     wait_until("a failed lane read", || {
         spool_errors.load(std::sync::atomic::Ordering::SeqCst) >= 2

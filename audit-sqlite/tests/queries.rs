@@ -14,10 +14,17 @@ use tempfile::TempDir;
 const EVENTS: u64 = 600;
 
 async fn loaded() -> (SqliteStore, TempDir, Vec<StoredEvent>) {
+    let (store, dir, records) = filled(42, EVENTS, 97).await;
+    assert_eq!(records.len() as u64, EVENTS);
+    (store, dir, records)
+}
+
+/// A store holding `n` varied events from `seed`, appended `chunk` at a time, and its
+/// records oldest first.
+async fn filled(seed: u64, n: u64, chunk: usize) -> (SqliteStore, TempDir, Vec<StoredEvent>) {
     let (store, dir) = fresh_store();
-    let all = varied_events(42, EVENTS);
-    for chunk in all.chunks(97) {
-        store.append(chunk.to_vec()).await.expect("test setup");
+    for part in varied_events(seed, n).chunks(chunk) {
+        store.append(part.to_vec()).await.expect("test setup");
     }
     let mut records = Vec::new();
     store
@@ -26,7 +33,6 @@ async fn loaded() -> (SqliteStore, TempDir, Vec<StoredEvent>) {
             Ok(())
         })
         .expect("test setup");
-    assert_eq!(records.len() as u64, EVENTS);
     (store, dir, records)
 }
 
@@ -267,17 +273,7 @@ async fn the_query_indexes_are_used_for_their_filters() {
 #[tokio::test]
 async fn lookups_page_and_count_across_many_index_buckets() {
     // The lookup indexes lead with `seq >> 13`: 20 000 events span three buckets.
-    let (store, _dir) = fresh_store();
-    for chunk in varied_events(7, 20_000).chunks(5_000) {
-        store.append(chunk.to_vec()).await.expect("test setup");
-    }
-    let mut records = Vec::new();
-    store
-        .for_each_blocking(&AuditQuery::new().order(Order::OldestFirst), |r| {
-            records.push(r.clone());
-            Ok(())
-        })
-        .expect("test setup");
+    let (store, _dir, records) = filled(7, 20_000, 5_000).await;
     let net = |s: &str| s.parse().expect("test setup");
     for (name, query) in [
         ("actor", AuditQuery::new().actor("alice")),

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use audit_core::pipeline::{AuditorBuilder, OverflowPolicy};
 use audit_core::sinks::MemorySink;
-use audit_core::{AuditEvent, AuditSink, BatchAck, SinkError};
+use audit_core::{AuditEvent, AuditSink, Auditor, BatchAck, SinkError};
 use tokio::sync::watch;
 
 /// A `MemorySink` whose writes wait until the gate is opened.
@@ -134,4 +135,40 @@ pub fn spool_error_counter() -> (
         }
     };
     (count, hook)
+}
+
+/// An auditor over `sink` that spills to an overflow lane in `dir` once `capacity` events
+/// wait, writing `batch` events at a time.
+pub fn spooling(
+    sink: &GatedSink,
+    dir: &std::path::Path,
+    capacity: usize,
+    batch: usize,
+) -> AuditorBuilder {
+    Auditor::builder(sink.clone())
+        .queue_capacity(capacity)
+        .max_batch_size(batch)
+        .overflow(OverflowPolicy::Spool)
+        .spool_dir(dir)
+}
+
+/// Records `E0` and waits until the sink holds it in a write (so nothing drains), then
+/// records `rest`.
+pub fn record_behind_a_held_write(
+    auditor: &Auditor,
+    sink: &GatedSink,
+    rest: impl IntoIterator<Item = AuditEvent>,
+) {
+    auditor.record(AuditEvent::builder("E0").build());
+    wait_until("the first write", || sink.writes_started() == 1);
+    rest.into_iter().for_each(|event| auditor.record(event));
+}
+
+/// Moves the overflow lane file in `dir` away (reads of it fail); returns where it was and
+/// where it went.
+pub fn hide_lane(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let lane = lane_file(dir).expect("an overflow lane");
+    let away = lane.with_extension("away");
+    std::fs::rename(&lane, &away).expect("lane moved away");
+    (lane, away)
 }
