@@ -73,6 +73,15 @@ pub(crate) struct Envelope {
     duration_us: Option<u64>,
 }
 
+impl Envelope {
+    /// [`Recorded::settle`] for a queued event.
+    pub(crate) fn settle(&mut self) {
+        if let Some(micros) = self.duration_us.take() {
+            insert_duration(&mut self.event, micros);
+        }
+    }
+}
+
 /// Where the answer to a `flush` or `shutdown` goes: a future or a blocked thread.
 #[derive(Debug)]
 pub(crate) enum Reply {
@@ -294,11 +303,7 @@ impl Queue {
         if taken > 0 {
             self.wake_producers();
         }
-        for envelope in &mut into[before..] {
-            if let Some(micros) = envelope.duration_us.take() {
-                insert_duration(&mut envelope.event, micros);
-            }
-        }
+        into[before..].iter_mut().for_each(Envelope::settle);
         taken
     }
 

@@ -907,7 +907,7 @@ struct ExitGuard(Arc<Shared>);
 impl Drop for ExitGuard {
     fn drop(&mut self) {
         let queue = &self.0.queue;
-        let (controls, lost) = {
+        let (controls, mut lost) = {
             let mut state = queue.lock();
             state.closing = true;
             state.closed = true;
@@ -916,7 +916,8 @@ impl Drop for ExitGuard {
         };
         if !lost.is_empty() {
             // Only reachable if the worker itself panicked: keep the events in the log.
-            for envelope in &lost {
+            for envelope in &mut lost {
+                envelope.settle();
                 let json = serde_json::to_string(&envelope.event).unwrap_or_default();
                 tracing::error!(event = %json, "audit worker stopped with this event queued");
             }
@@ -981,6 +982,51 @@ mod tests {
             max_batch,
             Duration::ZERO,
         )
+    }
+
+    /// Collects what the `tracing` subscriber of a test writes.
+    #[derive(Clone, Default)]
+    struct Logged(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logged {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn events_dumped_when_the_worker_stops_keep_their_duration() {
+        let shared = Arc::new(Shared::new(
+            8,
+            OverflowPolicy::Block,
+            Redactor::default(),
+            None,
+            None,
+            0,
+            Arc::new(AtomicU64::new(1)),
+        ));
+        let mut recorded =
+            crate::pipeline::Recorded::new(AuditEvent::builder("A_CALL").build(), None);
+        recorded.duration_us = Some(4242);
+        shared.queue.lock().push(recorded, None);
+        let logged = Logged::default();
+        let writer = logged.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || drop(ExitGuard(Arc::clone(&shared))));
+        let text = String::from_utf8(logged.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("A_CALL"), "not dumped: {text}");
+        assert!(
+            text.contains("4242"),
+            "dumped without its duration_us: {text}"
+        );
     }
 
     #[test]
