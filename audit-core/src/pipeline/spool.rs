@@ -486,6 +486,14 @@ pub(crate) fn read_lane(
         line.clear();
         let n = reader.read_until(b'\n', &mut line)?;
         if n == 0 {
+            if read.end == from && from < to {
+                // Nothing where lines were written (the file was cut short): an error, or
+                // the caller would come back to the same offset forever.
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the lane file is shorter than what was written to it",
+                ));
+            }
             break;
         }
         read.end += n as u64;

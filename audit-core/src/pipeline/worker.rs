@@ -1030,6 +1030,38 @@ mod tests {
     }
 
     #[test]
+    fn a_lane_file_cut_short_is_a_read_error_not_an_endless_loop() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut worker = worker_with_lane(dir.path(), 10, 4);
+        let path = worker
+            .shared
+            .queue
+            .lock()
+            .lane
+            .as_ref()
+            .unwrap()
+            .path
+            .clone();
+        // Someone truncates the lane file (a disk being cleaned up) while it is open.
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let batch = worker.next_lane_batch().map(|b| b.events.len());
+            let _ = done.send((batch, worker.lane.failures));
+        });
+        let (batch, failures) = finished
+            .recv_timeout(Duration::from_secs(10))
+            .expect("reading a truncated lane never returned");
+        assert_eq!(batch, None);
+        assert_eq!(failures, 1, "the short read counts as a failed read");
+    }
+
+    #[test]
     fn the_worker_holds_at_most_a_batch_of_a_big_lane_and_reads_all_of_it_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let (n, max_batch) = (1_000, 8);
