@@ -85,14 +85,14 @@ impl Dispatch {
 
     /// Records `event` with an explicitly captured context (`None`: no context).
     pub fn record_with_context(&self, event: AuditEvent, ctx: Option<Arc<AuditContext>>) {
-        self.record_recorded(Recorded::new(event, ctx));
+        self.submit(Recorded::new(event, ctx));
     }
 
     /// Records an event with the facts whose metadata entries are added off the caller's
     /// path (what `#[audited]` records).
-    pub(crate) fn record_recorded(&self, recorded: Recorded) {
+    pub(crate) fn submit(&self, recorded: Recorded) {
         match &self.target {
-            Target::Auditor(auditor) => auditor.record_recorded(recorded),
+            Target::Auditor(auditor) => auditor.submit(recorded),
             Target::Capture(state) => state.record(recorded),
             Target::None => unrouted(),
         }

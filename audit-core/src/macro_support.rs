@@ -204,7 +204,7 @@ impl Pending {
             severity: self.severity,
             metadata: Value::Object(metadata),
         };
-        self.dispatch.record_recorded(Recorded {
+        self.dispatch.submit(Recorded {
             event,
             ctx: self.context,
             duration_us: Some(micros),

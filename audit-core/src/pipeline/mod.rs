@@ -478,12 +478,12 @@ impl Auditor {
 
     /// Records `event` with an explicitly captured context (`None`: no context).
     pub fn record_with_context(&self, event: AuditEvent, ctx: Option<Arc<AuditContext>>) {
-        self.record_recorded(Recorded::new(event, ctx));
+        self.submit(Recorded::new(event, ctx));
     }
 
     /// [`record_with_context`](Self::record_with_context) with the facts whose metadata
     /// entries the worker adds.
-    pub(crate) fn record_recorded(&self, recorded: Recorded) {
+    pub(crate) fn submit(&self, recorded: Recorded) {
         let shared = self.shared();
         let queue = &shared.queue;
         let mut state = queue.lock();

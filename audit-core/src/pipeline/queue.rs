@@ -48,16 +48,16 @@ impl Recorded {
     /// caller's path. Paths that prepare an event on the caller (the overflow lane, test
     /// captures) settle it first.
     pub(crate) fn settle(&mut self) {
-        if let Some(micros) = self.duration_us.take() {
-            insert_duration(&mut self.event, micros);
-        }
+        settle(&mut self.event, &mut self.duration_us);
     }
 }
 
-/// Adds `duration_us` to the metadata (left alone if the metadata is not an object, so
-/// validation still reports that).
-fn insert_duration(event: &mut AuditEvent, micros: u64) {
-    if let serde_json::Value::Object(map) = &mut event.metadata {
+/// Moves a deferred duration into the metadata as `duration_us` (left out if the metadata
+/// is not an object, so validation still reports that).
+fn settle(event: &mut AuditEvent, duration_us: &mut Option<u64>) {
+    if let (Some(micros), serde_json::Value::Object(map)) =
+        (duration_us.take(), &mut event.metadata)
+    {
         map.insert("duration_us".to_owned(), micros.into());
     }
 }
@@ -76,9 +76,7 @@ pub(crate) struct Envelope {
 impl Envelope {
     /// [`Recorded::settle`] for a queued event.
     pub(crate) fn settle(&mut self) {
-        if let Some(micros) = self.duration_us.take() {
-            insert_duration(&mut self.event, micros);
-        }
+        settle(&mut self.event, &mut self.duration_us);
     }
 }
 
