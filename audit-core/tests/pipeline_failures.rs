@@ -13,6 +13,18 @@ use audit_core::store::VerifyScope;
 use audit_core::{AuditEvent, AuditStore, Auditor};
 use pipeline_support::{PoisonSink, actions, expected_actions, numbered, spool_files, wait_until};
 
+/// A sink that refuses every write until told otherwise, behind an auditor that retries
+/// quickly.
+fn failing_sink_auditor() -> (MemorySink, Auditor) {
+    let sink = MemorySink::new();
+    sink.set_failing(true);
+    let auditor = Auditor::builder(sink.clone())
+        .retry(quick_retry())
+        .build()
+        .unwrap();
+    (sink, auditor)
+}
+
 fn quick_retry() -> RetryPolicy {
     RetryPolicy::default()
         .max_attempts(2)
@@ -88,12 +100,7 @@ fn transient_failures_are_retried_without_spooling() {
 
 #[tokio::test]
 async fn record_durable_waits_for_the_replay_after_an_outage() {
-    let sink = MemorySink::new();
-    sink.set_failing(true);
-    let auditor = Auditor::builder(sink.clone())
-        .retry(quick_retry())
-        .build()
-        .unwrap();
+    let (sink, auditor) = failing_sink_auditor();
     let durable = tokio::spawn({
         let auditor = auditor.clone();
         async move {
@@ -236,12 +243,7 @@ fn an_unbounded_replay_backoff_waits_instead_of_failing() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn shutdown_without_a_spool_directory_says_the_events_were_not_kept() {
-    let sink = MemorySink::new();
-    sink.set_failing(true);
-    let auditor = Auditor::builder(sink.clone())
-        .retry(quick_retry())
-        .build()
-        .unwrap();
+    let (sink, auditor) = failing_sink_auditor();
     for event in numbered(2) {
         auditor.record(event);
     }

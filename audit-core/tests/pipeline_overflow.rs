@@ -186,13 +186,7 @@ async fn block_in_a_current_thread_runtime_spills_past_max_overflow_and_loses_no
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn block_in_a_multi_thread_runtime_waits_in_place_and_keeps_the_queue_bounded() {
-    let sink = audit_core::sinks::MemorySink::new();
-    sink.set_write_delay(std::time::Duration::from_millis(1));
-    let auditor = Auditor::builder(sink.clone())
-        .queue_capacity(4)
-        .max_batch_size(2)
-        .build()
-        .unwrap();
+    let (sink, auditor) = slow_sink_auditor(4, 2);
     let producers: Vec<_> = (0..4)
         .map(|producer| {
             let auditor = auditor.clone();
@@ -339,13 +333,7 @@ fn an_error_hook_that_records_neither_deadlocks_nor_recurses() {
 
 #[test]
 fn block_with_many_producers_and_a_slow_sink_keeps_every_event_in_each_producers_order() {
-    let sink = audit_core::sinks::MemorySink::new();
-    sink.set_write_delay(std::time::Duration::from_millis(1));
-    let auditor = Auditor::builder(sink.clone())
-        .queue_capacity(8)
-        .max_batch_size(4)
-        .build()
-        .unwrap();
+    let (sink, auditor) = slow_sink_auditor(8, 4);
     std::thread::scope(|s| {
         for producer in 0..4 {
             let auditor = auditor.clone();
@@ -417,4 +405,16 @@ fn a_lane_that_cannot_be_read_for_a_while_loses_nothing() {
     assert_eq!(actions(&sink.inner), expected_actions(30));
     let leftovers = spool_files(dir.path());
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// A sink taking 1 ms per write, behind a Block auditor with this queue and batch size.
+fn slow_sink_auditor(capacity: usize, batch: usize) -> (audit_core::sinks::MemorySink, Auditor) {
+    let sink = audit_core::sinks::MemorySink::new();
+    sink.set_write_delay(Duration::from_millis(1));
+    let auditor = Auditor::builder(sink.clone())
+        .queue_capacity(capacity)
+        .max_batch_size(batch)
+        .build()
+        .unwrap();
+    (sink, auditor)
 }

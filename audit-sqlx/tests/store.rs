@@ -399,17 +399,10 @@ async fn verify_names_the_first_modified_record() {
     let url = require_pg!();
     let store = fresh_store(&url, "verifymod").await;
     store.append(&events(0..10)).await.unwrap();
-    let s = store.schema();
-    exec(
-        &url,
-        &format!(
-            "ALTER TABLE {s}.audit_events DISABLE TRIGGER USER;
-             UPDATE {s}.audit_events SET description = 'forged' WHERE seq = 6;
-             ALTER TABLE {s}.audit_events ENABLE TRIGGER USER;"
-        ),
-    )
-    .await
-    .unwrap();
+    tamper(&url, &store, |events| {
+        format!("UPDATE {events} SET description = 'forged' WHERE seq = 6")
+    })
+    .await;
     let report = store.verify(VerifyScope::All, None).await.unwrap();
     let fault = report.fault.expect("tampering detected");
     assert_eq!(fault.seq, 6);
@@ -435,17 +428,10 @@ async fn verify_with_a_later_checkpoint_reports_truncation() {
     let store = fresh_store(&url, "verifytrunc").await;
     store.append(&events(0..5)).await.unwrap();
     let head = store.head().await.unwrap().unwrap();
-    let s = store.schema();
-    exec(
-        &url,
-        &format!(
-            "ALTER TABLE {s}.audit_events DISABLE TRIGGER USER;
-             DELETE FROM {s}.audit_events WHERE seq = 5;
-             ALTER TABLE {s}.audit_events ENABLE TRIGGER USER;"
-        ),
-    )
-    .await
-    .unwrap();
+    tamper(&url, &store, |events| {
+        format!("DELETE FROM {events} WHERE seq = 5")
+    })
+    .await;
     let report = store.verify(VerifyScope::All, Some(&head)).await.unwrap();
     assert_eq!(
         report.fault.map(|f| f.kind),
@@ -537,17 +523,10 @@ async fn verify_reports_a_row_that_no_longer_decodes_as_modified() {
     let url = require_pg!();
     let store = fresh_store(&url, "verifyundecodable").await;
     store.append(&events(0..6)).await.unwrap();
-    let s = store.schema();
-    exec(
-        &url,
-        &format!(
-            "ALTER TABLE {s}.audit_events DISABLE TRIGGER USER;
-             UPDATE {s}.audit_events SET category = 'bogus' WHERE seq = 4;
-             ALTER TABLE {s}.audit_events ENABLE TRIGGER USER;"
-        ),
-    )
-    .await
-    .unwrap();
+    tamper(&url, &store, |events| {
+        format!("UPDATE {events} SET category = 'bogus' WHERE seq = 4")
+    })
+    .await;
     let report = store.verify(VerifyScope::All, None).await.unwrap();
     let fault = report.fault.expect("tampering detected");
     assert_eq!(

@@ -161,3 +161,20 @@ pub async fn exec(url: &str, sql: &str) -> Result<u64, sqlx_core::Error> {
         .await?;
     Ok(done.rows_affected())
 }
+
+/// Runs `sql(events table)` with the store's append-only triggers off, as an attacker with
+/// the table owner's rights could.
+pub async fn tamper(url: &str, store: &audit_sqlx::PgStore, sql: impl FnOnce(&str) -> String) {
+    let events = format!("{}.audit_events", store.schema());
+    let statement = sql(&events);
+    exec(
+        url,
+        &format!(
+            "ALTER TABLE {events} DISABLE TRIGGER USER;
+             {statement};
+             ALTER TABLE {events} ENABLE TRIGGER USER;"
+        ),
+    )
+    .await
+    .expect("tampering with the events table");
+}
