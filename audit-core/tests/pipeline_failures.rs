@@ -21,7 +21,7 @@ fn failing_sink_auditor() -> (MemorySink, Auditor) {
     let auditor = Auditor::builder(sink.clone())
         .retry(quick_retry())
         .build()
-        .unwrap();
+        .expect("auditor");
     (sink, auditor)
 }
 

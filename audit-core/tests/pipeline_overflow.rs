@@ -214,14 +214,7 @@ async fn block_in_a_multi_thread_runtime_waits_in_place_and_keeps_the_queue_boun
     assert!(most_queued <= 4, "the queue grew to {most_queued}");
     assert_eq!((m.over_capacity, m.dropped, m.written), (0, 0, 400));
     let events = sink.events();
-    for producer in 0..4 {
-        let order: Vec<_> = events
-            .iter()
-            .filter(|e| e.action == format!("P{producer}"))
-            .map(|e| e.metadata["i"].as_u64().unwrap())
-            .collect();
-        assert_eq!(order, (0..100).collect::<Vec<_>>());
-    }
+    assert_each_producer_in_order(&events, 4, 100);
 }
 
 /// A sink whose writes need a task on the recording code's own runtime.
@@ -351,14 +344,7 @@ fn block_with_many_producers_and_a_slow_sink_keeps_every_event_in_each_producers
     auditor.shutdown_blocking().unwrap();
     let events = sink.events();
     assert_eq!(events.len(), 400);
-    for producer in 0..4 {
-        let order: Vec<_> = events
-            .iter()
-            .filter(|e| e.action == format!("P{producer}"))
-            .map(|e| e.metadata["i"].as_u64().unwrap())
-            .collect();
-        assert_eq!(order, (0..100).collect::<Vec<_>>());
-    }
+    assert_each_producer_in_order(&events, 4, 100);
     let m = auditor.metrics();
     assert_eq!((m.dropped, m.over_capacity), (0, 0));
 }
@@ -415,6 +401,23 @@ fn slow_sink_auditor(capacity: usize, batch: usize) -> (audit_core::sinks::Memor
         .queue_capacity(capacity)
         .max_batch_size(batch)
         .build()
-        .unwrap();
+        .expect("auditor");
     (sink, auditor)
+}
+
+/// Each of `producers` producers' `P<n>` events arrived, all `per_producer` of them, in the
+/// order it recorded them (metadata `i`).
+fn assert_each_producer_in_order(events: &[AuditEvent], producers: usize, per_producer: u64) {
+    for producer in 0..producers {
+        let order: Vec<_> = events
+            .iter()
+            .filter(|e| e.action == format!("P{producer}"))
+            .map(|e| e.metadata["i"].as_u64().expect("a counter"))
+            .collect();
+        assert_eq!(
+            order,
+            (0..per_producer).collect::<Vec<_>>(),
+            "producer {producer}"
+        );
+    }
 }
