@@ -38,31 +38,22 @@ use std::str::FromStr;
 use chrono::SecondsFormat;
 
 use crate::event::StoredEvent;
+use crate::fields::{Field, FieldValue};
 
-/// The columns of a CSV export, in order.
-pub const CSV_COLUMNS: [&str; 21] = [
-    "seq",
-    "id",
-    "occurred_at",
-    "action",
-    "category",
-    "outcome",
-    "reason",
-    "actor_kind",
-    "actor_id",
-    "entity_type",
-    "entity_id",
-    "description",
-    "ip",
-    "user_agent",
-    "request_id",
-    "session_id",
-    "tenant",
-    "severity",
-    "metadata",
-    "prev_hash",
-    "hash",
-];
+/// The columns of a CSV export, in order: `seq`, every [`Field`] of the event, then the two
+/// hashes.
+pub const CSV_COLUMNS: [&str; Field::ALL.len() + 3] = {
+    let mut columns = [""; Field::ALL.len() + 3];
+    columns[0] = "seq";
+    let mut i = 0;
+    while i < Field::ALL.len() {
+        columns[i + 1] = Field::ALL[i].name();
+        i += 1;
+    }
+    columns[Field::ALL.len() + 1] = "prev_hash";
+    columns[Field::ALL.len() + 2] = "hash";
+    columns
+};
 
 /// How exported records are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -244,46 +235,24 @@ pub fn csv_safe(cell: &str) -> Cow<'_, str> {
     }
 }
 
-fn opt(value: Option<&str>) -> Cow<'_, str> {
-    csv_safe(value.unwrap_or(""))
-}
-
 fn write_csv_row<W: Write>(
     writer: &mut csv::Writer<W>,
     record: &StoredEvent,
 ) -> Result<(), ExportError> {
-    let e = &record.event;
-    let seq = record.seq.to_string();
-    let id = e.id.to_string();
-    let at = e.occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true);
-    let ip = e.ip.map(|ip| ip.to_string()).unwrap_or_default();
-    let metadata = serde_json::to_string(&e.metadata)?;
-    let prev_hash = record.prev_hash.to_hex();
-    let hash = record.hash.to_hex();
-    let cells: [Cow<'_, str>; CSV_COLUMNS.len()] = [
-        Cow::Borrowed(seq.as_str()),
-        Cow::Borrowed(id.as_str()),
-        Cow::Borrowed(at.as_str()),
-        csv_safe(&e.action),
-        Cow::Borrowed(e.category.as_str()),
-        Cow::Borrowed(e.outcome.as_str()),
-        opt(e.reason.as_deref()),
-        Cow::Borrowed(e.actor.as_ref().map_or("", |a| a.kind.as_str())),
-        opt(e.actor.as_ref().map(|a| a.id.as_str())),
-        opt(e.entity_type.as_deref()),
-        opt(e.entity_id.as_deref()),
-        opt(e.description.as_deref()),
-        Cow::Borrowed(ip.as_str()),
-        opt(e.user_agent.as_deref()),
-        opt(e.request_id.as_deref()),
-        opt(e.session_id.as_deref()),
-        opt(e.tenant.as_deref()),
-        Cow::Borrowed(e.severity.as_str()),
-        // A JSON object starts with `{`, so it never needs the formula escape.
-        Cow::Borrowed(metadata.as_str()),
-        Cow::Borrowed(prev_hash.as_str()),
-        Cow::Borrowed(hash.as_str()),
-    ];
+    let mut cells: Vec<Cow<'_, str>> = Vec::with_capacity(CSV_COLUMNS.len());
+    cells.push(Cow::Owned(record.seq.to_string()));
+    for field in Field::ALL {
+        cells.push(match field.value(&record.event) {
+            FieldValue::Id(id) => Cow::Owned(id.to_string()),
+            FieldValue::Time(at) => Cow::Owned(at.to_rfc3339_opts(SecondsFormat::Micros, true)),
+            FieldValue::Text(text) => csv_safe(text.unwrap_or("")),
+            FieldValue::Ip(ip) => Cow::Owned(ip.map(|ip| ip.to_string()).unwrap_or_default()),
+            // A JSON object starts with `{`, so it never needs the formula escape.
+            FieldValue::Json(value) => Cow::Owned(serde_json::to_string(value)?),
+        });
+    }
+    cells.push(Cow::Owned(record.prev_hash.to_hex()));
+    cells.push(Cow::Owned(record.hash.to_hex()));
     writer.write_record(cells.iter().map(|c| c.as_bytes()))?;
     Ok(())
 }

@@ -16,6 +16,7 @@ pub mod chain;
 pub mod context;
 pub mod event;
 pub mod export;
+pub mod fields;
 pub mod observer;
 pub mod pipeline;
 pub mod query;

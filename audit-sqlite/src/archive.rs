@@ -275,7 +275,7 @@ fn write_archive(
             ChainVerifier::from_anchor(hasher.clone(), header.anchor).with_checkpoint(Some(&end));
         let mut stmt = conn.prepare(&format!(
             "SELECT {} FROM audit_events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
-            codec::COLUMNS
+            codec::columns()
         ))?;
         let mut rows = stmt.query([seq_param(header.anchor.seq), seq_param(header.last.seq)])?;
         while let Some(row) = rows.next()? {

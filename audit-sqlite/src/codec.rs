@@ -1,29 +1,42 @@
 //! Mapping between [`StoredEvent`] and a row of `audit_events`.
 
-use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::LazyLock;
 
 use audit_core::chain::ChainHash;
-use audit_core::{Actor, AuditEvent, StoredEvent};
-use chrono::DateTime;
+use audit_core::fields::{self, Field, FieldReader, FieldValue};
+use audit_core::{AuditEvent, StoredEvent};
+use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use rusqlite::types::ToSqlOutput;
 use rusqlite::{Row, Statement, ToSql};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
 
-/// The columns of `audit_events`, in the order [`decode`] reads and [`insert`] binds them.
-pub(crate) const COLUMNS: &str = "seq, id, occurred_at, action, category, outcome, reason, \
-    actor_kind, actor_id, entity_type, entity_id, description, ip, user_agent, request_id, \
-    session_id, tenant, severity, metadata, prev_hash, hash";
+/// The columns of `audit_events`, in the order [`decode`] reads and [`insert`] binds them:
+/// `seq`, every [`Field`], then the two hashes.
+pub(crate) fn columns() -> &'static str {
+    static COLUMNS: LazyLock<String> =
+        LazyLock::new(|| format!("seq, {}, prev_hash, hash", fields::column_list()));
+    &COLUMNS
+}
 
 /// The statement [`insert`] runs.
-pub(crate) const INSERT_SQL: &str = "INSERT INTO audit_events (seq, id, occurred_at, action, \
-    category, outcome, reason, actor_kind, actor_id, entity_type, entity_id, description, ip, \
-    user_agent, request_id, session_id, tenant, severity, metadata, prev_hash, hash) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-    ?19, ?20, ?21)";
+pub(crate) fn insert_sql() -> &'static str {
+    static INSERT: LazyLock<String> = LazyLock::new(|| {
+        let params: Vec<String> = (1..=Field::ALL.len() + 3)
+            .map(|i| format!("?{i}"))
+            .collect();
+        format!(
+            "INSERT INTO audit_events ({}) VALUES ({})",
+            columns(),
+            params.join(", ")
+        )
+    });
+    &INSERT
+}
 
 const V4_TAG: u8 = 4;
 const V6_TAG: u8 = 6;
@@ -79,11 +92,22 @@ pub(crate) fn seq_param(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
-struct Text<'a>(Option<&'a str>);
+/// One bound value of an [`insert`].
+enum Cell<'a> {
+    Integer(i64),
+    Blob(&'a [u8]),
+    OwnedBlob(Vec<u8>),
+    Text(Option<&'a str>),
+}
 
-impl ToSql for Text<'_> {
+impl ToSql for Cell<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        self.0.to_sql()
+        match self {
+            Cell::Integer(n) => n.to_sql(),
+            Cell::Blob(bytes) => bytes.to_sql(),
+            Cell::OwnedBlob(bytes) => bytes.to_sql(),
+            Cell::Text(text) => text.to_sql(),
+        }
     }
 }
 
@@ -97,93 +121,85 @@ pub(crate) fn insert(
 ) -> Result<()> {
     let metadata = serde_json::to_string(&event.metadata)
         .map_err(|e| Error::InvalidRequest(format!("metadata cannot be serialized: {e}")))?;
-    let ip = event.ip.map(ip_key);
-    let actor = event.actor.as_ref();
-    stmt.execute(rusqlite::params![
-        seq_param(seq),
-        &event.id.as_bytes()[..],
-        event.occurred_at.timestamp_micros(),
-        event.action.as_ref(),
-        event.category.as_str(),
-        event.outcome.as_str(),
-        Text(event.reason.as_deref()),
-        Text(actor.map(|a| a.kind.as_str())),
-        Text(actor.map(|a| a.id.as_str())),
-        Text(event.entity_type.as_deref()),
-        Text(event.entity_id.as_deref()),
-        Text(event.description.as_deref()),
-        ip,
-        Text(event.user_agent.as_deref()),
-        Text(event.request_id.as_deref()),
-        Text(event.session_id.as_deref()),
-        Text(event.tenant.as_deref()),
-        event.severity.as_str(),
-        metadata,
-        &prev_hash.as_bytes()[..],
-        &hash.as_bytes()[..],
-    ])?;
+    let mut cells = Vec::with_capacity(Field::ALL.len() + 3);
+    cells.push(Cell::Integer(seq_param(seq)));
+    for field in Field::ALL {
+        cells.push(match field.value(event) {
+            FieldValue::Id(id) => Cell::Blob(id.as_bytes()),
+            FieldValue::Time(at) => Cell::Integer(at.timestamp_micros()),
+            FieldValue::Text(text) => Cell::Text(text),
+            FieldValue::Ip(ip) => ip.map_or(Cell::Text(None), |ip| Cell::OwnedBlob(ip_key(ip))),
+            FieldValue::Json(_) => Cell::Text(Some(&metadata)),
+        });
+    }
+    cells.push(Cell::Blob(&prev_hash.as_bytes()[..]));
+    cells.push(Cell::Blob(&hash.as_bytes()[..]));
+    stmt.execute(rusqlite::params_from_iter(cells))?;
     Ok(())
 }
 
-/// Reads a row selected with [`COLUMNS`].
+/// Reads the event's columns of a row selected with [`columns`] (the first is `seq`).
+struct RowFields<'r, 's> {
+    row: &'r Row<'s>,
+}
+
+impl RowFields<'_, '_> {
+    fn get<T: rusqlite::types::FromSql>(&self, field: Field) -> rusqlite::Result<T> {
+        self.row.get(1 + field.index())
+    }
+}
+
+impl FieldReader for RowFields<'_, '_> {
+    type Error = String;
+
+    fn id(&mut self, field: Field) -> std::result::Result<Uuid, String> {
+        let bytes: Vec<u8> = self.get(field).map_err(|e| e.to_string())?;
+        Uuid::from_slice(&bytes).map_err(|_| "is not 16 bytes".to_owned())
+    }
+
+    fn time(&mut self, field: Field) -> std::result::Result<DateTime<Utc>, String> {
+        let micros: i64 = self.get(field).map_err(|e| e.to_string())?;
+        DateTime::from_timestamp_micros(micros).ok_or_else(|| "is out of range".to_owned())
+    }
+
+    fn text(&mut self, field: Field) -> std::result::Result<Option<String>, String> {
+        self.get(field).map_err(|e| e.to_string())
+    }
+
+    fn ip(&mut self, field: Field) -> std::result::Result<Option<IpAddr>, String> {
+        match self
+            .get::<Option<Vec<u8>>>(field)
+            .map_err(|e| e.to_string())?
+        {
+            None => Ok(None),
+            Some(key) => ip_from_key(&key)
+                .map(Some)
+                .ok_or_else(|| "is not a valid address key".to_owned()),
+        }
+    }
+
+    fn json(&mut self, field: Field) -> std::result::Result<Value, String> {
+        let text: Option<String> = self.get(field).map_err(|e| e.to_string())?;
+        let text = text.ok_or_else(|| "is NULL".to_owned())?;
+        serde_json::from_str(&text).map_err(|e| format!("is not JSON: {e}"))
+    }
+}
+
+/// Reads a row selected with [`columns`].
 pub(crate) fn decode(row: &Row<'_>) -> Result<StoredEvent> {
     let raw_seq: i64 = row.get(0)?;
     let seq = u64::try_from(raw_seq).map_err(|_| Error::corrupt_record(0, "negative seq"))?;
-    let bad = |what: &str| Error::corrupt_record(seq, what.to_owned());
-    let sql = |e: rusqlite::Error| Error::corrupt_record(seq, e.to_string());
-    let text = |i: usize| -> Result<Option<String>> { row.get(i).map_err(sql) };
-    let required = |i: usize, name: &str| -> Result<String> {
-        text(i)?.ok_or_else(|| bad(&format!("{name} is NULL")))
-    };
-    let parse = |i: usize, name: &str| -> Result<String> { required(i, name) };
-
-    let id: Vec<u8> = row.get(1).map_err(sql)?;
-    let id = Uuid::from_slice(&id).map_err(|_| bad("id is not 16 bytes"))?;
-    let micros: i64 = row.get(2).map_err(sql)?;
-    let occurred_at =
-        DateTime::from_timestamp_micros(micros).ok_or_else(|| bad("occurred_at out of range"))?;
-    let name_err = |e: audit_core::ValidationError| bad(&e.to_string());
-    let actor = match (text(7)?, text(8)?) {
-        (Some(kind), Some(id)) => Some(Actor {
-            id,
-            kind: kind.parse().map_err(name_err)?,
-        }),
-        (None, None) => None,
-        _ => return Err(bad("actor kind and id must be both set or both NULL")),
-    };
-    let ip = match row.get::<_, Option<Vec<u8>>>(12).map_err(sql)? {
-        None => None,
-        Some(key) => Some(ip_from_key(&key).ok_or_else(|| bad("ip is not a valid address key"))?),
-    };
-    let metadata = serde_json::from_str(&required(18, "metadata")?)
-        .map_err(|e| bad(&format!("metadata is not JSON: {e}")))?;
+    let bad = |what: String| Error::corrupt_record(seq, what);
+    let event = fields::read_event(&mut RowFields { row }).map_err(|e| bad(e.to_string()))?;
     let hash_at = |i: usize, name: &str| -> Result<ChainHash> {
-        let bytes: Vec<u8> = row.get(i).map_err(sql)?;
-        ChainHash::from_slice(&bytes).map_err(|_| bad(&format!("{name} is not 32 bytes")))
+        let bytes: Vec<u8> = row.get(i).map_err(|e| bad(e.to_string()))?;
+        ChainHash::from_slice(&bytes).map_err(|_| bad(format!("{name} is not 32 bytes")))
     };
-    let event = AuditEvent {
-        id,
-        occurred_at,
-        action: Cow::Owned(required(3, "action")?),
-        category: parse(4, "category")?.parse().map_err(name_err)?,
-        outcome: parse(5, "outcome")?.parse().map_err(name_err)?,
-        reason: text(6)?,
-        actor,
-        entity_type: text(9)?.map(Cow::Owned),
-        entity_id: text(10)?,
-        description: text(11)?,
-        ip,
-        user_agent: text(13)?,
-        request_id: text(14)?,
-        session_id: text(15)?,
-        tenant: text(16)?,
-        severity: parse(17, "severity")?.parse().map_err(name_err)?,
-        metadata,
-    };
+    let hashes_at = 1 + Field::ALL.len();
     Ok(StoredEvent {
         seq,
-        prev_hash: hash_at(19, "prev_hash")?,
-        hash: hash_at(20, "hash")?,
+        prev_hash: hash_at(hashes_at, "prev_hash")?,
+        hash: hash_at(hashes_at + 1, "hash")?,
         event,
     })
 }

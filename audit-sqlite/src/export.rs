@@ -24,7 +24,7 @@ impl SqliteStore {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let dir = tempfile::tempdir()?;
     /// # let store = audit_sqlite::SqliteStore::open(dir.path().join("audit.db"))?;
-    /// store.append(vec![AuditEvent::builder("USER_LOGIN").description("=1+1").build()]).await?;
+    /// store.append(&[AuditEvent::builder("USER_LOGIN").description("=1+1").build()]).await?;
     /// let (count, csv) = store.export_blocking(&AuditQuery::new(), ExportFormat::Csv, Vec::new())?;
     /// assert_eq!(count, 1);
     /// assert!(String::from_utf8(csv)?.contains("'=1+1"));

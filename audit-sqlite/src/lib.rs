@@ -28,7 +28,7 @@
 //!     .actor(Actor::user("alice"))
 //!     .entity("booking", "b-42")
 //!     .build();
-//! let positions = store.append(vec![event]).await?;
+//! let positions = store.append(&[event]).await?;
 //! assert_eq!(positions[0].seq, 1);
 //!
 //! let page = store.query(&AuditQuery::new().actor("alice").limit(50)).await?;
@@ -45,7 +45,7 @@
 //!
 //! ```
 //! use audit_core::{Actor, AuditEvent, AuditStore, Auditor};
-//! use audit_sqlite::{SqliteConfig, SqliteStore};
+//! use audit_sqlite::{SqliteOptions, SqliteStore};
 //! use audit_core::ChainHasher;
 //!
 //! # #[tokio::main]
@@ -53,7 +53,7 @@
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("audit.db");
 //! let store = SqliteStore::open_with(
-//!     SqliteConfig::new(&path).hasher(ChainHasher::hmac_sha256(b"key from your secret store")),
+//!     SqliteOptions::new(&path).hasher(ChainHasher::hmac_sha256(b"key from your secret store")),
 //! )?;
 //! let auditor = Auditor::builder(store.clone()).build()?;
 //!
@@ -110,7 +110,7 @@
 //! chain anchor, deletes them through a gate that exists only inside that transaction,
 //! moves the live chain's anchor, and appends an [`ARCHIVED_ACTION`] event naming the range
 //! and the archive's SHA-256. Triggers stop mistakes, not an attacker with write access to
-//! the file: the hash chain (with an HMAC key, see [`SqliteConfig::hasher`]) is what makes
+//! the file: the hash chain (with an HMAC key, see [`SqliteOptions::hasher`]) is what makes
 //! tampering visible.
 //!
 //! ```
@@ -120,7 +120,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let dir = tempfile::tempdir()?;
 //! # let store = SqliteStore::open(dir.path().join("audit.db"))?;
-//! # store.append(vec![AuditEvent::builder("USER_LOGIN").build()]).await?;
+//! # store.append(&[AuditEvent::builder("USER_LOGIN").build()]).await?;
 //! let cut_off = chrono::Utc::now();
 //! let archive = store.archive(cut_off, dir.path().join("archive-1.jsonl")).await?;
 //! assert_eq!(archive.count, 1);
@@ -150,9 +150,9 @@
 
 mod archive;
 mod codec;
-mod config;
 mod error;
 mod export;
+mod options;
 mod query;
 mod reader;
 mod schema;
@@ -163,7 +163,7 @@ mod writer;
 pub use archive::{
     ARCHIVED_ACTION, ArchiveHeader, ArchiveReport, ArchiveVerification, verify_archive,
 };
-pub use config::{Durability, SqliteConfig};
 pub use error::{Error, Result};
+pub use options::{Durability, SqliteOptions};
 pub use schema::SCHEMA_VERSION;
 pub use store::SqliteStore;

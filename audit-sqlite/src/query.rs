@@ -180,7 +180,7 @@ pub(crate) fn page(conn: &Connection, query: &AuditQuery) -> Result<Page> {
     let f = filter(query, true);
     let sql = format!(
         "SELECT {} FROM audit_events{}{} LIMIT {}",
-        codec::COLUMNS,
+        codec::columns(),
         f.clause,
         order_sql(query.order, f.bucketed),
         u64::from(size) + 1
@@ -204,7 +204,7 @@ pub(crate) fn scan(
     let f = filter(query, true);
     let sql = format!(
         "SELECT {} FROM audit_events{}{}",
-        codec::COLUMNS,
+        codec::columns(),
         f.clause,
         order_sql(query.order, f.bucketed)
     );
@@ -275,7 +275,10 @@ pub(crate) fn count_by(
 
 /// One record by seq.
 pub(crate) fn get(conn: &Connection, seq: u64) -> Result<Option<StoredEvent>> {
-    let sql = format!("SELECT {} FROM audit_events WHERE seq = ?1", codec::COLUMNS);
+    let sql = format!(
+        "SELECT {} FROM audit_events WHERE seq = ?1",
+        codec::columns()
+    );
     conn.query_row(&sql, [seq_param(seq)], |row| Ok(codec::decode(row)))
         .optional()?
         .transpose()

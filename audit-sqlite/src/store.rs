@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::archive::{ArchiveReport, ArchiveRequest};
-use crate::config::SqliteConfig;
 use crate::error::Result;
+use crate::options::SqliteOptions;
 use crate::reader::{Readers, blocking};
 use crate::writer::{Command, WriterHandle};
 use crate::{query, schema, verify, writer};
@@ -40,34 +40,34 @@ pub(crate) struct Inner {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the store at `path` with the default [`SqliteConfig`].
+    /// Opens (creating if needed) the store at `path` with the default [`SqliteOptions`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open_with(SqliteConfig::new(path))
+        Self::open_with(SqliteOptions::new(path))
     }
 
-    /// Opens (creating if needed) the store described by `config`.
+    /// Opens (creating if needed) the store described by `options`.
     ///
     /// Fails with [`Error::NotADatabase`](crate::Error::NotADatabase) for a file that is not SQLite,
     /// [`Error::Foreign`](crate::Error::Foreign) for SQLite tables this library did not create,
     /// [`Error::SchemaTooNew`](crate::Error::SchemaTooNew) for a file from a newer version, and
-    /// [`Error::HasherMismatch`](crate::Error::HasherMismatch) when `config`'s hasher is not the store's. An older schema
+    /// [`Error::HasherMismatch`](crate::Error::HasherMismatch) when `options`'s hasher is not the store's. An older schema
     /// is upgraded in place.
-    pub fn open_with(config: SqliteConfig) -> Result<Self> {
-        let path = config.path.clone();
-        let mut conn = open_writer(&config)?;
-        schema::prepare(&mut conn, &path, &config.hasher)?;
+    pub fn open_with(options: SqliteOptions) -> Result<Self> {
+        let path = options.path.clone();
+        let mut conn = open_writer(&options)?;
+        schema::prepare(&mut conn, &path, &options.hasher)?;
         writer::optimize(&conn);
-        let writer = WriterHandle::spawn(conn, config.hasher.clone())?;
+        let writer = WriterHandle::spawn(conn, options.hasher.clone())?;
         let readers = Readers::new(
             path.clone(),
-            config.busy_timeout,
-            config.reader_cache_kib,
-            config.max_idle_readers,
+            options.busy_timeout,
+            options.reader_cache_kib,
+            options.max_idle_readers,
         );
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
-                hasher: config.hasher,
+                hasher: options.hasher,
                 writer,
                 readers,
             }),
@@ -88,7 +88,8 @@ impl SqliteStore {
     ///
     /// This is what [`AuditSink::write`] does; it is public for tools that write without
     /// an [`Auditor`](audit_core::Auditor).
-    pub async fn append(&self, events: Vec<AuditEvent>) -> Result<Vec<ChainPosition>> {
+    pub async fn append(&self, events: &[AuditEvent]) -> Result<Vec<ChainPosition>> {
+        let events = events.to_vec();
         self.inner
             .writer
             .call(|reply| Command::Append { events, reply })
@@ -166,13 +167,13 @@ impl SqliteStore {
     }
 }
 
-fn open_writer(config: &SqliteConfig) -> Result<Connection> {
-    let path = &config.path;
+fn open_writer(options: &SqliteOptions) -> Result<Connection> {
+    let path = &options.path;
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| schema::open_error(path, e))?;
-    conn.busy_timeout(config.busy_timeout)?;
+    conn.busy_timeout(options.busy_timeout)?;
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
         .map_err(|e| schema::open_error(path, e))?;
@@ -182,8 +183,8 @@ fn open_writer(config: &SqliteConfig) -> Result<Connection> {
             "audit-sqlite could not switch the database to WAL mode"
         );
     }
-    conn.pragma_update(None, "synchronous", config.durability.pragma())?;
-    conn.pragma_update(None, "cache_size", -i64::from(config.writer_cache_kib))?;
+    conn.pragma_update(None, "synchronous", options.durability.pragma())?;
+    conn.pragma_update(None, "cache_size", -i64::from(options.writer_cache_kib))?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // A batch dirties many index pages; checkpointing every 4 MiB (the default) would copy
     // them into the main file after nearly every commit. 64 MiB lets pages rewritten by
@@ -195,7 +196,7 @@ fn open_writer(config: &SqliteConfig) -> Result<Connection> {
 #[async_trait]
 impl AuditSink for SqliteStore {
     async fn write(&self, batch: &[AuditEvent]) -> Result<BatchAck, SinkError> {
-        let positions = self.append(batch.to_vec()).await?;
+        let positions = self.append(batch).await?;
         Ok(BatchAck::chained(positions))
     }
 

@@ -79,7 +79,7 @@ fn stream(
         ChainVerifier::from_anchor(hasher.clone(), anchor).with_checkpoint(checkpoint);
     let mut stmt = conn.prepare(&format!(
         "SELECT {} FROM audit_events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
-        codec::COLUMNS
+        codec::columns()
     ))?;
     let mut rows = stmt.query([seq_param(anchor.seq), seq_param(last)])?;
     while let Some(row) = rows.next()? {

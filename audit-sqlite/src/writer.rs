@@ -285,7 +285,7 @@ pub(crate) fn append_events(
         seq: mut last_seq,
         hash: mut last_hash,
     } = head(conn)?;
-    let mut insert = conn.prepare(codec::INSERT_SQL)?;
+    let mut insert = conn.prepare(codec::insert_sql())?;
     let mut existing = conn.prepare("SELECT seq, hash FROM audit_events WHERE id = ?1")?;
     let mut positions = Vec::with_capacity(events.len());
     let mut scratch = Vec::with_capacity(512);

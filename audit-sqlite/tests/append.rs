@@ -17,7 +17,7 @@ async fn a_batch_gets_consecutive_seqs_from_one() {
 #[tokio::test]
 async fn receipts_carry_the_stored_hashes() {
     let (store, _dir) = fresh_store();
-    let positions = store.append(events(3, "A_ONE")).await.unwrap();
+    let positions = store.append(&events(3, "A_ONE")).await.unwrap();
     for p in positions {
         let stored = store.get(p.seq).await.unwrap().unwrap();
         assert_eq!(stored.hash, p.hash);
@@ -28,7 +28,7 @@ async fn receipts_carry_the_stored_hashes() {
 async fn stored_events_read_back_unchanged() {
     let (store, _dir) = fresh_store();
     let written = common::varied_events(7, 40);
-    store.append(written.clone()).await.unwrap();
+    store.append(&written.clone()).await.unwrap();
     for (i, event) in written.iter().enumerate() {
         let stored = store.get(i as u64 + 1).await.unwrap().unwrap();
         assert_eq!(&stored.event, event);
@@ -39,7 +39,7 @@ async fn stored_events_read_back_unchanged() {
 async fn consecutive_batches_form_one_valid_chain() {
     let (store, _dir) = fresh_store();
     for _ in 0..4 {
-        store.append(events(25, "A_ONE")).await.unwrap();
+        store.append(&events(25, "A_ONE")).await.unwrap();
     }
     let report = store.verify(Default::default(), None).await.unwrap();
     assert!(report.is_valid(), "{report:?}");
@@ -51,7 +51,7 @@ async fn an_invalid_event_rejects_its_whole_batch() {
     let (store, _dir) = fresh_store();
     let mut batch = events(3, "A_ONE");
     batch.push(AuditEvent::builder("drop table;").build());
-    let err = store.append(batch).await.unwrap_err();
+    let err = store.append(&batch).await.unwrap_err();
     assert!(
         matches!(err, Error::InvalidEvent { index: 3, .. }),
         "{err:?}"
@@ -75,10 +75,10 @@ async fn an_invalid_event_is_a_permanent_sink_error() {
 async fn a_replayed_batch_is_not_stored_twice() {
     let (store, _dir) = fresh_store();
     let batch = events(3, "A_ONE");
-    let first = store.append(batch.clone()).await.unwrap();
+    let first = store.append(&batch.clone()).await.unwrap();
     let mut replay = batch;
     replay.extend(events(1, "A_TWO"));
-    let second = store.append(replay).await.unwrap();
+    let second = store.append(&replay).await.unwrap();
     assert_eq!(&second[..3], &first[..]);
     assert_eq!(second[3].seq, 4);
     assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), 4);
@@ -87,7 +87,7 @@ async fn a_replayed_batch_is_not_stored_twice() {
 #[tokio::test]
 async fn update_through_a_normal_connection_is_refused() {
     let (store, dir) = fresh_store();
-    store.append(events(1, "A_ONE")).await.unwrap();
+    store.append(&events(1, "A_ONE")).await.unwrap();
     let err = raw(&db_path(&dir))
         .execute("UPDATE audit_events SET action = 'B' WHERE seq = 1", [])
         .unwrap_err();
@@ -97,7 +97,7 @@ async fn update_through_a_normal_connection_is_refused() {
 #[tokio::test]
 async fn delete_through_a_normal_connection_is_refused() {
     let (store, dir) = fresh_store();
-    store.append(events(1, "A_ONE")).await.unwrap();
+    store.append(&events(1, "A_ONE")).await.unwrap();
     let err = raw(&db_path(&dir))
         .execute("DELETE FROM audit_events", [])
         .unwrap_err();
@@ -141,8 +141,8 @@ async fn a_second_store_on_the_same_file_extends_the_same_chain() {
         } else {
             (&second, &first)
         };
-        a.append(events(3, "A_ONE")).await.unwrap();
-        b.append(events(2, "A_TWO")).await.unwrap();
+        a.append(&events(3, "A_ONE")).await.unwrap();
+        b.append(&events(2, "A_TWO")).await.unwrap();
     }
     let report = first.verify(Default::default(), None).await.unwrap();
     assert!(report.is_valid(), "{report:?}");
@@ -153,7 +153,7 @@ async fn a_second_store_on_the_same_file_extends_the_same_chain() {
 async fn head_is_the_last_position() {
     let (store, _dir) = fresh_store();
     assert_eq!(store.head().await.unwrap(), None);
-    let positions = store.append(events(4, "A_ONE")).await.unwrap();
+    let positions = store.append(&events(4, "A_ONE")).await.unwrap();
     let head = store.head().await.unwrap().unwrap();
     assert_eq!((head.seq, head.hash), (4, positions[3].hash));
 }
@@ -168,7 +168,7 @@ async fn concurrent_appends_each_get_their_own_stored_positions() {
             let store = store.clone();
             tokio::spawn(async move {
                 let batch = events(25, &format!("A_TASK_{t}"));
-                let positions = store.append(batch.clone()).await.unwrap();
+                let positions = store.append(&batch.clone()).await.unwrap();
                 (batch, positions)
             })
         })
@@ -200,7 +200,7 @@ async fn an_invalid_batch_among_concurrent_appends_fails_alone() {
                 if t == 7 {
                     batch.push(AuditEvent::builder("drop table;").build());
                 }
-                (t, store.append(batch).await)
+                (t, store.append(&batch).await)
             })
         })
         .collect();

@@ -4,7 +4,7 @@ mod common;
 
 use audit_core::query::{AuditQuery, Order};
 use audit_core::{AuditEvent, AuditStore, ChainHasher, StoredEvent};
-use audit_sqlite::{ARCHIVED_ACTION, Error, SqliteConfig, SqliteStore, verify_archive};
+use audit_sqlite::{ARCHIVED_ACTION, Error, SqliteOptions, SqliteStore, verify_archive};
 use chrono::Duration;
 use common::{db_path, epoch, fresh_store, raw};
 
@@ -23,7 +23,7 @@ fn hourly(n: i64) -> Vec<AuditEvent> {
 #[tokio::test]
 async fn archive_moves_the_older_prefix_and_both_parts_verify() {
     let (store, dir) = fresh_store();
-    store.append(hourly(30)).await.unwrap();
+    store.append(&hourly(30)).await.unwrap();
     let path = dir.path().join("archive.jsonl");
     let report = store
         .archive(epoch() + Duration::hours(20), &path)
@@ -47,7 +47,7 @@ async fn archive_moves_the_older_prefix_and_both_parts_verify() {
 #[tokio::test]
 async fn archive_records_an_event_naming_the_range_and_hash() {
     let (store, dir) = fresh_store();
-    store.append(hourly(10)).await.unwrap();
+    store.append(&hourly(10)).await.unwrap();
     let path = dir.path().join("a.jsonl");
     let report = store
         .archive(epoch() + Duration::hours(4), &path)
@@ -69,12 +69,12 @@ async fn archive_records_an_event_naming_the_range_and_hash() {
 #[tokio::test]
 async fn archive_keeps_the_chain_going_after_it() {
     let (store, dir) = fresh_store();
-    store.append(hourly(10)).await.unwrap();
+    store.append(&hourly(10)).await.unwrap();
     store
         .archive(epoch() + Duration::hours(5), dir.path().join("a.jsonl"))
         .await
         .unwrap();
-    let positions = store.append(hourly(3)).await.unwrap();
+    let positions = store.append(&hourly(3)).await.unwrap();
     assert_eq!(positions[0].seq, 12);
     assert!(
         store
@@ -98,7 +98,7 @@ async fn archive_stops_at_the_first_event_after_the_cut_off() {
     batch[2] = AuditEvent::builder("LATE")
         .occurred_at(epoch() + Duration::days(9))
         .build();
-    store.append(batch).await.unwrap();
+    store.append(&batch).await.unwrap();
     let report = store
         .archive(epoch() + Duration::hours(5), dir.path().join("a.jsonl"))
         .await
@@ -109,7 +109,7 @@ async fn archive_stops_at_the_first_event_after_the_cut_off() {
 #[tokio::test]
 async fn two_archives_each_verify_alone() {
     let (store, dir) = fresh_store();
-    store.append(hourly(20)).await.unwrap();
+    store.append(&hourly(20)).await.unwrap();
     let first = dir.path().join("1.jsonl");
     let second = dir.path().join("2.jsonl");
     store
@@ -144,7 +144,7 @@ async fn two_archives_each_verify_alone() {
 #[tokio::test]
 async fn nothing_older_than_the_cut_off_writes_nothing() {
     let (store, dir) = fresh_store();
-    store.append(hourly(3)).await.unwrap();
+    store.append(&hourly(3)).await.unwrap();
     let path = dir.path().join("none.jsonl");
     let report = store.archive(epoch(), &path).await.unwrap();
     assert_eq!(report.count, 0);
@@ -155,7 +155,7 @@ async fn nothing_older_than_the_cut_off_writes_nothing() {
 #[tokio::test]
 async fn an_existing_archive_file_is_not_overwritten() {
     let (store, dir) = fresh_store();
-    store.append(hourly(3)).await.unwrap();
+    store.append(&hourly(3)).await.unwrap();
     let path = dir.path().join("taken.jsonl");
     std::fs::write(&path, "keep me").unwrap();
     let err = store
@@ -170,7 +170,7 @@ async fn an_existing_archive_file_is_not_overwritten() {
 #[tokio::test]
 async fn a_broken_chain_is_not_archived() {
     let (store, dir) = fresh_store();
-    store.append(hourly(10)).await.unwrap();
+    store.append(&hourly(10)).await.unwrap();
     let conn = raw(&db_path(&dir));
     conn.execute_batch(
         "DROP TRIGGER audit_events_no_update;
@@ -193,7 +193,7 @@ async fn a_broken_chain_is_not_archived() {
 #[tokio::test]
 async fn a_modified_archive_line_fails_its_verification() {
     let (store, dir) = fresh_store();
-    store.append(hourly(10)).await.unwrap();
+    store.append(&hourly(10)).await.unwrap();
     let path = dir.path().join("a.jsonl");
     store
         .archive(epoch() + Duration::hours(8), &path)
@@ -208,7 +208,7 @@ async fn a_modified_archive_line_fails_its_verification() {
 #[tokio::test]
 async fn a_truncated_archive_fails_its_verification() {
     let (store, dir) = fresh_store();
-    store.append(hourly(10)).await.unwrap();
+    store.append(&hourly(10)).await.unwrap();
     let path = dir.path().join("a.jsonl");
     store
         .archive(epoch() + Duration::hours(8), &path)
@@ -229,8 +229,8 @@ async fn an_hmac_archive_needs_the_key_to_verify() {
     let dir = tempfile::tempdir().unwrap();
     let hasher = ChainHasher::hmac_sha256(b"archive key");
     let store =
-        SqliteStore::open_with(SqliteConfig::new(db_path(&dir)).hasher(hasher.clone())).unwrap();
-    store.append(hourly(5)).await.unwrap();
+        SqliteStore::open_with(SqliteOptions::new(db_path(&dir)).hasher(hasher.clone())).unwrap();
+    store.append(&hourly(5)).await.unwrap();
     let path = dir.path().join("a.jsonl");
     store
         .archive(epoch() + Duration::hours(3), &path)
@@ -244,7 +244,7 @@ async fn an_hmac_archive_needs_the_key_to_verify() {
 #[tokio::test]
 async fn the_retention_gate_is_closed_after_archival() {
     let (store, dir) = fresh_store();
-    store.append(hourly(10)).await.unwrap();
+    store.append(&hourly(10)).await.unwrap();
     store
         .archive(epoch() + Duration::hours(4), dir.path().join("a.jsonl"))
         .await

@@ -69,7 +69,7 @@ impl Tamper for RawTamper {
         let dir = tempfile::tempdir()?;
         let scratch_path = dir.path().join("scratch.db");
         let scratch = SqliteStore::open(&scratch_path)?;
-        scratch.append(vec![event.clone()]).await?;
+        scratch.append(std::slice::from_ref(event)).await?;
         drop(scratch);
         let conn = Connection::open(&self.path)?;
         let prev: Vec<u8> = if after_seq == 0 {

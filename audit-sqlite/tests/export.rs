@@ -10,7 +10,7 @@ use common::{fresh_store, varied_events};
 #[tokio::test]
 async fn json_lines_export_holds_exactly_the_matching_records() {
     let (store, _dir) = fresh_store();
-    store.append(varied_events(3, 200)).await.unwrap();
+    store.append(&varied_events(3, 200)).await.unwrap();
     let query = AuditQuery::new().actor("alice").order(Order::OldestFirst);
     let (count, bytes) = store
         .export(query.clone(), ExportFormat::JsonLines, Vec::new())
@@ -36,7 +36,7 @@ async fn json_lines_export_holds_exactly_the_matching_records() {
 #[tokio::test]
 async fn export_ignores_the_page_size() {
     let (store, _dir) = fresh_store();
-    store.append(varied_events(4, 120)).await.unwrap();
+    store.append(&varied_events(4, 120)).await.unwrap();
     let (count, _) = store
         .export(
             AuditQuery::new().limit(10),
@@ -54,7 +54,7 @@ async fn csv_export_escapes_formulas() {
     let event = AuditEvent::builder("USER_LOGIN")
         .description("=HYPERLINK(\"http://evil\")")
         .build();
-    store.append(vec![event]).await.unwrap();
+    store.append(&[event]).await.unwrap();
     let (_, bytes) = store
         .export(AuditQuery::new(), ExportFormat::Csv, Vec::new())
         .await
@@ -88,7 +88,7 @@ async fn a_failing_writer_is_an_error() {
         }
     }
     let (store, _dir) = fresh_store();
-    store.append(varied_events(5, 2000)).await.unwrap();
+    store.append(&varied_events(5, 2000)).await.unwrap();
     let err = store
         .export(AuditQuery::new(), ExportFormat::JsonLines, Broken)
         .await

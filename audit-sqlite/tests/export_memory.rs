@@ -46,7 +46,7 @@ async fn exporting_a_million_rows_keeps_peak_memory_bounded() {
         });
     let (store, dir) = fresh_store();
     store
-        .append(events(1, "FTMS_BOOKING_CREATED"))
+        .append(&events(1, "FTMS_BOOKING_CREATED"))
         .await
         .unwrap();
     raw(&db_path(&dir))

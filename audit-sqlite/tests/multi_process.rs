@@ -19,7 +19,7 @@ fn write_share(path: &std::path::Path, who: &str) {
     let store = SqliteStore::open(path).expect("test setup");
     runtime().block_on(async {
         for _ in 0..BATCHES {
-            store.append(events(BATCH, who)).await.expect("test setup");
+            store.append(&events(BATCH, who)).await.expect("test setup");
         }
     });
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use audit_core::{AuditStore, ChainHasher};
-use audit_sqlite::{Error, SCHEMA_VERSION, SqliteConfig, SqliteStore};
+use audit_sqlite::{Error, SCHEMA_VERSION, SqliteOptions, SqliteStore};
 use common::{db_path, events, raw, runtime};
 
 #[test]
@@ -99,7 +99,7 @@ fn an_application_database_gains_the_audit_tables_and_keeps_its_own() {
 fn another_hmac_key_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = db_path(&dir);
-    let config = |key: &[u8]| SqliteConfig::new(&path).hasher(ChainHasher::hmac_sha256(key));
+    let config = |key: &[u8]| SqliteOptions::new(&path).hasher(ChainHasher::hmac_sha256(key));
     drop(SqliteStore::open_with(config(b"right key")).unwrap());
     let err = SqliteStore::open_with(config(b"wrong key")).unwrap_err();
     assert!(matches!(err, Error::HasherMismatch { .. }), "{err:?}");
@@ -110,7 +110,7 @@ fn plain_sha256_is_refused_on_an_hmac_store() {
     let dir = tempfile::tempdir().unwrap();
     let path = db_path(&dir);
     drop(
-        SqliteStore::open_with(SqliteConfig::new(&path).hasher(ChainHasher::hmac_sha256(b"k")))
+        SqliteStore::open_with(SqliteOptions::new(&path).hasher(ChainHasher::hmac_sha256(b"k")))
             .unwrap(),
     );
     let err = SqliteStore::open(&path).unwrap_err();
@@ -123,10 +123,10 @@ fn reopening_continues_the_chain() {
     let path = db_path(&dir);
     runtime().block_on(async {
         let first = SqliteStore::open(&path).unwrap();
-        first.append(events(3, "A_ONE")).await.unwrap();
+        first.append(&events(3, "A_ONE")).await.unwrap();
         drop(first);
         let again = SqliteStore::open(&path).unwrap();
-        let positions = again.append(events(2, "A_TWO")).await.unwrap();
+        let positions = again.append(&events(2, "A_TWO")).await.unwrap();
         assert_eq!(positions[1].seq, 5);
         assert!(
             again
@@ -144,7 +144,7 @@ fn a_dropped_trigger_is_re_created_when_the_store_is_opened() {
     let path = db_path(&dir);
     runtime().block_on(async {
         let store = SqliteStore::open(&path).unwrap();
-        store.append(events(1, "A_ONE")).await.unwrap();
+        store.append(&events(1, "A_ONE")).await.unwrap();
         drop(store);
     });
     raw(&path)
@@ -161,7 +161,7 @@ fn a_dropped_trigger_is_re_created_when_the_store_is_opened() {
 fn a_store_works_without_an_async_runtime_for_reads() {
     let (store, _dir) = common::fresh_store();
     runtime()
-        .block_on(store.append(events(2, "A_ONE")))
+        .block_on(store.append(&events(2, "A_ONE")))
         .unwrap();
     // Polled by a runtime, but the blocking read also works when called from a plain thread.
     let n = store

@@ -24,7 +24,7 @@ async fn loaded() -> (SqliteStore, TempDir, Vec<StoredEvent>) {
 async fn filled(seed: u64, n: u64, chunk: usize) -> (SqliteStore, TempDir, Vec<StoredEvent>) {
     let (store, dir) = fresh_store();
     for part in varied_events(seed, n).chunks(chunk) {
-        store.append(part.to_vec()).await.expect("test setup");
+        store.append(part).await.expect("test setup");
     }
     let mut records = Vec::new();
     store

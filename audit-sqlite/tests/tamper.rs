@@ -13,7 +13,7 @@ use tempfile::TempDir;
 async fn ten_events() -> (SqliteStore, TempDir, rusqlite::Connection) {
     let (store, dir) = fresh_store();
     store
-        .append(events(10, "FTMS_BOOKING_CREATED"))
+        .append(&events(10, "FTMS_BOOKING_CREATED"))
         .await
         .expect("test setup");
     let conn = raw(&db_path(&dir));
@@ -114,9 +114,9 @@ async fn a_truncated_tail_is_found_against_a_checkpoint() {
 #[tokio::test]
 async fn a_checkpoint_inside_the_chain_that_still_matches_is_valid() {
     let (store, _dir) = fresh_store();
-    store.append(events(5, "A_ONE")).await.unwrap();
+    store.append(&events(5, "A_ONE")).await.unwrap();
     let checkpoint = store.head().await.unwrap().unwrap();
-    store.append(events(5, "A_TWO")).await.unwrap();
+    store.append(&events(5, "A_TWO")).await.unwrap();
     let report = store
         .verify(VerifyScope::All, Some(&checkpoint))
         .await

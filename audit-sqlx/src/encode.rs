@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use audit_core::AuditEvent;
 use audit_core::chain::{ChainHash, canonical_bytes};
+use audit_core::fields::{Field, FieldValue};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -140,52 +141,46 @@ fn plain_decimal(text: &str) -> String {
 
 const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
 
-/// The binary `COPY` stream for `rows` (header, tuples, trailer), in [`EVENT_COLUMNS`] order.
-///
-/// [`EVENT_COLUMNS`]: crate::schema::EVENT_COLUMNS
+/// The binary `COPY` stream for `rows` (header, tuples, trailer), in
+/// [`event_columns`](crate::schema::event_columns) order.
 pub(crate) fn copy_binary(rows: &[Chained<'_>]) -> Vec<u8> {
+    // Every column but the event's fields: seq, prev_hash, hash.
+    const COLUMNS: i16 = Field::ALL.len() as i16 + 3;
     let mut out = Vec::with_capacity(19 + rows.len() * 420 + 2);
     out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
     out.extend_from_slice(&0i32.to_be_bytes());
     out.extend_from_slice(&0i32.to_be_bytes());
     for r in rows {
-        let e = &r.row.event;
-        out.extend_from_slice(&21i16.to_be_bytes());
+        out.extend_from_slice(&COLUMNS.to_be_bytes());
         field(&mut out, &(r.seq as i64).to_be_bytes());
-        field(&mut out, e.id.as_bytes());
-        let micros = e.occurred_at.timestamp_micros() - PG_EPOCH_OFFSET_MICROS;
-        field(&mut out, &micros.to_be_bytes());
-        text(&mut out, Some(&e.action));
-        text(&mut out, Some(e.category.as_str()));
-        text(&mut out, Some(e.outcome.as_str()));
-        text(&mut out, e.reason.as_deref());
-        text(&mut out, e.actor.as_ref().map(|a| a.kind.as_str()));
-        text(&mut out, e.actor.as_ref().map(|a| a.id.as_str()));
-        text(&mut out, e.entity_type.as_deref());
-        text(&mut out, e.entity_id.as_deref());
-        text(&mut out, e.description.as_deref());
-        match e.ip {
-            None => null(&mut out),
-            Some(IpAddr::V4(v4)) => {
-                out.extend_from_slice(&8i32.to_be_bytes());
-                out.extend_from_slice(&[2, 32, 0, 4]);
-                out.extend_from_slice(&v4.octets());
-            }
-            Some(IpAddr::V6(v6)) => {
-                out.extend_from_slice(&20i32.to_be_bytes());
-                out.extend_from_slice(&[3, 128, 0, 16]);
-                out.extend_from_slice(&v6.octets());
+        for f in Field::ALL {
+            match f.value(&r.row.event) {
+                FieldValue::Id(id) => field(&mut out, id.as_bytes()),
+                FieldValue::Time(at) => {
+                    let micros = at.timestamp_micros() - PG_EPOCH_OFFSET_MICROS;
+                    field(&mut out, &micros.to_be_bytes());
+                }
+                FieldValue::Text(value) => text(&mut out, value),
+                FieldValue::Ip(None) => null(&mut out),
+                FieldValue::Ip(Some(IpAddr::V4(v4))) => {
+                    out.extend_from_slice(&8i32.to_be_bytes());
+                    out.extend_from_slice(&[2, 32, 0, 4]);
+                    out.extend_from_slice(&v4.octets());
+                }
+                FieldValue::Ip(Some(IpAddr::V6(v6))) => {
+                    out.extend_from_slice(&20i32.to_be_bytes());
+                    out.extend_from_slice(&[3, 128, 0, 16]);
+                    out.extend_from_slice(&v6.octets());
+                }
+                // The metadata as normalised for `jsonb` (see `normalize_metadata`).
+                FieldValue::Json(_) => {
+                    let json = r.row.metadata_json.as_bytes();
+                    out.extend_from_slice(&len_i32(json.len() + 1).to_be_bytes());
+                    out.push(1); // jsonb binary format version
+                    out.extend_from_slice(json);
+                }
             }
         }
-        text(&mut out, e.user_agent.as_deref());
-        text(&mut out, e.request_id.as_deref());
-        text(&mut out, e.session_id.as_deref());
-        text(&mut out, e.tenant.as_deref());
-        text(&mut out, Some(e.severity.as_str()));
-        let json = r.row.metadata_json.as_bytes();
-        out.extend_from_slice(&len_i32(json.len() + 1).to_be_bytes());
-        out.push(1); // jsonb binary format version
-        out.extend_from_slice(json);
         field(&mut out, r.prev_hash.as_bytes());
         field(&mut out, r.hash.as_bytes());
     }

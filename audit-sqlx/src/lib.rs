@@ -7,11 +7,11 @@
 //!
 //! ```no_run
 //! use audit_core::{Actor, AuditEvent, AuditStore, query::AuditQuery, store::VerifyScope};
-//! use audit_sqlx::{PgStore, PgStoreOptions};
+//! use audit_sqlx::{PgStore, PgOptions};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let store = PgStore::connect(
-//!     PgStoreOptions::new("postgres://audit_app@127.0.0.1/app").schema("audit")?,
+//! let store = PgStore::connect_with(
+//!     PgOptions::new("postgres://audit_app@127.0.0.1/app").schema("audit")?,
 //! )
 //! .await?;
 //!
@@ -34,7 +34,7 @@
 //!
 //! ## The tables
 //!
-//! Everything lives in one schema (default `audit`, see [`PgStoreOptions::schema`]):
+//! Everything lives in one schema (default `audit`, see [`PgOptions::schema`]):
 //! `audit_events` (native types: `timestamptz`, `inet` so CIDR filters run as `ip <<= $net`,
 //! `jsonb` metadata, `bytea` hashes; indexes for an actor's newest events, an entity's history
 //! and time ranges), `audit_chain_head` (one row), `audit_anchors` (where retention cut),
@@ -60,7 +60,7 @@
 //! only hashing and the insert happen while others wait, and batching
 //! (the [`Auditor`](audit_core::Auditor) hands the sink whole batches) amortises the lock. A
 //! writer that hangs while holding it (a frozen process, a lost network) is cut off by the
-//! server after [`PgStoreOptions::idle_in_transaction_timeout`], and its batch rolls back.
+//! server after [`PgOptions::idle_in_transaction_timeout`], and its batch rolls back.
 //!
 //! Writes are idempotent by event id (a unique index): when a commit succeeded but its
 //! acknowledgement was lost and the pipeline retries the batch, or a spool is replayed twice,
@@ -99,11 +99,11 @@
 //! REVOKE UPDATE, DELETE, TRUNCATE ON audit.audit_events FROM audit_app;
 //! ```
 //!
-//! The app then connects with `PgStoreOptions::migrate(false)` (it has no `CREATE` right; the
+//! The app then connects with `PgOptions::migrate(false)` (it has no `CREATE` right; the
 //! store only checks the schema version). Changing the head row alone forges nothing: the next
 //! write links to a hash no record has, and verification reports it. The owner can still
 //! disable triggers; the hash chain, an HMAC key kept outside the database
-//! ([`PgStoreOptions::hasher`]) and checkpoints kept elsewhere ([`PgStore::chain_head`]) are
+//! ([`PgOptions::hasher`]) and checkpoints kept elsewhere ([`PgStore::chain_head`]) are
 //! what detect that.
 //!
 //! ## Retention
@@ -174,7 +174,7 @@ pub use migrate::SCHEMA_VERSION;
 pub use outbox::RelayHandle;
 pub use retention::PurgeReport;
 pub use schema::SchemaName;
-pub use store::{PgStore, PgStoreOptions};
+pub use store::{PgOptions, PgStore};
 pub use write::InsertMode;
 
 /// The sqlx PostgreSQL driver this crate is built on, for callers' own connections

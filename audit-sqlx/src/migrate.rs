@@ -116,7 +116,7 @@ pub(crate) async fn check(pool: &PgPool, schema: &SchemaName) -> Result<()> {
     if !exists {
         return Err(Error::Schema(format!(
             "schema {schema} has no audit tables; run the migrations with a privileged role \
-             (PgStoreOptions::migrate(true))"
+             (PgOptions::migrate(true))"
         )));
     }
     let version: Option<i32> =

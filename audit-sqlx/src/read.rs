@@ -13,7 +13,7 @@ use sqlx_postgres::Postgres;
 
 use crate::error::{Error, Result};
 use crate::row::stored_event;
-use crate::schema::EVENT_COLUMNS;
+use crate::schema::event_columns;
 use crate::store::PgStore;
 
 /// Rows fetched per round trip while verifying or exporting: memory stays bounded by this.
@@ -85,7 +85,8 @@ impl PgStore {
     pub(crate) async fn query_page(&self, q: &AuditQuery) -> Result<Page> {
         let size = q.page_size();
         let mut b = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {EVENT_COLUMNS} FROM {}",
+            "SELECT {} FROM {}",
+            event_columns(),
             self.inner.sql.events
         ));
         push_filters(&mut b, q, true);

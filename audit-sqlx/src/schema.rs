@@ -1,15 +1,42 @@
 //! The schema name and the SQL text built from it once, when a store is opened.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
+use audit_core::fields::{self, Field, FieldKind};
 use sqlx_core::sql_str::{AssertSqlSafe, SqlSafeStr, SqlStr};
 
 use crate::error::{Error, Result};
 
-/// The columns of `audit_events`, in table order (COPY and SELECT use this order).
-pub(crate) const EVENT_COLUMNS: &str = "seq, id, occurred_at, action, category, outcome, reason, \
-     actor_kind, actor_id, entity_type, entity_id, description, ip, user_agent, request_id, \
-     session_id, tenant, severity, metadata, prev_hash, hash";
+/// The columns of `audit_events`, in table order (COPY and SELECT use this order): `seq`,
+/// every [`Field`], then the two hashes.
+pub(crate) fn event_columns() -> &'static str {
+    static COLUMNS: LazyLock<String> =
+        LazyLock::new(|| format!("seq, {}, prev_hash, hash", fields::column_list()));
+    &COLUMNS
+}
+
+/// The PostgreSQL type of a field's column (and of its `UNNEST` array's elements).
+pub(crate) fn column_type(kind: FieldKind) -> &'static str {
+    match kind {
+        FieldKind::Id => "uuid",
+        FieldKind::Time => "timestamptz",
+        FieldKind::Ip => "inet",
+        FieldKind::Json => "jsonb",
+        FieldKind::Text { .. } => "text",
+    }
+}
+
+/// `$1::bigint[], $2::uuid[], …`: the `UNNEST` arguments for every column.
+fn unnest_params() -> String {
+    let types = std::iter::once("bigint")
+        .chain(Field::ALL.iter().map(|f| column_type(f.kind())))
+        .chain(["bytea", "bytea"]);
+    types
+        .enumerate()
+        .map(|(i, ty)| format!("${}::{ty}[]", i + 1))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// A validated PostgreSQL schema name: only `[a-z_][a-z0-9_]{0,62}`, so it can be spliced
 /// into SQL text without quoting surprises (schema names cannot be bind parameters).
@@ -86,6 +113,7 @@ impl Sql {
     pub fn new(schema: SchemaName) -> Self {
         let s = schema.quoted();
         let events = format!("{s}.audit_events");
+        let columns = event_columns();
         Self {
             lock_head: sql(format!(
                 "SELECT seq, hash, algorithm FROM {s}.audit_chain_head WHERE singleton FOR UPDATE"
@@ -94,18 +122,13 @@ impl Sql {
                 "UPDATE {s}.audit_chain_head SET seq = $1, hash = $2, algorithm = $3 WHERE singleton"
             )),
             copy_in: sql(format!(
-                "COPY {events} ({EVENT_COLUMNS}) FROM STDIN (FORMAT binary)"
+                "COPY {events} ({columns}) FROM STDIN (FORMAT binary)"
             )),
             insert_unnest: sql(format!(
-                "INSERT INTO {events} ({EVENT_COLUMNS}) SELECT * FROM UNNEST(\
-                 $1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], \
-                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-                 $13::inet[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], \
-                 $19::jsonb[], $20::bytea[], $21::bytea[])"
+                "INSERT INTO {events} ({columns}) SELECT * FROM UNNEST({params})",
+                params = unnest_params()
             )),
-            get: sql(format!(
-                "SELECT {EVENT_COLUMNS} FROM {events} WHERE seq = $1"
-            )),
+            get: sql(format!("SELECT {columns} FROM {events} WHERE seq = $1")),
             find_ids: sql(format!(
                 "SELECT id, seq, hash FROM {events} WHERE id = ANY($1)"
             )),
@@ -113,7 +136,7 @@ impl Sql {
                 "SELECT seq, hash FROM {s}.audit_chain_head WHERE singleton"
             )),
             scan: sql(format!(
-                "SELECT {EVENT_COLUMNS} FROM {events} WHERE seq > $1 AND seq <= $2 \
+                "SELECT {columns} FROM {events} WHERE seq > $1 AND seq <= $2 \
                  ORDER BY seq LIMIT $3"
             )),
             latest_anchor: sql(format!(

@@ -16,16 +16,16 @@ use crate::write::{IdCheck, InsertMode, append, is_duplicate_id};
 /// How to open a [`PgStore`].
 ///
 /// ```
-/// use audit_sqlx::PgStoreOptions;
+/// use audit_sqlx::PgOptions;
 ///
-/// let options = PgStoreOptions::new("postgres://audit_app@db.internal/app")
+/// let options = PgOptions::new("postgres://audit_app@db.internal/app")
 ///     .schema("audit")
 ///     .expect("a plain lowercase name")
 ///     .max_connections(4);
 /// assert_eq!(options.schema_name().as_str(), "audit");
 /// ```
 #[derive(Debug, Clone)]
-pub struct PgStoreOptions {
+pub struct PgOptions {
     url: String,
     schema: SchemaName,
     hasher: ChainHasher,
@@ -36,7 +36,7 @@ pub struct PgStoreOptions {
     idle_in_transaction_timeout: Duration,
 }
 
-impl PgStoreOptions {
+impl PgOptions {
     /// Options for the database at `url` (`postgres://user@host:port/db`), schema `audit`,
     /// SHA-256 chain, 4 connections, migrations applied on connect.
     pub fn new(url: impl Into<String>) -> Self {
@@ -132,8 +132,13 @@ impl std::fmt::Debug for PgStore {
 }
 
 impl PgStore {
+    /// Connects to the database at `url` with the default [`PgOptions`].
+    pub async fn connect(url: impl Into<String>) -> Result<Self> {
+        Self::connect_with(PgOptions::new(url)).await
+    }
+
     /// Opens the store's own pool and applies (or checks) the schema.
-    pub async fn connect(options: PgStoreOptions) -> Result<Self> {
+    pub async fn connect_with(options: PgOptions) -> Result<Self> {
         let connect: PgConnectOptions = options.url.parse()?;
         let idle_ms = options.idle_in_transaction_timeout.as_millis().max(1);
         let connect = connect.options([(

@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use audit_core::chain::ChainHash;
+use audit_core::fields::{Field, FieldKind, FieldValue};
 use audit_core::{ChainHasher, ChainPosition};
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 use sqlx_core::query::query;
 use sqlx_core::row::Row;
 use sqlx_core::types::Json;
@@ -179,73 +181,74 @@ pub(crate) async fn append(
     Ok(positions)
 }
 
+/// One column of an `UNNEST` insert, as an array parameter.
+enum Column<'a> {
+    Id(Vec<Uuid>),
+    Time(Vec<DateTime<Utc>>),
+    Text(Vec<Option<&'a str>>),
+    Ip(Vec<Option<IpAddr>>),
+    Json(Vec<Json<&'a Value>>),
+}
+
+impl<'a> Column<'a> {
+    fn new(kind: FieldKind, n: usize) -> Self {
+        match kind {
+            FieldKind::Id => Column::Id(Vec::with_capacity(n)),
+            FieldKind::Time => Column::Time(Vec::with_capacity(n)),
+            FieldKind::Text { .. } => Column::Text(Vec::with_capacity(n)),
+            FieldKind::Ip => Column::Ip(Vec::with_capacity(n)),
+            FieldKind::Json => Column::Json(Vec::with_capacity(n)),
+        }
+    }
+
+    fn push(&mut self, field: Field, value: FieldValue<'a>) -> Result<()> {
+        match (self, value) {
+            (Column::Id(v), FieldValue::Id(id)) => v.push(*id),
+            (Column::Time(v), FieldValue::Time(at)) => v.push(at),
+            (Column::Text(v), FieldValue::Text(text)) => v.push(text),
+            (Column::Ip(v), FieldValue::Ip(ip)) => v.push(ip),
+            (Column::Json(v), FieldValue::Json(json)) => v.push(Json(json)),
+            // Unreachable while `Field::kind` describes `Field::value` (audit-core tests it);
+            // refused rather than skipped, as `UNNEST` would pad a short array with NULLs.
+            _ => {
+                return Err(Error::Schema(format!(
+                    "{} holds a value of another kind than its column",
+                    field.name()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 async fn insert_unnest(conn: &mut PgConnection, sql: &Sql, rows: &[Chained<'_>]) -> Result<()> {
     let n = rows.len();
     let mut seq = Vec::with_capacity(n);
-    let mut id: Vec<Uuid> = Vec::with_capacity(n);
-    let mut at: Vec<DateTime<Utc>> = Vec::with_capacity(n);
-    let mut action = Vec::with_capacity(n);
-    let mut category = Vec::with_capacity(n);
-    let mut outcome = Vec::with_capacity(n);
-    let mut reason = Vec::with_capacity(n);
-    let mut actor_kind = Vec::with_capacity(n);
-    let mut actor_id = Vec::with_capacity(n);
-    let mut entity_type = Vec::with_capacity(n);
-    let mut entity_id = Vec::with_capacity(n);
-    let mut description = Vec::with_capacity(n);
-    let mut ip: Vec<Option<IpAddr>> = Vec::with_capacity(n);
-    let mut user_agent = Vec::with_capacity(n);
-    let mut request_id = Vec::with_capacity(n);
-    let mut session_id = Vec::with_capacity(n);
-    let mut tenant = Vec::with_capacity(n);
-    let mut severity = Vec::with_capacity(n);
-    let mut metadata = Vec::with_capacity(n);
+    let mut columns: Vec<Column<'_>> = Field::ALL
+        .iter()
+        .map(|f| Column::new(f.kind(), n))
+        .collect();
     let mut prev_hash = Vec::with_capacity(n);
     let mut hash = Vec::with_capacity(n);
     for r in rows {
-        let e = &r.row.event;
         seq.push(r.seq as i64);
-        id.push(e.id);
-        at.push(e.occurred_at);
-        action.push(e.action.to_string());
-        category.push(e.category.as_str());
-        outcome.push(e.outcome.as_str());
-        reason.push(e.reason.clone());
-        actor_kind.push(e.actor.as_ref().map(|a| a.kind.as_str()));
-        actor_id.push(e.actor.as_ref().map(|a| a.id.clone()));
-        entity_type.push(e.entity_type.as_ref().map(|t| t.to_string()));
-        entity_id.push(e.entity_id.clone());
-        description.push(e.description.clone());
-        ip.push(e.ip);
-        user_agent.push(e.user_agent.clone());
-        request_id.push(e.request_id.clone());
-        session_id.push(e.session_id.clone());
-        tenant.push(e.tenant.clone());
-        severity.push(e.severity.as_str());
-        metadata.push(Json(&e.metadata));
+        for (column, field) in columns.iter_mut().zip(Field::ALL) {
+            column.push(field, field.value(&r.row.event))?;
+        }
         prev_hash.push(r.prev_hash.as_bytes().to_vec());
         hash.push(r.hash.as_bytes().to_vec());
     }
-    query::<Postgres>(sql.insert_unnest.clone())
-        .bind(seq)
-        .bind(id)
-        .bind(at)
-        .bind(action)
-        .bind(category)
-        .bind(outcome)
-        .bind(reason)
-        .bind(actor_kind)
-        .bind(actor_id)
-        .bind(entity_type)
-        .bind(entity_id)
-        .bind(description)
-        .bind(ip)
-        .bind(user_agent)
-        .bind(request_id)
-        .bind(session_id)
-        .bind(tenant)
-        .bind(severity)
-        .bind(metadata)
+    let mut insert = query::<Postgres>(sql.insert_unnest.clone()).bind(seq);
+    for column in columns {
+        insert = match column {
+            Column::Id(v) => insert.bind(v),
+            Column::Time(v) => insert.bind(v),
+            Column::Text(v) => insert.bind(v),
+            Column::Ip(v) => insert.bind(v),
+            Column::Json(v) => insert.bind(v),
+        };
+    }
+    insert
         .bind(prev_hash)
         .bind(hash)
         .execute(&mut *conn)

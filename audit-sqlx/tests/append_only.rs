@@ -5,7 +5,7 @@ mod common;
 
 use audit_core::AuditStore;
 use audit_core::query::AuditQuery;
-use audit_sqlx::{PgStore, PgStoreOptions};
+use audit_sqlx::{PgOptions, PgStore};
 use common::*;
 
 async fn store_with_rows(url: &str, tag: &str) -> PgStore {
@@ -114,8 +114,8 @@ async fn app_role_with_documented_grants_can_append_and_read() {
     let url = require_pg!();
     let owner = store_with_rows(&url, "approle").await;
     let app_url = app_role(&url, owner.schema().as_str()).await;
-    let app = PgStore::connect(
-        PgStoreOptions::new(app_url)
+    let app = PgStore::connect_with(
+        PgOptions::new(app_url)
             .schema(owner.schema().as_str())
             .unwrap()
             .migrate(false),
@@ -131,8 +131,8 @@ async fn app_role_cannot_use_the_retention_path() {
     let url = require_pg!();
     let owner = store_with_rows(&url, "appnopurge").await;
     let app_url = app_role(&url, owner.schema().as_str()).await;
-    let app = PgStore::connect(
-        PgStoreOptions::new(app_url)
+    let app = PgStore::connect_with(
+        PgOptions::new(app_url)
             .schema(owner.schema().as_str())
             .unwrap()
             .migrate(false),

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use audit_core::AuditStore;
 use audit_core::ChainHasher;
 use audit_core::query::AuditQuery;
-use audit_sqlx::{PgStore, PgStoreOptions};
+use audit_sqlx::{PgOptions, PgStore};
 use common::*;
 
 const WRITERS: usize = 4;
@@ -29,7 +29,7 @@ async fn child_writer() {
         .expect("the parent passes AUDIT_SQLX_CHILD_ID")
         .parse()
         .expect("numeric writer id");
-    let store = PgStore::connect(PgStoreOptions::new(url).schema(&schema).unwrap())
+    let store = PgStore::connect_with(PgOptions::new(url).schema(&schema).unwrap())
         .await
         .expect("child connects");
     for b in 0..BATCHES {

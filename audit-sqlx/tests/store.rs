@@ -280,7 +280,7 @@ async fn unnest_insert_mode_writes_the_same_chain_as_copy() {
     let url = require_pg!();
     let batch = events(0..12);
     let copy = fresh_store(&url, "modecopy").await;
-    let unnest = PgStore::connect(options(&url, "modeunnest").insert_mode(InsertMode::Unnest))
+    let unnest = PgStore::connect_with(options(&url, "modeunnest").insert_mode(InsertMode::Unnest))
         .await
         .unwrap();
     copy.append(&batch).await.unwrap();
@@ -316,9 +316,9 @@ async fn concurrent_tasks_on_one_pool_build_one_gap_free_chain() {
 async fn a_schema_keeps_the_chain_algorithm_of_its_first_write() {
     let url = require_pg!();
     let opts = options(&url, "algo");
-    let plain = PgStore::connect(opts.clone()).await.unwrap();
+    let plain = PgStore::connect_with(opts.clone()).await.unwrap();
     plain.append(&events(0..1)).await.unwrap();
-    let keyed = PgStore::connect(opts.hasher(ChainHasher::hmac_sha256(b"k")))
+    let keyed = PgStore::connect_with(opts.hasher(ChainHasher::hmac_sha256(b"k")))
         .await
         .unwrap();
     let err = keyed.append(&events(1..2)).await.unwrap_err();
@@ -329,7 +329,7 @@ async fn a_schema_keeps_the_chain_algorithm_of_its_first_write() {
 async fn hmac_chain_links_with_the_key() {
     let url = require_pg!();
     let hasher = ChainHasher::hmac_sha256(b"secret key");
-    let store = PgStore::connect(options(&url, "hmac").hasher(hasher.clone()))
+    let store = PgStore::connect_with(options(&url, "hmac").hasher(hasher.clone()))
         .await
         .unwrap();
     store.append(&events(0..5)).await.unwrap();
@@ -340,16 +340,16 @@ async fn hmac_chain_links_with_the_key() {
 async fn connecting_twice_to_one_schema_migrates_once() {
     let url = require_pg!();
     let opts = options(&url, "remigrate");
-    let a = PgStore::connect(opts.clone()).await.unwrap();
+    let a = PgStore::connect_with(opts.clone()).await.unwrap();
     a.append(&events(0..2)).await.unwrap();
-    let b = PgStore::connect(opts).await.unwrap();
+    let b = PgStore::connect_with(opts).await.unwrap();
     assert_eq!(b.count(&AuditQuery::new()).await.unwrap(), 2);
 }
 
 #[tokio::test]
 async fn connecting_without_migrations_to_an_empty_schema_is_a_schema_error() {
     let url = require_pg!();
-    let err = PgStore::connect(options(&url, "nomigrate").migrate(false))
+    let err = PgStore::connect_with(options(&url, "nomigrate").migrate(false))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Schema(_)), "{err}");
@@ -359,7 +359,7 @@ async fn connecting_without_migrations_to_an_empty_schema_is_a_schema_error() {
 async fn a_schema_from_a_newer_library_version_is_refused() {
     let url = require_pg!();
     let opts = options(&url, "newer");
-    let store = PgStore::connect(opts.clone()).await.unwrap();
+    let store = PgStore::connect_with(opts.clone()).await.unwrap();
     exec(
         &url,
         &format!(
@@ -370,13 +370,13 @@ async fn a_schema_from_a_newer_library_version_is_refused() {
     )
     .await
     .unwrap();
-    let err = PgStore::connect(opts).await.unwrap_err();
+    let err = PgStore::connect_with(opts).await.unwrap_err();
     assert!(matches!(err, Error::Schema(_)), "{err}");
 }
 
 #[tokio::test]
 async fn schema_names_that_need_quoting_are_refused() {
-    let err = audit_sqlx::PgStoreOptions::new("postgres://x@127.0.0.1/x")
+    let err = audit_sqlx::PgOptions::new("postgres://x@127.0.0.1/x")
         .schema("Audit; DROP")
         .unwrap_err();
     assert!(matches!(err, Error::InvalidSchemaName(_)));

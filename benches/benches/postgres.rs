@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use audit_core::chain::{ChainHash, ChainHasher};
 use audit_core::{Actor, AuditEvent};
 use audit_sqlx::sqlx_postgres::{PgPool, PgPoolOptions};
-use audit_sqlx::{InsertMode, PgStore, PgStoreOptions};
+use audit_sqlx::{InsertMode, PgOptions, PgStore};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const BATCH: usize = 1000;
@@ -150,8 +150,8 @@ async fn raw_copy(pool: &PgPool, sql: &str, bytes: Vec<u8>) {
 
 async fn store(url: &str, tag: &str, mode: InsertMode) -> PgStore {
     let schema = format!("bench_{tag}_{}", std::process::id());
-    PgStore::connect(
-        PgStoreOptions::new(url)
+    PgStore::connect_with(
+        PgOptions::new(url)
             .schema(&schema)
             .expect("valid schema")
             .insert_mode(mode),

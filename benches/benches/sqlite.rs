@@ -114,7 +114,7 @@ impl Library {
         let events = batch(self.next, size);
         self.next += size as u64;
         let start = Instant::now();
-        rt.block_on(self.store.append(events)).expect("append");
+        rt.block_on(self.store.append(&events)).expect("append");
         start.elapsed()
     }
 }
@@ -305,7 +305,7 @@ fn concurrent_append_rate(files: &mut Files, n: usize, size: usize, callers: usi
                 let store = store.clone();
                 tokio::spawn(async move {
                     for events in mine {
-                        store.append(events).await.expect("append");
+                        store.append(&events).await.expect("append");
                     }
                 })
             })

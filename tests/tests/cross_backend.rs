@@ -137,7 +137,7 @@ async fn memory_sqlite_and_postgres_build_the_same_chain() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let sqlite = audit_sqlite::SqliteStore::open_with(
-        audit_sqlite::SqliteConfig::new(dir.path().join("audit.db")).hasher(hasher.clone()),
+        audit_sqlite::SqliteOptions::new(dir.path().join("audit.db")).hasher(hasher.clone()),
     )
     .expect("open SQLite file");
     write_all(&sqlite, &events).await;
@@ -156,11 +156,11 @@ async fn memory_sqlite_and_postgres_build_the_same_chain() {
             std::process::id(),
             Utc::now().timestamp_micros()
         );
-        let options = audit_sqlx::PgStoreOptions::new(url)
+        let options = audit_sqlx::PgOptions::new(url)
             .schema(&schema)
             .expect("valid schema name")
             .hasher(hasher.clone());
-        let pg = audit_sqlx::PgStore::connect(options)
+        let pg = audit_sqlx::PgStore::connect_with(options)
             .await
             .expect("connect to PostgreSQL");
         write_all(&pg, &events).await;

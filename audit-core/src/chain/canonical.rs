@@ -5,44 +5,35 @@ use std::io::Write as _;
 use serde_json::Value;
 
 use crate::event::AuditEvent;
+use crate::fields::{Field, FieldValue};
 
 /// The version of the canonical encoding; it is the first byte of every encoding.
 pub const CANONICAL_VERSION: u8 = 1;
 
 /// Appends the canonical encoding of `event` to `out`.
 ///
-/// Version 1: the version byte, the id's 16 bytes, `occurred_at` as a big-endian `i64` of
-/// microseconds since the Unix epoch, then each text field in a fixed order as a presence
-/// byte (`0` absent, `1` present) followed by a big-endian `u32` length and the UTF-8 bytes.
+/// Version 1: the version byte, then every field of [`Field::ALL`] in its order: the id's 16
+/// bytes, `occurred_at` as a big-endian `i64` of microseconds since the Unix epoch, and each
+/// other field as a presence byte (`0` absent, `1` present) followed by a big-endian `u32`
+/// length and the UTF-8 bytes (the IP in its `Display` form, the metadata as canonical JSON).
 /// The sequence number is deliberately not encoded: order is carried by `prev_hash`, which
 /// lets the verifier tell a reordered or inserted record from a modified one.
 pub fn canonical_bytes(event: &AuditEvent, out: &mut Vec<u8>) {
     out.push(CANONICAL_VERSION);
-    out.extend_from_slice(event.id.as_bytes());
-    out.extend_from_slice(&event.occurred_at.timestamp_micros().to_be_bytes());
-    field(out, Some(&event.action));
-    field(out, Some(event.category.as_str()));
-    field(out, Some(event.outcome.as_str()));
-    field(out, event.reason.as_deref());
-    field(out, event.actor.as_ref().map(|a| a.kind.as_str()));
-    field(out, event.actor.as_ref().map(|a| a.id.as_str()));
-    field(out, event.entity_type.as_deref());
-    field(out, event.entity_id.as_deref());
-    field(out, event.description.as_deref());
-    match event.ip {
-        None => out.push(0),
-        // `Display` of `IpAddr`: dotted quad, or RFC 5952 text for IPv6.
-        Some(ip) => length_prefixed(out, |out| {
-            // Writing into a `Vec` cannot fail.
-            let _ = write!(out, "{ip}");
-        }),
+    for field in Field::ALL {
+        match field.value(event) {
+            FieldValue::Id(id) => out.extend_from_slice(id.as_bytes()),
+            FieldValue::Time(at) => out.extend_from_slice(&at.timestamp_micros().to_be_bytes()),
+            FieldValue::Text(text) => self::field(out, text),
+            FieldValue::Ip(None) => out.push(0),
+            // `Display` of `IpAddr`: dotted quad, or RFC 5952 text for IPv6.
+            FieldValue::Ip(Some(ip)) => length_prefixed(out, |out| {
+                // Writing into a `Vec` cannot fail.
+                let _ = write!(out, "{ip}");
+            }),
+            FieldValue::Json(value) => length_prefixed(out, |out| canonical_json(value, out)),
+        }
     }
-    field(out, event.user_agent.as_deref());
-    field(out, event.request_id.as_deref());
-    field(out, event.session_id.as_deref());
-    field(out, event.tenant.as_deref());
-    field(out, Some(event.severity.as_str()));
-    length_prefixed(out, |out| canonical_json(&event.metadata, out));
 }
 
 fn field(out: &mut Vec<u8>, value: Option<&str>) {

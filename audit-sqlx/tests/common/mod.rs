@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use audit_core::chain::ChainHash;
 use audit_core::query::{AuditQuery, Order};
 use audit_core::{Actor, AuditEvent, AuditStore, Category, ChainHasher, Severity, StoredEvent};
-use audit_sqlx::{PgStore, PgStoreOptions};
+use audit_sqlx::{PgOptions, PgStore};
 
 /// The server URL, or `None` (with a loud message) when tests should skip.
 /// With `CI` set, a missing `DATABASE_URL` fails the test instead.
@@ -53,15 +53,15 @@ pub fn unique_schema(tag: &str) -> String {
 }
 
 /// Options for a fresh schema.
-pub fn options(url: &str, tag: &str) -> PgStoreOptions {
-    PgStoreOptions::new(url)
+pub fn options(url: &str, tag: &str) -> PgOptions {
+    PgOptions::new(url)
         .schema(&unique_schema(tag))
         .expect("test schema names are valid")
 }
 
 /// A store on a fresh schema.
 pub async fn fresh_store(url: &str, tag: &str) -> PgStore {
-    PgStore::connect(options(url, tag))
+    PgStore::connect_with(options(url, tag))
         .await
         .expect("connect to the test server")
 }

@@ -32,16 +32,16 @@ impl Durability {
 /// ```
 /// use std::time::Duration;
 /// use audit_core::ChainHasher;
-/// use audit_sqlite::SqliteConfig;
+/// use audit_sqlite::SqliteOptions;
 ///
-/// let config = SqliteConfig::new("audit.db")
+/// let options = SqliteOptions::new("audit.db")
 ///     .hasher(ChainHasher::hmac_sha256(b"a 32-byte secret from your vault"))
 ///     .busy_timeout(Duration::from_secs(10))
 ///     .writer_cache_mib(128);
-/// assert_eq!(config.path().to_str(), Some("audit.db"));
+/// assert_eq!(options.path().to_str(), Some("audit.db"));
 /// ```
 #[derive(Debug, Clone)]
-pub struct SqliteConfig {
+pub struct SqliteOptions {
     pub(crate) path: PathBuf,
     pub(crate) hasher: ChainHasher,
     pub(crate) busy_timeout: Duration,
@@ -51,7 +51,7 @@ pub struct SqliteConfig {
     pub(crate) max_idle_readers: usize,
 }
 
-impl SqliteConfig {
+impl SqliteOptions {
     /// Defaults for the file at `path`: SHA-256 chain, 5 s busy timeout, full durability,
     /// a 64 MiB page cache for the writer and 16 MiB per reader.
     pub fn new(path: impl AsRef<Path>) -> Self {
