@@ -22,7 +22,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use audit_core::query::{AuditQuery, CountBy};
-use audit_core::{Actor, AuditEvent, AuditStore, Auditor, Category, Outcome};
+use audit_core::{Actor, AuditEvent, AuditStore, Category, Outcome};
+use audit_pipeline::Auditor;
 use audit_sqlite::SqliteStore;
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};

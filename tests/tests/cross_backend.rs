@@ -14,6 +14,8 @@ use chrono::{TimeZone, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use audit_integration_tests::{database_url, fresh_pg};
+
 /// Deterministic, awkward events: unicode, nested metadata, IPv4 and IPv6, absent fields.
 fn events() -> Vec<AuditEvent> {
     let base = Utc
@@ -101,23 +103,6 @@ fn assert_same_chain(name: &str, reference: &[StoredEvent], other: &[StoredEvent
     }
 }
 
-fn database_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!(
-                "DATABASE_URL is not set and CI is: run the tests through `bash scripts/test.sh`"
-            )
-        }
-        _ => {
-            eprintln!(
-                "!!!!! SKIPPED the PostgreSQL half: DATABASE_URL is not set (use `bash scripts/test.sh`)"
-            );
-            None
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_sqlite_and_postgres_build_the_same_chain() {
     let events = events();
@@ -151,18 +136,7 @@ async fn memory_sqlite_and_postgres_build_the_same_chain() {
     );
 
     if let Some(url) = database_url() {
-        let schema = format!(
-            "xb_{}_{}",
-            std::process::id(),
-            Utc::now().timestamp_micros()
-        );
-        let options = audit_sqlx::PgOptions::new(url)
-            .schema(&schema)
-            .expect("valid schema name")
-            .hasher(hasher.clone());
-        let pg = audit_sqlx::PgStore::connect_with(options)
-            .await
-            .expect("connect to PostgreSQL");
+        let pg = fresh_pg(&url, "b", hasher.clone()).await;
         write_all(&pg, &events).await;
         assert_same_chain("postgres", &reference, &read_all(&pg).await);
         assert!(
