@@ -95,6 +95,7 @@ mod queue;
 mod report;
 mod retry;
 mod shared;
+mod sink_runner;
 pub mod spool;
 mod worker;
 
