@@ -73,6 +73,8 @@ pub(crate) struct Worker {
     /// A replay write in flight on the sink's thread while the store is failing: the worker
     /// goes on spooling the queue meanwhile, so callers are not held up by the outage.
     probe: Option<Probe>,
+    /// Replay one segment at a time (after the sink refused a multi-segment replay).
+    replay_singly: bool,
     /// How many events the spool may hold in memory (no spool directory) before the worker
     /// stops taking from the queue, which then fills and applies its overflow policy.
     memory_spool_limit: u64,
@@ -83,6 +85,8 @@ pub(crate) struct Worker {
 struct Probe {
     call: Call<BatchAck>,
     events: Arc<Vec<AuditEvent>>,
+    /// How many of the oldest segments the events come from.
+    segments: usize,
 }
 
 impl Worker {
@@ -109,6 +113,7 @@ impl Worker {
             replay_failures: 0,
             next_replay: None,
             probe: None,
+            replay_singly: false,
             memory_spool_limit: 0,
             lane: LaneReader::default(),
         }
@@ -528,15 +533,30 @@ impl Worker {
         self.next_replay = Some(later(wait));
     }
 
-    /// The oldest spool segment's events, ready to replay (its unobserved events shown to
-    /// the observers first, once); `None` when the spool is empty or cannot be read (then a
+    /// The oldest spool segments' events, ready to replay in one write (up to a batch of
+    /// them, so that many small segments spooled during an outage are caught up quickly),
+    /// with the number of segments they come from. Unobserved events are shown to the
+    /// observers first, once. `None` when the spool is empty or cannot be read (then a
     /// replay is scheduled).
-    fn front_for_replay(&mut self) -> Option<Arc<Vec<AuditEvent>>> {
-        while let Some(read) = self.spool.read_front() {
+    fn front_for_replay(&mut self) -> Option<(Arc<Vec<AuditEvent>>, usize)> {
+        let most_segments = if self.replay_singly {
+            1
+        } else {
+            self.spool.segment_count()
+        };
+        let mut events = Vec::new();
+        let mut segments = 0;
+        while segments < most_segments && (segments == 0 || events.len() < self.max_batch) {
+            let Some(read) = self.spool.read_at(segments) else {
+                break;
+            };
             let (records, corrupt) = match read {
                 Ok(read) => read,
                 Err(source) => {
                     self.report_spool_error(source);
+                    if segments > 0 {
+                        break;
+                    }
                     self.schedule_replay();
                     return None;
                 }
@@ -555,23 +575,30 @@ impl Worker {
             if observed_now {
                 // Observers (alert rules) must count each event once, however many replay
                 // attempts it takes: keep the segment as observed, with their follow-ups.
-                self.replace_front(batch.events.clone());
+                self.replace_at(segments, batch.events.clone());
             }
-            if !batch.events.is_empty() {
-                return Some(Arc::new(batch.events));
+            if batch.events.is_empty() && segments == 0 {
+                self.pop_front();
+                continue;
             }
-            self.pop_front();
+            events.extend(batch.events);
+            segments += 1;
         }
-        self.replay_failures = 0;
-        self.next_replay = None;
-        None
+        if segments == 0 {
+            self.replay_failures = 0;
+            self.next_replay = None;
+            return None;
+        }
+        Some((Arc::new(events), segments))
     }
 
-    /// Handles the sink's answer to a replay of the oldest segment; returns whether the
-    /// segment is done with (committed or dead-lettered).
+    /// Handles the sink's answer to a replay of the oldest `segments`; returns whether to
+    /// go on replaying now (they are done with, or are to be replayed one at a time) rather
+    /// than after a backoff.
     async fn replayed(
         &mut self,
         events: Arc<Vec<AuditEvent>>,
+        segments: usize,
         result: Result<BatchAck, SinkError>,
     ) -> bool {
         let events = Arc::try_unwrap(events).unwrap_or_else(|shared| (*shared).clone());
@@ -584,6 +611,13 @@ impl Worker {
                 tracing::debug!(error = %err, "audit spool replay failed; will retry");
                 false
             }
+            Err(_) if segments > 1 => {
+                // A refusal of a multi-segment replay: replay them one at a time, so that
+                // only the refused events of one segment are dead-lettered.
+                self.replay_singly = true;
+                self.next_replay = None;
+                return true;
+            }
             Err(rejection) => match self.isolate(events, Vec::new(), rejection, true).await {
                 None => true,
                 Some((rest, _)) => {
@@ -593,10 +627,11 @@ impl Worker {
             },
         };
         if done {
-            self.pop_front();
-            if self.spool.is_empty() {
-                self.replay_failures = 0;
+            for _ in 0..segments {
+                self.pop_front();
             }
+            self.replay_singly = false;
+            self.replay_failures = 0;
             self.next_replay = None;
         } else {
             self.shared.set_spool_pending(self.spool.pending());
@@ -614,10 +649,11 @@ impl Worker {
 
     /// Starts replaying the oldest segment on the sink's thread, without waiting for it.
     fn start_probe(&mut self) {
-        if let Some(events) = self.front_for_replay() {
+        if let Some((events, segments)) = self.front_for_replay() {
             self.probe = Some(Probe {
                 call: self.sink.start_write(Arc::clone(&events)),
                 events,
+                segments,
             });
         }
     }
@@ -629,7 +665,7 @@ impl Worker {
         }
         if let Some(mut probe) = self.probe.take() {
             let result = probe.call.answer().await;
-            self.replayed(probe.events, result).await;
+            self.replayed(probe.events, probe.segments, result).await;
         }
     }
 
@@ -638,13 +674,13 @@ impl Worker {
     async fn replay(&mut self) {
         if let Some(mut probe) = self.probe.take() {
             let result = probe.call.answer().await;
-            if !self.replayed(probe.events, result).await {
+            if !self.replayed(probe.events, probe.segments, result).await {
                 return;
             }
         }
-        while let Some(events) = self.front_for_replay() {
+        while let Some((events, segments)) = self.front_for_replay() {
             let result = self.sink.write(Arc::clone(&events)).await;
-            if !self.replayed(events, result).await {
+            if !self.replayed(events, segments, result).await {
                 return;
             }
         }
@@ -653,6 +689,11 @@ impl Worker {
     /// Rewrites the oldest segment as `events`, all observed: what is left after a partial
     /// replay, or the segment with its observers' follow-ups once they have seen it.
     fn replace_front(&mut self, rest: Vec<AuditEvent>) {
+        self.replace_at(0, rest);
+    }
+
+    /// Rewrites the `index`-th oldest segment as `events`, all observed.
+    fn replace_at(&mut self, index: usize, rest: Vec<AuditEvent>) {
         let rest = rest
             .into_iter()
             .map(|event| SpoolRecord {
@@ -661,7 +702,7 @@ impl Worker {
                 event,
             })
             .collect();
-        if let Err(source) = self.spool.replace_front(rest) {
+        if let Err(source) = self.spool.replace_at(index, rest) {
             self.report_spool_error(source);
         }
     }

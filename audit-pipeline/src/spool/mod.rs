@@ -213,8 +213,22 @@ impl Spool {
     }
 
     /// Reads the oldest segment: its readable records and its unreadable lines.
+    #[cfg(test)]
     pub(crate) fn read_front(&self) -> Option<io::Result<(Vec<SpoolRecord>, Vec<Corrupt>)>> {
-        Some(match self.segments.front()? {
+        self.read_at(0)
+    }
+
+    /// How many segments wait.
+    pub(crate) fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Reads the `index`-th oldest segment.
+    pub(crate) fn read_at(
+        &self,
+        index: usize,
+    ) -> Option<io::Result<(Vec<SpoolRecord>, Vec<Corrupt>)>> {
+        Some(match self.segments.get(index)? {
             Segment::Memory(records) => Ok((records.clone(), Vec::new())),
             Segment::File { path, .. } => fs::read(path).map(|bytes| parse_lines(&bytes, path)),
         })
@@ -235,10 +249,9 @@ impl Spool {
         Ok(())
     }
 
-    /// Replaces the oldest segment's content with `records` (what is left after a partial
-    /// replay).
-    pub(crate) fn replace_front(&mut self, records: Vec<SpoolRecord>) -> io::Result<()> {
-        let Some(front) = self.segments.front_mut() else {
+    /// Replaces the `index`-th oldest segment's content with `records`.
+    pub(crate) fn replace_at(&mut self, index: usize, records: Vec<SpoolRecord>) -> io::Result<()> {
+        let Some(front) = self.segments.get_mut(index) else {
             return Ok(());
         };
         match front {
