@@ -170,7 +170,8 @@ mod tests {
 
     #[test]
     fn an_empty_series_draws_no_segments() {
-        let chart = Chart::new(&[bar(0, 0, 0, 0); 24], Range::Day);
+        let series: Vec<Bar> = (0..24).map(|h| bar(h, 0, 0, 0)).collect();
+        let chart = Chart::new(&series, Range::Day);
         assert!(chart.bars.iter().all(|b| b.segments.is_empty()));
     }
 }

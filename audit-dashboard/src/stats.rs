@@ -503,7 +503,8 @@ mod tests {
         }
         let week = agg.summary(Range::Week, NOW);
         assert_eq!(week.total, 2);
-        assert_eq!(week.series.len(), 28);
+        // Six days of four bars, and today's up to the current one (12:00 to 18:00).
+        assert_eq!(week.series.len(), 27);
         let month = agg.summary(Range::Month, NOW);
         assert_eq!(month.total, 4);
         assert_eq!(month.series.len(), 30);
