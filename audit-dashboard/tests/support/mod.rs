@@ -59,6 +59,7 @@ pub fn app(store: Arc<dyn AuditStore>, auditor: Auditor) -> Router {
         .router();
     Router::new()
         .nest("/admin/audit", dashboard)
+        .route("/test-signin/{user}", axum::routing::get(test_signin))
         .layer(layer)
         .layer(axum::middleware::from_fn(
             move |req: axum::extract::Request, next: axum::middleware::Next| {
@@ -66,6 +67,16 @@ pub fn app(store: Arc<dyn AuditStore>, auditor: Auditor) -> Router {
                 async move { auditor.scope(next.run(req)).await }
             },
         ))
+}
+
+/// A stand-in for a sign-in form: sets the session cookie the resolver reads.
+async fn test_signin(axum::extract::Path(user): axum::extract::Path<String>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(http::header::SET_COOKIE, format!("test_user={user}; Path=/; HttpOnly; SameSite=Strict"))],
+        axum::response::Redirect::to("/admin/audit"),
+    )
+        .into_response()
 }
 
 /// Sends one request as `user` (none: anonymous) from 127.0.0.1.
