@@ -94,7 +94,7 @@ async fn hostile_content_renders_inert_in_a_real_browser() {
     };
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("audit.db")).unwrap();
-    store.append(hostile_events()).await.unwrap();
+    store.append(&hostile_events()).await.unwrap();
     let auditor = Auditor::builder(store.clone()).build().unwrap();
     let url = support::serve(support::app(Arc::new(store.clone()), auditor)).await;
 

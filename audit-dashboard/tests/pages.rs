@@ -38,7 +38,7 @@ async fn fixture(n: usize) -> Fixture {
         })
         .collect();
     if !events.is_empty() {
-        store.append(events).await.unwrap();
+        store.append(&events).await.unwrap();
     }
     let auditor = Auditor::builder(store.clone()).build().unwrap();
     let app = app(Arc::new(store.clone()), auditor.clone());
@@ -218,7 +218,7 @@ async fn hostile_text_is_escaped_on_every_page() {
     let f = fixture(0).await;
     let evil = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'";
     f.store
-        .append(vec![
+        .append(&[
             AuditEvent::builder("FTMS_BOOKING_CREATED")
                 .actor(Actor::user(evil))
                 .entity("booking", evil)
