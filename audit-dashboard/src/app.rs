@@ -149,7 +149,7 @@ impl Dashboard {
             .merge(guarded(verify, Permission::Verify))
             .route("/static/{name}", get(assets::serve))
             .fallback(not_found)
-            .layer(middleware::map_response(security::headers))
+            .layer(middleware::map_response(security::security_headers))
             .with_state(inner)
     }
 }

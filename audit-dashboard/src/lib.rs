@@ -90,7 +90,7 @@
 //! - No inline script or style anywhere, so every response carries a strict policy:
 //!   [`CONTENT_SECURITY_POLICY_VALUE`] (`default-src 'self'; frame-ancestors 'none'; …`),
 //!   plus `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`,
-//!   `Referrer-Policy: no-referrer` and `Cache-Control: no-store` on pages.
+//!   `Referrer-Policy: same-origin` and `Cache-Control: no-store` on pages.
 //! - No state changes on GET. The one POST (start a verification) carries a CSRF token
 //!   (HMAC of the viewer and session under a random per-instance key) and is refused when
 //!   the browser says it comes from another site (`Sec-Fetch-Site`, `Origin`).
@@ -128,4 +128,4 @@ pub use access::{Access, Denial, Permission, PrincipalAccess, Viewer};
 pub use app::{DEFAULT_VERIFY_CHUNK, Dashboard, router};
 pub use csrf::CsrfError;
 pub use record::codes;
-pub use security::CONTENT_SECURITY_POLICY_VALUE;
+pub use security::{CONTENT_SECURITY_POLICY_VALUE, security_headers};
