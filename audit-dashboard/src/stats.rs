@@ -184,6 +184,9 @@ impl Aggregate {
     }
 
     fn freshness(&self) -> Freshness {
+        if !self.positioned {
+            return Freshness::Building { at: 0, head: 0 };
+        }
         match self.building_to {
             Some(head) => Freshness::Building {
                 at: self.last_seq,
@@ -545,6 +548,7 @@ mod tests {
         let event = || AuditEvent::builder("A").actor(Actor::user("a")).build();
         store.write(&[event(), event()]).await.unwrap();
         let stats = Stats::new(Arc::new(store.clone()), Duration::from_secs(1));
+        assert!(matches!(stats.summary(Range::Day).freshness, Freshness::Building { .. }));
         assert!(stats.refresh(10).await.unwrap());
         assert!(stats.refresh(10).await.unwrap());
         assert_eq!(stats.summary(Range::Day).total, 2);

@@ -185,6 +185,7 @@ pub(crate) async fn page(ctx: Ctx, Query(params): Query<Params>) -> Result<Respo
         running: running.as_ref().map(running_line),
         verify_href: links.verify(),
         freshness: match summary.freshness {
+            Freshness::Building { head: 0, .. } => "Counting has not started yet.".to_owned(),
             Freshness::Building { at, head } => format!(
                 "Still counting: events up to seq {at} of {head} are in; the figures grow until \
                  the count is done."
