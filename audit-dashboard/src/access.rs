@@ -305,9 +305,8 @@ mod tests {
 
     #[test]
     fn an_unauthenticated_request_is_recorded_with_the_permission_it_needed() {
-        let (decision, captured) = testing::capture(|| {
-            decide(Err(Denial::Unauthenticated), Permission::Read, "GET", "/")
-        });
+        let (decision, captured) =
+            testing::capture(|| decide(Err(Denial::Unauthenticated), Permission::Read, "GET", "/"));
         assert!(matches!(decision, Decision::Unauthenticated));
         let event = captured.single();
         assert_eq!(event.action, auth::codes::REQUEST_UNAUTHENTICATED);

@@ -134,7 +134,10 @@ impl Chart {
             bars,
             x_ticks,
             y_ticks,
-            description: format!("{total} events in {} bars, at most {max} in one", series.len()),
+            description: format!(
+                "{total} events in {} bars, at most {max} in one",
+                series.len()
+            ),
         }
     }
 }

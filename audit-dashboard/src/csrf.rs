@@ -171,7 +171,10 @@ mod tests {
         for h in [
             headers(&[("sec-fetch-site", "cross-site")]),
             headers(&[("sec-fetch-site", "same-site")]),
-            headers(&[("origin", "http://evil.example"), ("host", "127.0.0.1:3000")]),
+            headers(&[
+                ("origin", "http://evil.example"),
+                ("host", "127.0.0.1:3000"),
+            ]),
             headers(&[("origin", "null"), ("host", "127.0.0.1:3000")]),
         ] {
             assert_eq!(

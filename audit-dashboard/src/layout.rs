@@ -88,7 +88,11 @@ pub(crate) fn html_with_status(status: StatusCode, template: &impl Template) -> 
         Ok(body) => (status, Html(body)).into_response(),
         Err(err) => {
             tracing::error!(error = %err, "audit dashboard: a page failed to render");
-            (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered",
+            )
+                .into_response()
         }
     }
 }

@@ -120,9 +120,18 @@ mod tests {
 
     #[test]
     fn the_mount_path_is_what_the_nesting_stripped() {
-        assert_eq!(Links::from_paths("/admin/audit/events", "/events").base(), "/admin/audit");
-        assert_eq!(Links::from_paths("/admin/audit", "/").base(), "/admin/audit");
-        assert_eq!(Links::from_paths("/admin/audit/", "/").base(), "/admin/audit");
+        assert_eq!(
+            Links::from_paths("/admin/audit/events", "/events").base(),
+            "/admin/audit"
+        );
+        assert_eq!(
+            Links::from_paths("/admin/audit", "/").base(),
+            "/admin/audit"
+        );
+        assert_eq!(
+            Links::from_paths("/admin/audit/", "/").base(),
+            "/admin/audit"
+        );
         assert_eq!(Links::from_paths("/events", "/events").base(), "");
     }
 

@@ -337,12 +337,15 @@ impl Stats {
     }
 
     fn lock(&self) -> MutexGuard<'_, Aggregate> {
-        self.aggregate.lock().unwrap_or_else(PoisonError::into_inner)
+        self.aggregate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Starts the background task once, if a tokio runtime is running here.
     pub(crate) fn ensure_started(self: &Arc<Self>) {
-        if tokio::runtime::Handle::try_current().is_err() || self.started.swap(true, Ordering::AcqRel)
+        if tokio::runtime::Handle::try_current().is_err()
+            || self.started.swap(true, Ordering::AcqRel)
         {
             return;
         }
@@ -482,8 +485,14 @@ mod tests {
         let mut agg = Aggregate::default();
         agg.fold(&record(1, NOW - 60, "A", "alice", Outcome::Success), NOW);
         agg.fold(&record(2, NOW - 2 * HOUR, "A", "bob", Outcome::Denied), NOW);
-        agg.fold(&record(3, NOW - 25 * HOUR, "A", "bob", Outcome::Success), NOW);
-        agg.fold(&record(4, NOW - 3 * HOUR, "authn_login_fail", "x", Outcome::Failure), NOW);
+        agg.fold(
+            &record(3, NOW - 25 * HOUR, "A", "bob", Outcome::Success),
+            NOW,
+        );
+        agg.fold(
+            &record(4, NOW - 3 * HOUR, "authn_login_fail", "x", Outcome::Failure),
+            NOW,
+        );
         let s = agg.summary(Range::Day, NOW);
         assert_eq!(s.total, 3);
         assert_eq!(s.denials, 1);
@@ -548,7 +557,10 @@ mod tests {
         let event = || AuditEvent::builder("A").actor(Actor::user("a")).build();
         store.write(&[event(), event()]).await.unwrap();
         let stats = Stats::new(Arc::new(store.clone()), Duration::from_secs(1));
-        assert!(matches!(stats.summary(Range::Day).freshness, Freshness::Building { .. }));
+        assert!(matches!(
+            stats.summary(Range::Day).freshness,
+            Freshness::Building { .. }
+        ));
         assert!(stats.refresh(10).await.unwrap());
         assert!(stats.refresh(10).await.unwrap());
         assert_eq!(stats.summary(Range::Day).total, 2);

@@ -94,7 +94,10 @@ impl Finished {
         match &self.verdict {
             Verdict::Valid => format!("valid: {} records checked ({range})", self.checked),
             Verdict::Fault { seq, kind, .. } => {
-                format!("{kind} record at seq {seq} ({} verified before it)", self.checked)
+                format!(
+                    "{kind} record at seq {seq} ({} verified before it)",
+                    self.checked
+                )
             }
             Verdict::Error { message } => format!("could not finish: {message}"),
         }

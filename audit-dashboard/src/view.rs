@@ -254,7 +254,10 @@ mod tests {
                 .and_then(|f| f.link.clone())
         };
         assert_eq!(link("ip").as_deref(), Some("/events?ip=10.1.2.3"));
-        assert_eq!(link("request id").as_deref(), Some("/events?request_id=r+1"));
+        assert_eq!(
+            link("request id").as_deref(),
+            Some("/events?request_id=r+1")
+        );
         assert_eq!(detail.metadata, "{\n  \"seats\": 2\n}");
         assert_eq!(detail.chain[2].value, "01".repeat(32));
     }

@@ -4,6 +4,9 @@
 //! text: no script runs, no element is injected, no link leaves the dashboard, and nothing
 //! breaks out of its cell.
 
+// Test helpers outside `#[test]` functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::sync::Arc;
@@ -17,7 +20,8 @@ const SCRIPT: &str = "<script>window.__pwned = 1</script>";
 const IMG: &str = "<img src=x onerror=\"window.__pwned = 2\">";
 const JS_URL: &str = "javascript:window.__pwned=3";
 const MARKUP: &str = "<b data-pwn>bold</b><iframe data-pwn src=\"javascript:1\"></iframe>";
-const RTL: &str = "\u{202E}gnp.exe \u{05E9}\u{05DC}\u{05D5}\u{05DD} \u{0645}\u{0631}\u{062D}\u{0628}\u{0627}";
+const RTL: &str =
+    "\u{202E}gnp.exe \u{05E9}\u{05DC}\u{05D5}\u{05DD} \u{0645}\u{0631}\u{062D}\u{0628}\u{0627}";
 
 fn hostile_events() -> Vec<AuditEvent> {
     let long_word = "A".repeat(3000);
@@ -106,13 +110,23 @@ async fn hostile_content_renders_inert_in_a_real_browser() {
     let base = format!("{url}/admin/audit");
     check(&browser, &format!("{base}/events"), "events", true).await;
     for seq in 1..=3 {
-        check(&browser, &format!("{base}/events/{seq}"), &format!("event-{seq}"), seq != 2).await;
+        check(
+            &browser,
+            &format!("{base}/events/{seq}"),
+            &format!("event-{seq}"),
+            seq != 2,
+        )
+        .await;
     }
     check(&browser, &format!("{base}/live"), "live", true).await;
     check(&browser, &base, "overview", false).await;
 
     // Follow the hostile entity and actor links the way a person would.
-    browser.client().goto(&format!("{base}/events/1")).await.unwrap();
+    browser
+        .client()
+        .goto(&format!("{base}/events/1"))
+        .await
+        .unwrap();
     let entity = browser
         .client()
         .find(Locator::Css("dd a[href*='/entity?']"))
@@ -122,7 +136,11 @@ async fn hostile_content_renders_inert_in_a_real_browser() {
     let here = browser.client().current_url().await.unwrap();
     assert!(here.path().ends_with("/admin/audit/entity"), "{here}");
     check(&browser, here.as_str(), "entity-javascript-url", true).await;
-    browser.client().goto(&format!("{base}/events/3")).await.unwrap();
+    browser
+        .client()
+        .goto(&format!("{base}/events/3"))
+        .await
+        .unwrap();
     browser
         .client()
         .find(Locator::Css("dd a[href*='/actor?']"))

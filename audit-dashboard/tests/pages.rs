@@ -2,6 +2,9 @@
 //! tampering): status codes, headers, access control, what is recorded, paging, exports
 //! and verification.
 
+// Test helpers outside `#[test]` functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::sync::Arc;
@@ -73,7 +76,10 @@ async fn every_page_carries_the_strict_security_headers() {
         "/admin/audit/nope",
     ] {
         let (status, headers, _) = get(&f.app, Some("admin"), page).await;
-        assert!(status == 200 || (page.ends_with("nope") && status == 404), "{page}: {status}");
+        assert!(
+            status == 200 || (page.ends_with("nope") && status == 404),
+            "{page}: {status}"
+        );
         let csp = headers["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"));
         assert_eq!(headers["x-content-type-options"], "nosniff");
@@ -85,14 +91,25 @@ async fn every_page_carries_the_strict_security_headers() {
 #[tokio::test]
 async fn pages_hold_no_inline_script_or_style() {
     let f = fixture(5).await;
-    for page in ["/admin/audit", "/admin/audit/events", "/admin/audit/verify", "/admin/audit/live"] {
+    for page in [
+        "/admin/audit",
+        "/admin/audit/events",
+        "/admin/audit/verify",
+        "/admin/audit/live",
+    ] {
         let (_, _, body) = get(&f.app, Some("admin"), page).await;
         assert!(!body.contains("style="), "{page} has a style attribute");
         assert!(!body.contains("<style"), "{page} has a style element");
         for script in body.split("<script").skip(1) {
-            assert!(script.trim_start().starts_with("src="), "{page} has an inline script");
+            assert!(
+                script.trim_start().starts_with("src="),
+                "{page} has an inline script"
+            );
         }
-        assert!(!has_event_handler(&body), "{page} carries an event handler attribute");
+        assert!(
+            !has_event_handler(&body),
+            "{page} carries an event handler attribute"
+        );
     }
 }
 
@@ -103,7 +120,11 @@ async fn a_viewer_without_audit_read_gets_403_and_the_denial_is_recorded() {
     assert_eq!(status, 403);
     assert!(body.contains("audit:read"));
     let denials = recorded(&f, "authz_fail").await;
-    assert_eq!(denials.len(), 1, "one denial, not a second one from the host's layer");
+    assert_eq!(
+        denials.len(),
+        1,
+        "one denial, not a second one from the host's layer"
+    );
     let e = &denials[0].event;
     assert_eq!(e.outcome, Outcome::Denied);
     assert_eq!(e.actor.as_ref().unwrap().id, "clerk");
@@ -127,7 +148,12 @@ async fn an_anonymous_request_gets_401_with_a_sign_in_link_and_is_recorded() {
 #[tokio::test]
 async fn a_page_view_is_recorded_with_the_viewer_and_the_filter() {
     let f = fixture(3).await;
-    let (status, _, _) = get(&f.app, Some("auditor"), "/admin/audit/events?actor=bob&outcome=denied").await;
+    let (status, _, _) = get(
+        &f.app,
+        Some("auditor"),
+        "/admin/audit/events?actor=bob&outcome=denied",
+    )
+    .await;
     assert_eq!(status, 200);
     let views = recorded(&f, codes::AUDIT_LOG_VIEWED).await;
     assert_eq!(views.len(), 1);
@@ -143,10 +169,20 @@ async fn a_page_view_is_recorded_with_the_viewer_and_the_filter() {
 #[tokio::test]
 async fn the_filter_shows_exactly_the_matching_events() {
     let f = fixture(30).await;
-    let (_, _, body) = get(&f.app, Some("admin"), "/admin/audit/events?actor=bob&outcome=denied").await;
+    let (_, _, body) = get(
+        &f.app,
+        Some("admin"),
+        "/admin/audit/events?actor=bob&outcome=denied",
+    )
+    .await;
     let want = f
         .store
-        .query(&AuditQuery::new().actor("bob").outcome(Outcome::Denied).limit(50))
+        .query(
+            &AuditQuery::new()
+                .actor("bob")
+                .outcome(Outcome::Denied)
+                .limit(50),
+        )
         .await
         .unwrap();
     assert_eq!(want.events.len(), 10);
@@ -161,7 +197,12 @@ fn has_event_handler(body: &str) -> bool {
     body.split('<').skip(1).any(|tag| {
         let tag = tag.split('>').next().unwrap_or("");
         tag.split_whitespace().skip(1).any(|attr| {
-            attr.starts_with("on") && attr.contains('=') && attr[2..].split('=').next().is_some_and(|n| n.chars().all(|c| c.is_ascii_lowercase()))
+            attr.starts_with("on")
+                && attr.contains('=')
+                && attr[2..]
+                    .split('=')
+                    .next()
+                    .is_some_and(|n| n.chars().all(|c| c.is_ascii_lowercase()))
         })
     })
 }
@@ -201,7 +242,9 @@ async fn paging_forward_then_back_returns_the_same_pages() {
     let back_a = get_page(links(&back_b, "prev").unwrap()).await;
     assert_eq!(seqs(&back_a), seqs(&a));
     assert!(links(&back_a, "prev").is_none());
-    let oldest = get_page("/admin/audit/events?action=FTMS_BOOKING_CREATED&limit=10&order=oldest".into()).await;
+    let oldest =
+        get_page("/admin/audit/events?action=FTMS_BOOKING_CREATED&limit=10&order=oldest".into())
+            .await;
     assert_eq!(seqs(&oldest), (1..=10).collect::<Vec<_>>());
 }
 
@@ -218,15 +261,13 @@ async fn hostile_text_is_escaped_on_every_page() {
     let f = fixture(0).await;
     let evil = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'";
     f.store
-        .append(&[
-            AuditEvent::builder("FTMS_BOOKING_CREATED")
-                .actor(Actor::user(evil))
-                .entity("booking", evil)
-                .description(evil)
-                .user_agent(evil)
-                .metadata(serde_json::json!({ evil: evil }))
-                .build(),
-        ])
+        .append(&[AuditEvent::builder("FTMS_BOOKING_CREATED")
+            .actor(Actor::user(evil))
+            .entity("booking", evil)
+            .description(evil)
+            .user_agent(evil)
+            .metadata(serde_json::json!({ evil: evil }))
+            .build()])
         .await
         .unwrap();
     let actor = serde_urlencoded::to_string([("id", evil)]).unwrap();
@@ -241,8 +282,14 @@ async fn hostile_text_is_escaped_on_every_page() {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let (status, _, body) = get(&f.app, Some("admin"), &page).await;
         assert_eq!(status, 200, "{page}");
-        assert!(!body.contains("<script>alert"), "{page} let a script tag through");
-        assert!(!body.contains("<img src=x"), "{page} let an img tag through");
+        assert!(
+            !body.contains("<script>alert"),
+            "{page} let a script tag through"
+        );
+        assert!(
+            !body.contains("<img src=x"),
+            "{page} let an img tag through"
+        );
     }
 }
 
@@ -258,9 +305,20 @@ async fn a_csv_export_streams_every_matching_row_and_is_recorded() {
     )
     .await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
-    assert!(response.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
-    let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
     let mut reader = csv::Reader::from_reader(&body[..]);
     let seqs: Vec<u64> = reader
         .records()
@@ -272,7 +330,10 @@ async fn a_csv_export_streams_every_matching_row_and_is_recorded() {
         .await
         .unwrap();
     assert_eq!(seqs.len() as u64, want);
-    assert!(seqs.windows(2).all(|w| w[0] > w[1]), "newest first, no repeats");
+    assert!(
+        seqs.windows(2).all(|w| w[0] > w[1]),
+        "newest first, no repeats"
+    );
     // The export is recorded when the stream ends.
     let mut exports = Vec::new();
     for _ in 0..100 {
@@ -293,15 +354,26 @@ async fn a_csv_export_streams_every_matching_row_and_is_recorded() {
 #[tokio::test]
 async fn a_json_lines_export_round_trips_the_stored_records() {
     let f = fixture(40).await;
-    let (status, headers, body) =
-        get(&f.app, Some("admin"), "/admin/audit/export?format=jsonl&actor=carol&order=oldest").await;
+    let (status, headers, body) = get(
+        &f.app,
+        Some("admin"),
+        "/admin/audit/export?format=jsonl&actor=carol&order=oldest",
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "application/x-ndjson");
-    let got: Vec<audit_core::StoredEvent> =
-        body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let got: Vec<audit_core::StoredEvent> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let want = f
         .store
-        .query(&AuditQuery::new().actor("carol").order(Order::OldestFirst).limit(100))
+        .query(
+            &AuditQuery::new()
+                .actor("carol")
+                .order(Order::OldestFirst)
+                .limit(100),
+        )
         .await
         .unwrap()
         .events;
@@ -348,18 +420,31 @@ async fn wait_for_verdict(app: &axum::Router) -> serde_json::Value {
 #[tokio::test]
 async fn a_verification_starts_only_with_a_valid_csrf_token() {
     let f = fixture(30).await;
-    let refused = send(&f.app, Some("admin"), post_form("/admin/audit/verify/run", "scope=all")).await;
+    let refused = send(
+        &f.app,
+        Some("admin"),
+        post_form("/admin/audit/verify/run", "scope=all"),
+    )
+    .await;
     assert_eq!(refused.status(), 403);
     let forged = send(
         &f.app,
         Some("admin"),
-        post_form("/admin/audit/verify/run", &format!("scope=all&csrf={}", "ab".repeat(32))),
+        post_form(
+            "/admin/audit/verify/run",
+            &format!("scope=all&csrf={}", "ab".repeat(32)),
+        ),
     )
     .await;
     assert_eq!(forged.status(), 403);
     let (_, _, page) = get(&f.app, Some("admin"), "/admin/audit/verify").await;
-    let mut cross_site = post_form("/admin/audit/verify/run", &format!("scope=all&csrf={}", csrf_token(&page)));
-    cross_site.headers_mut().insert("sec-fetch-site", "cross-site".parse().unwrap());
+    let mut cross_site = post_form(
+        "/admin/audit/verify/run",
+        &format!("scope=all&csrf={}", csrf_token(&page)),
+    );
+    cross_site
+        .headers_mut()
+        .insert("sec-fetch-site", "cross-site".parse().unwrap());
     assert_eq!(send(&f.app, Some("admin"), cross_site).await.status(), 403);
     let (_, _, status) = get(&f.app, Some("admin"), "/admin/audit/verify/status").await;
     assert!(status.contains("\"last\":null"), "nothing ran: {status}");
@@ -367,7 +452,10 @@ async fn a_verification_starts_only_with_a_valid_csrf_token() {
     let started = send(
         &f.app,
         Some("admin"),
-        post_form("/admin/audit/verify/run", &format!("scope=all&csrf={}", csrf_token(&page))),
+        post_form(
+            "/admin/audit/verify/run",
+            &format!("scope=all&csrf={}", csrf_token(&page)),
+        ),
     )
     .await;
     assert_eq!(started.status(), 303);
@@ -387,7 +475,12 @@ async fn a_viewer_without_audit_verify_cannot_start_one() {
     let f = fixture(3).await;
     let (_, _, page) = get(&f.app, Some("auditor"), "/admin/audit/verify").await;
     assert!(!page.contains("name=\"csrf\""), "no form offered");
-    let response = send(&f.app, Some("auditor"), post_form("/admin/audit/verify/run", "scope=all")).await;
+    let response = send(
+        &f.app,
+        Some("auditor"),
+        post_form("/admin/audit/verify/run", "scope=all"),
+    )
+    .await;
     assert_eq!(response.status(), 403);
 }
 
@@ -401,7 +494,9 @@ async fn no_get_request_changes_state() {
 #[tokio::test]
 async fn a_tampered_record_is_named_by_seq_and_kind_over_chunked_runs() {
     let sink = MemorySink::new();
-    let events: Vec<_> = (0..40).map(|i| AuditEvent::builder("A").description(format!("{i}")).build()).collect();
+    let events: Vec<_> = (0..40)
+        .map(|i| AuditEvent::builder("A").description(format!("{i}")).build())
+        .collect();
     audit_core::AuditSink::write(&sink, &events).await.unwrap();
     sink.tamper_modify(23, |r| r.event.description = Some("edited".into()));
     let auditor = Auditor::builder(MemorySink::new()).build().unwrap();
@@ -410,13 +505,19 @@ async fn a_tampered_record_is_named_by_seq_and_kind_over_chunked_runs() {
     let started = send(
         &app,
         Some("admin"),
-        post_form("/admin/audit/verify/run", &format!("scope=all&csrf={}", csrf_token(&page))),
+        post_form(
+            "/admin/audit/verify/run",
+            &format!("scope=all&csrf={}", csrf_token(&page)),
+        ),
     )
     .await;
     assert_eq!(started.status(), 303);
     let last = wait_for_verdict(&app).await;
     assert_eq!(last["valid"], false);
-    assert_eq!(last["summary"], "modified record at seq 23 (22 verified before it)");
+    assert_eq!(
+        last["summary"],
+        "modified record at seq 23 (22 verified before it)"
+    );
     let (_, _, page) = get(&app, Some("admin"), "/admin/audit/verify").await;
     assert!(page.contains("href=\"/admin/audit/events/23\""));
 }
@@ -426,10 +527,20 @@ async fn the_overview_counts_match_the_store() {
     let f = fixture(60).await;
     let (status, _, body) = get(&f.app, Some("admin"), "/admin/audit?range=24h").await;
     assert_eq!(status, 200);
-    let denied = f.store.count(&AuditQuery::new().outcome(Outcome::Denied)).await.unwrap();
+    let denied = f
+        .store
+        .count(&AuditQuery::new().outcome(Outcome::Denied))
+        .await
+        .unwrap();
     assert_eq!(denied, 20);
-    assert!(body.contains("<span class=\"figure\">60</span><span class=\"label\">events, last 24 hours"));
-    assert!(body.contains(&format!("<span class=\"figure\">{denied}</span><span class=\"label\">denials")));
+    assert!(
+        body.contains(
+            "<span class=\"figure\">60</span><span class=\"label\">events, last 24 hours"
+        )
+    );
+    assert!(body.contains(&format!(
+        "<span class=\"figure\">{denied}</span><span class=\"label\">denials"
+    )));
     assert!(body.contains(">alice</bdi></a></th><td>20</td>"));
     let (status, _, _) = get(&f.app, Some("admin"), "/admin/audit?range=1y").await;
     assert_eq!(status, 400);
@@ -441,7 +552,12 @@ async fn the_live_feed_returns_events_after_a_seq() {
     let (status, _, body) = get(&f.app, Some("admin"), "/admin/audit/live/feed?after=7").await;
     assert_eq!(status, 200);
     let feed: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let seqs: Vec<u64> = feed["rows"].as_array().unwrap().iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    let seqs: Vec<u64> = feed["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect();
     assert_eq!(seqs, vec![8, 9, 10]);
     assert_eq!(feed["last"], 10);
 }
@@ -456,5 +572,10 @@ async fn static_assets_are_served_with_their_types() {
     let (status, headers, _) = get(&f.app, None, "/admin/audit/static/dashboard.js").await;
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "text/javascript; charset=utf-8");
-    assert_eq!(get(&f.app, None, "/admin/audit/static/../Cargo.toml").await.0, 404);
+    assert_eq!(
+        get(&f.app, None, "/admin/audit/static/../Cargo.toml")
+            .await
+            .0,
+        404
+    );
 }

@@ -89,9 +89,15 @@ struct Bench {
 }
 
 async fn call(app: &axum::Router, uri: &str) -> usize {
-    let request = http::Request::get(uri).body(Body::empty()).expect("request");
+    let request = http::Request::get(uri)
+        .body(Body::empty())
+        .expect("request");
     let response = app.clone().oneshot(request).await.expect("infallible");
-    assert!(response.status().is_success(), "{uri}: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "{uri}: {}",
+        response.status()
+    );
     let body = http_body_util::BodyExt::collect(response.into_body())
         .await
         .expect("body")
@@ -101,11 +107,17 @@ async fn call(app: &axum::Router, uri: &str) -> usize {
 
 /// Only the first chunk of an export: the time until the download starts.
 async fn first_chunk(app: &axum::Router, uri: &str) -> usize {
-    let request = http::Request::get(uri).body(Body::empty()).expect("request");
+    let request = http::Request::get(uri)
+        .body(Body::empty())
+        .expect("request");
     let response = app.clone().oneshot(request).await.expect("infallible");
     let mut body = response.into_body();
     let frame = http_body_util::BodyExt::frame(&mut body).await;
-    frame.map_or(0, |f| f.ok().and_then(|f| f.into_data().ok()).map_or(0, |d| d.len()))
+    frame.map_or(0, |f| {
+        f.ok()
+            .and_then(|f| f.into_data().ok())
+            .map_or(0, |d| d.len())
+    })
 }
 
 fn setup() -> Bench {
@@ -126,14 +138,19 @@ fn setup() -> Bench {
             i += batch.len();
         }
     });
-    eprintln!("filled {n} events in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "filled {n} events in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let (app, built) = rt.block_on(async {
         let started = Instant::now();
         let app = Dashboard::new(store.clone(), Everyone).router();
         // The counts build in the background; the overview says when they are done.
         loop {
-            let request = http::Request::get("/").body(Body::empty()).expect("request");
+            let request = http::Request::get("/")
+                .body(Body::empty())
+                .expect("request");
             let response = app.clone().oneshot(request).await.expect("infallible");
             let body = http_body_util::BodyExt::collect(response.into_body())
                 .await
@@ -158,24 +175,48 @@ fn setup() -> Bench {
         ("overview 7d", "/?range=7d".to_owned()),
         ("overview 30d", "/?range=30d".to_owned()),
         ("events, newest 50", "/events".to_owned()),
-        ("events, actor + outcome", "/events?actor=user-31&outcome=denied".to_owned()),
-        ("events, outcome denied", "/events?outcome=denied".to_owned()),
-        ("events, action prefix", "/events?action=FTMS_&action_match=prefix".to_owned()),
+        (
+            "events, actor + outcome",
+            "/events?actor=user-31&outcome=denied".to_owned(),
+        ),
+        (
+            "events, outcome denied",
+            "/events?outcome=denied".to_owned(),
+        ),
+        (
+            "events, action prefix",
+            "/events?action=FTMS_&action_match=prefix".to_owned(),
+        ),
         ("events, IP /24", "/events?ip=10.0.7.0/24".to_owned()),
-        ("events, next page at 500k", format!("/events?after={cursor}")),
-        ("events, previous page at 500k", format!("/events?before={cursor}")),
-        ("events, one day", format!(
-            "/events?since={}&until={}",
-            (Utc::now() - Span::days(10)).format("%Y-%m-%dT%H:%M"),
-            (Utc::now() - Span::days(9)).format("%Y-%m-%dT%H:%M")
-        )),
+        (
+            "events, next page at 500k",
+            format!("/events?after={cursor}"),
+        ),
+        (
+            "events, previous page at 500k",
+            format!("/events?before={cursor}"),
+        ),
+        (
+            "events, one day",
+            format!(
+                "/events?since={}&until={}",
+                (Utc::now() - Span::days(10)).format("%Y-%m-%dT%H:%M"),
+                (Utc::now() - Span::days(9)).format("%Y-%m-%dT%H:%M")
+            ),
+        ),
         ("event", format!("/events/{mid}")),
-        ("entity timeline", "/entity?type=booking&id=b-4242".to_owned()),
+        (
+            "entity timeline",
+            "/entity?type=booking&id=b-4242".to_owned(),
+        ),
         ("actor timeline", "/actor?id=user-31".to_owned()),
         ("live", "/live".to_owned()),
         ("live feed", format!("/live/feed?after={}", n - 10)),
         ("verify page", "/verify".to_owned()),
-        ("export csv, first chunk", "/export?format=csv&actor=user-31".to_owned()),
+        (
+            "export csv, first chunk",
+            "/export?format=csv&actor=user-31".to_owned(),
+        ),
     ];
     Bench {
         rt,
@@ -194,7 +235,10 @@ fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
 
 fn table(bench: &Bench) {
     let samples = env("AUDIT_BENCH_SAMPLES", 200);
-    eprintln!("\n{:<34} {:>9} {:>9}", "page (server time, in-process)", "p50 ms", "p99 ms");
+    eprintln!(
+        "\n{:<34} {:>9} {:>9}",
+        "page (server time, in-process)", "p50 ms", "p99 ms"
+    );
     for (name, uri) in &bench.pages {
         let times: Vec<Duration> = (0..samples)
             .map(|_| {
@@ -222,9 +266,9 @@ fn table(bench: &Bench) {
         let times: Vec<Duration> = (0..raw_samples)
             .map(|_| {
                 let t = Instant::now();
-                bench
-                    .rt
-                    .block_on(async { black_box(bench.store.count_by(&month, by).await.expect("count")) });
+                bench.rt.block_on(async {
+                    black_box(bench.store.count_by(&month, by).await.expect("count"))
+                });
                 t.elapsed()
             })
             .collect();
@@ -238,7 +282,9 @@ fn dashboard(c: &mut Criterion) {
     let bench = setup();
     table(&bench);
     let mut group = c.benchmark_group("dashboard_page");
-    group.sample_size(30).measurement_time(Duration::from_secs(3));
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(3));
     for (name, uri) in &bench.pages {
         group.bench_with_input(BenchmarkId::from_parameter(name), uri, |b, uri| {
             b.to_async(&bench.rt).iter(|| async {

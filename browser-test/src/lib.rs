@@ -71,7 +71,8 @@ impl Browser {
             find("CHROMIUM", "chromium"),
             find("CHROMEDRIVER", "chromedriver"),
         ) else {
-            let why = "chromium / chromedriver not installed (run `bash scripts/browser.sh install`)";
+            let why =
+                "chromium / chromedriver not installed (run `bash scripts/browser.sh install`)";
             if std::env::var_os("CI").is_some() {
                 panic!("{test}: {why}");
             }
@@ -82,7 +83,11 @@ impl Browser {
         let downloads = tempfile::tempdir().expect("download dir");
         let screenshots = std::env::var_os("AUDIT_SCREENSHOTS")
             .map(PathBuf::from)
-            .unwrap_or_else(|| std::env::temp_dir().join("audit-dashboard-screenshots").join(test));
+            .unwrap_or_else(|| {
+                std::env::temp_dir()
+                    .join("audit-dashboard-screenshots")
+                    .join(test)
+            });
         std::fs::create_dir_all(&screenshots).expect("screenshot dir");
 
         let port = free_port();
@@ -174,7 +179,10 @@ impl Browser {
             if let Some(path) = found {
                 return path;
             }
-            assert!(Instant::now() < deadline, "no *{suffix} download within {within:?}");
+            assert!(
+                Instant::now() < deadline,
+                "no *{suffix} download within {within:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

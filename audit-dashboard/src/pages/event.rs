@@ -31,7 +31,11 @@ pub(crate) async fn page(ctx: Ctx, Path(seq): Path<String>) -> Result<Response, 
         .await
         .map_err(|e| ctx.fail(e))?
         .ok_or_else(|| ctx.fail(PageError::NoSuchEvent(seq)))?;
-    let head = store.head().await.map_err(|e| ctx.fail(e))?.map_or(0, |h| h.seq);
+    let head = store
+        .head()
+        .await
+        .map_err(|e| ctx.fail(e))?
+        .map_or(0, |h| h.seq);
     record::viewed_event(seq);
     let page = EventPage {
         chrome: ctx.chrome(format!("Event {seq}"), Section::Other),

@@ -18,8 +18,10 @@ use crate::view::EventRow;
 
 /// The export formats offered beside the table. Report formats (Excel, PDF from the
 /// `audit-report` crate) are added here, each with its own route.
-pub(crate) const EXPORT_FORMATS: [(ExportFormat, &str); 2] =
-    [(ExportFormat::Csv, "CSV"), (ExportFormat::JsonLines, "JSON Lines")];
+pub(crate) const EXPORT_FORMATS: [(ExportFormat, &str); 2] = [
+    (ExportFormat::Csv, "CSV"),
+    (ExportFormat::JsonLines, "JSON Lines"),
+];
 
 /// One option of a `<select>`.
 pub(crate) struct Choice {
@@ -78,7 +80,11 @@ impl Form {
             ),
             orders: choices(
                 &[("", "newest first"), ("oldest", "oldest first")],
-                if filter.order == "oldest" { "oldest" } else { "" },
+                if filter.order == "oldest" {
+                    "oldest"
+                } else {
+                    ""
+                },
             ),
             limits: choices(
                 &[("25", "25"), ("", "50"), ("100", "100"), ("200", "200")],
@@ -139,7 +145,10 @@ pub(crate) async fn load(ctx: &Ctx, filter: &Filter) -> Result<Paged, PageError>
                 None if came_from_a_page => Some(at(filter, None, None)),
                 _ => None,
             };
-            (prev, last.filter(|_| more).map(|l| at(filter, Some(l), None)))
+            (
+                prev,
+                last.filter(|_| more).map(|l| at(filter, Some(l), None)),
+            )
         }
         Direction::Backward => {
             records.reverse();

@@ -67,10 +67,13 @@ impl Write for Shared {
 type Chunk = Result<Bytes, std::io::Error>;
 
 pub(crate) async fn download(ctx: Ctx, Query(params): Query<Params>) -> Result<Response, Failure> {
-    let format: ExportFormat = params
-        .format
-        .parse()
-        .map_err(|e: audit_core::export::UnknownFormat| ctx.fail(PageError::BadRequest(e.to_string())))?;
+    let format: ExportFormat =
+        params
+            .format
+            .parse()
+            .map_err(|e: audit_core::export::UnknownFormat| {
+                ctx.fail(PageError::BadRequest(e.to_string()))
+            })?;
     let filter = params.filter.without_position();
     let query = filter
         .filters()
@@ -94,7 +97,10 @@ pub(crate) async fn download(ctx: Ctx, Query(params): Query<Params>) -> Result<R
     Ok((
         [
             (CONTENT_TYPE, format.content_type().to_owned()),
-            (CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            (
+                CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
         ],
         body,
     )
@@ -116,7 +122,9 @@ async fn pump(
             Ok(page) => page,
             Err(err) => {
                 tracing::error!(error = %err, "audit dashboard: export failed reading the store");
-                let _ = tx.send(Err(std::io::Error::other("the audit store failed"))).await;
+                let _ = tx
+                    .send(Err(std::io::Error::other("the audit store failed")))
+                    .await;
                 return (exporter.written(), false);
             }
         };

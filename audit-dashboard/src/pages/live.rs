@@ -42,7 +42,12 @@ pub(crate) async fn page(ctx: Ctx, Query(filter): Query<Filter>) -> Result<Respo
         .map_err(|e| ctx.fail(e))?
         .order(Order::NewestFirst)
         .limit(ROWS);
-    let page = ctx.inner.store.query(&query).await.map_err(|e| ctx.fail(e))?;
+    let page = ctx
+        .inner
+        .store
+        .query(&query)
+        .await
+        .map_err(|e| ctx.fail(e))?;
     let last_seq = page.events.first().map_or(0, |r| r.seq);
     let qs = filter.query_string();
     let feed = if qs.is_empty() {
@@ -95,7 +100,12 @@ pub(crate) async fn feed(ctx: Ctx, Query(params): Query<FeedParams>) -> Result<R
         .order(Order::OldestFirst)
         .after(Cursor::after_seq(after))
         .limit(ROWS);
-    let page = ctx.inner.store.query(&query).await.map_err(|e| ctx.fail(e))?;
+    let page = ctx
+        .inner
+        .store
+        .query(&query)
+        .await
+        .map_err(|e| ctx.fail(e))?;
     let last = page.events.last().map_or(after, |r| r.seq);
     Ok(Json(Feed {
         rows: EventRow::all(&page.events, &ctx.links),

@@ -2,8 +2,8 @@
 //! failed logins and denials, recent alerts, and the chain's state.
 
 use askama::Template;
-use audit_core::query::{AuditQuery, Order};
 use audit_core::AuditStore;
+use audit_core::query::{AuditQuery, Order};
 use axum::extract::Query;
 use axum::response::Response;
 use serde::Deserialize;
@@ -76,8 +76,11 @@ fn label(range: Range) -> &'static str {
 }
 
 pub(crate) async fn page(ctx: Ctx, Query(params): Query<Params>) -> Result<Response, Failure> {
-    let range = Range::parse(&params.range)
-        .ok_or_else(|| ctx.fail(PageError::BadRequest("range: expected 24h, 7d or 30d".into())))?;
+    let range = Range::parse(&params.range).ok_or_else(|| {
+        ctx.fail(PageError::BadRequest(
+            "range: expected 24h, 7d or 30d".into(),
+        ))
+    })?;
     let inner = &ctx.inner;
     inner.stats.ensure_started();
     // A few pages of whatever arrived since the last background refresh.
@@ -90,7 +93,11 @@ pub(crate) async fn page(ctx: Ctx, Query(params): Query<Params>) -> Result<Respo
         .action(ALERT_ACTION)
         .order(Order::NewestFirst)
         .limit(RECENT_ALERTS);
-    let alerts = inner.store.query(&alert_query).await.map_err(|e| ctx.fail(e))?;
+    let alerts = inner
+        .store
+        .query(&alert_query)
+        .await
+        .map_err(|e| ctx.fail(e))?;
     let head = inner.store.head().await.map_err(|e| ctx.fail(e))?;
     let (running, last) = inner.verifier.status().await;
 

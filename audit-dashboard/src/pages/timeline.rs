@@ -89,7 +89,11 @@ fn position(params: &Params, filter: Filter) -> Filter {
 
 /// Appends the page position of `f` to a timeline's own URL.
 fn with_position(url: String, f: &Filter) -> String {
-    let pairs = [("after", &f.after), ("before", &f.before), ("limit", &f.limit)];
+    let pairs = [
+        ("after", &f.after),
+        ("before", &f.before),
+        ("limit", &f.limit),
+    ];
     let rest: Vec<(&str, &str)> = pairs
         .iter()
         .filter(|(_, v)| !v.is_empty())
@@ -113,9 +117,14 @@ pub(crate) async fn actor(ctx: Ctx, Query(params): Query<Params>) -> Result<Resp
         },
     );
     let base = ctx.links.actor(&params.id);
-    timeline(ctx, filter, "actor_timeline", "Actor", params.id, move |f| {
-        with_position(base.clone(), f)
-    })
+    timeline(
+        ctx,
+        filter,
+        "actor_timeline",
+        "Actor",
+        params.id,
+        move |f| with_position(base.clone(), f),
+    )
     .await
 }
 
@@ -137,9 +146,14 @@ pub(crate) async fn entity(ctx: Ctx, Query(params): Query<Params>) -> Result<Res
     } else {
         format!("{} {}", params.kind, params.id)
     };
-    timeline(ctx, filter, "entity_timeline", "Entity", subject, move |f| {
-        with_position(base.clone(), f)
-    })
+    timeline(
+        ctx,
+        filter,
+        "entity_timeline",
+        "Entity",
+        subject,
+        move |f| with_position(base.clone(), f),
+    )
     .await
 }
 
@@ -153,7 +167,13 @@ mod tests {
             after: "c1.a".into(),
             ..Filter::default()
         };
-        assert_eq!(with_position("/actor?id=a".into(), &f), "/actor?id=a&after=c1.a");
-        assert_eq!(with_position("/actor?id=a".into(), &Filter::default()), "/actor?id=a");
+        assert_eq!(
+            with_position("/actor?id=a".into(), &f),
+            "/actor?id=a&after=c1.a"
+        );
+        assert_eq!(
+            with_position("/actor?id=a".into(), &Filter::default()),
+            "/actor?id=a"
+        );
     }
 }

@@ -70,10 +70,15 @@ pub fn app(store: Arc<dyn AuditStore>, auditor: Auditor) -> Router {
 }
 
 /// A stand-in for a sign-in form: sets the session cookie the resolver reads.
-async fn test_signin(axum::extract::Path(user): axum::extract::Path<String>) -> axum::response::Response {
+async fn test_signin(
+    axum::extract::Path(user): axum::extract::Path<String>,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     (
-        [(http::header::SET_COOKIE, format!("test_user={user}; Path=/; HttpOnly; SameSite=Strict"))],
+        [(
+            http::header::SET_COOKIE,
+            format!("test_user={user}; Path=/; HttpOnly; SameSite=Strict"),
+        )],
         axum::response::Redirect::to("/admin/audit"),
     )
         .into_response()
@@ -89,12 +94,20 @@ pub async fn send(app: &Router, user: Option<&str>, request: Request<Body>) -> R
     }
     request
         .extensions_mut()
-        .insert(axum::extract::ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        .insert(axum::extract::ConnectInfo(SocketAddr::from((
+            [127, 0, 0, 1],
+            40000,
+        ))));
     app.clone().oneshot(request).await.expect("infallible")
 }
 
 pub async fn get(app: &Router, user: Option<&str>, uri: &str) -> (u16, http::HeaderMap, String) {
-    let response = send(app, user, Request::get(uri).body(Body::empty()).expect("request")).await;
+    let response = send(
+        app,
+        user,
+        Request::get(uri).body(Body::empty()).expect("request"),
+    )
+    .await;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = http_body_util::BodyExt::collect(response.into_body())
@@ -106,7 +119,9 @@ pub async fn get(app: &Router, user: Option<&str>, uri: &str) -> (u16, http::Hea
 
 /// Serves the app on a free 127.0.0.1 port (for the browser); returns its base URL.
 pub async fn serve(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(

@@ -73,9 +73,8 @@ fn same_site(headers: &HeaderMap) -> bool {
     let get = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let site_ok = get(header::HeaderName::from_static("sec-fetch-site"))
         .is_none_or(|s| s == "same-origin" || s == "none");
-    let origin_ok = get(header::ORIGIN).is_none_or(|origin| {
-        origin.split_once("://").map(|(_, host)| host) == get(header::HOST)
-    });
+    let origin_ok = get(header::ORIGIN)
+        .is_none_or(|origin| origin.split_once("://").map(|(_, host)| host) == get(header::HOST));
     site_ok && origin_ok
 }
 
@@ -86,7 +85,11 @@ pub async fn submit(
     Form(form): Form<Credentials>,
 ) -> Response {
     if !same_site(&headers) {
-        return page(StatusCode::FORBIDDEN, &form.next, Some("Sign in from this site's own form."));
+        return page(
+            StatusCode::FORBIDDEN,
+            &form.next,
+            Some("Sign in from this site's own form."),
+        );
     }
     match state.users.login(&form.username, &form.password) {
         Ok(token) => {
@@ -94,7 +97,11 @@ pub async fn submit(
             let cookie = format!(
                 "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}"
             );
-            ([(header::SET_COOKIE, cookie)], Redirect::to(safe_next(&form.next))).into_response()
+            (
+                [(header::SET_COOKIE, cookie)],
+                Redirect::to(safe_next(&form.next)),
+            )
+                .into_response()
         }
         Err(why) => {
             audit_axum::record(auth::login_failed(&form.username, why));
@@ -140,7 +147,12 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_signing_in() {
         assert_eq!(safe_next("/admin/audit/events"), "/admin/audit/events");
-        for bad in ["//evil.example", "/\\evil.example", "https://evil.example", ""] {
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "",
+        ] {
             assert_eq!(safe_next(bad), DASHBOARD, "{bad}");
         }
     }

@@ -5,6 +5,9 @@
 //! store, and check that a user without `audit:read` gets 403 and that the denial is in
 //! the log. A screenshot of every page is saved (see `AUDIT_SCREENSHOTS`).
 
+// Test helpers outside `#[test]` functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -50,7 +53,12 @@ fn start() -> Service {
         .expect("a URL")
         .to_owned();
     let store = SqliteStore::open(&db).expect("open the service's log");
-    Service { child, url, store, _dir: dir }
+    Service {
+        child,
+        url,
+        store,
+        _dir: dir,
+    }
 }
 
 impl Service {
@@ -76,7 +84,12 @@ async fn activity(service: &Service) {
             .json(&json!({ "username": user, "password": password }))
             .send()
     };
-    let body: serde_json::Value = login("alice", "alice-pass").await.unwrap().json().await.unwrap();
+    let body: serde_json::Value = login("alice", "alice-pass")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let alice = body["token"].as_str().unwrap().to_owned();
     login("mallory", "guess").await.unwrap();
     let book = |seats: u32, flight: &str| {
@@ -143,10 +156,16 @@ async fn heading(browser: &Browser) -> String {
 }
 
 async fn sign_in(browser: &Browser, url: &str, user: &str) {
-    browser.client().goto(&format!("{url}/signin")).await.unwrap();
+    browser
+        .client()
+        .goto(&format!("{url}/signin"))
+        .await
+        .unwrap();
     let form = browser.client().form(Locator::Css("form")).await.unwrap();
     form.set_by_name("username", user).await.unwrap();
-    form.set_by_name("password", &format!("{user}-pass")).await.unwrap();
+    form.set_by_name("password", &format!("{user}-pass"))
+        .await
+        .unwrap();
     form.submit().await.unwrap();
 }
 
@@ -154,12 +173,18 @@ async fn sign_in(browser: &Browser, url: &str, user: &str) {
 async fn filter(browser: &Browser, fields: &[(&str, &str)], selects: &[(&str, &str)]) {
     let c = browser.client();
     for (name, value) in fields {
-        let input = c.find(Locator::Css(&format!("form.filter input[name={name}]"))).await.unwrap();
+        let input = c
+            .find(Locator::Css(&format!("form.filter input[name={name}]")))
+            .await
+            .unwrap();
         input.clear().await.unwrap();
         input.send_keys(value).await.unwrap();
     }
     for (name, value) in selects {
-        let select = c.find(Locator::Css(&format!("form.filter select[name={name}]"))).await.unwrap();
+        let select = c
+            .find(Locator::Css(&format!("form.filter select[name={name}]")))
+            .await
+            .unwrap();
         select.select_by_value(value).await.unwrap();
     }
     click(browser, "form.filter button[type=submit]").await;
@@ -194,12 +219,24 @@ async fn an_admin_reviews_the_log_in_a_browser() {
 
     // Filter by actor and outcome, 25 a page: 30 failures make two pages.
     click(&browser, "header nav a[href='/admin/audit/events']").await;
-    filter(&browser, &[("actor", "alice")], &[("outcome", "failure"), ("limit", "25")]).await;
+    filter(
+        &browser,
+        &[("actor", "alice")],
+        &[("outcome", "failure"), ("limit", "25")],
+    )
+    .await;
     let first = rows(&browser).await;
     assert_eq!(first.len(), 25);
-    assert!(first.iter().all(|(_, actor, outcome)| actor == "alice" && outcome == "failure"));
+    assert!(
+        first
+            .iter()
+            .all(|(_, actor, outcome)| actor == "alice" && outcome == "failure")
+    );
     let here = c.current_url().await.unwrap();
-    assert!(here.query().unwrap().contains("actor=alice"), "the filter is in the URL: {here}");
+    assert!(
+        here.query().unwrap().contains("actor=alice"),
+        "the filter is in the URL: {here}"
+    );
     browser.screenshot("04-events-filtered").await;
     click(&browser, "a[rel=next]").await;
     let second = rows(&browser).await;
@@ -213,15 +250,26 @@ async fn an_admin_reviews_the_log_in_a_browser() {
     click(&browser, "#exports a.button[href*='format=csv']").await;
     let csv_path = browser.download(".csv", Duration::from_secs(20)).await;
     let mut reader = csv::Reader::from_path(&csv_path).unwrap();
-    let exported: Vec<u64> = reader.records().map(|r| r.unwrap()[0].parse().unwrap()).collect();
+    let exported: Vec<u64> = reader
+        .records()
+        .map(|r| r.unwrap()[0].parse().unwrap())
+        .collect();
     let all = first.iter().chain(&second).map(|r| r.0).collect::<Vec<_>>();
     assert_eq!(exported, all, "the export holds exactly the filtered rows");
     let stored = service
         .store
-        .query(&AuditQuery::new().actor("alice").outcome(Outcome::Failure).limit(100))
+        .query(
+            &AuditQuery::new()
+                .actor("alice")
+                .outcome(Outcome::Failure)
+                .limit(100),
+        )
         .await
         .unwrap();
-    assert_eq!(exported, stored.events.iter().map(|r| r.seq).collect::<Vec<_>>());
+    assert_eq!(
+        exported,
+        stored.events.iter().map(|r| r.seq).collect::<Vec<_>>()
+    );
 
     // Open a booking and follow its entity link to the booking's history.
     filter(
@@ -272,7 +320,9 @@ async fn an_admin_reviews_the_log_in_a_browser() {
     assert_eq!(event.metadata["roles"], json!(["viewer"]));
 
     // Who watched: the admin's views and export are in the log too.
-    let export = AuditQuery::new().action("AUDIT_LOG_EXPORTED").actor("admin");
+    let export = AuditQuery::new()
+        .action("AUDIT_LOG_EXPORTED")
+        .actor("admin");
     assert_eq!(service.wait_for(&export, 1).await, 1);
     let exported = &service.store.query(&export).await.unwrap().events[0].event;
     assert_eq!(exported.metadata["rows"], 30);
@@ -287,5 +337,9 @@ async fn rows_in_timeline(browser: &Browser) -> Vec<String> {
     let v = browser
         .eval("return Array.from(document.querySelectorAll('ol.timeline li .action')).map(a => a.innerText)")
         .await;
-    v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect()
 }
