@@ -1,5 +1,7 @@
 //! The per-request context of a page: the viewer, the links, the shared state.
 
+use audit_core::AuditStore;
+use audit_core::query::{AuditQuery, Page};
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -53,6 +55,15 @@ impl Ctx {
             chrome: self.chrome("Error", Section::Other),
             error: error.into(),
         }
+    }
+
+    /// One page from the store, or the error page.
+    pub(crate) async fn query(&self, query: &AuditQuery) -> Result<Page, Failure> {
+        self.inner
+            .store
+            .query(query)
+            .await
+            .map_err(|e| self.fail(e))
     }
 
     pub(crate) fn may(&self, permission: Permission) -> bool {

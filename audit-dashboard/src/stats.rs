@@ -391,15 +391,9 @@ impl Stats {
 
     /// Finds the last seq before the window, so the first pass reads only the window.
     async fn position(&self) -> Result<(), StoreError> {
-        let head = self.store.head().await?.map_or(0, |c| c.seq);
+        let (first, head) = crate::verifier::log_bounds(&*self.store).await?;
         let cutoff = now().div_euclid(DAY) * DAY - WINDOW_DAYS * DAY;
-        let first = self
-            .store
-            .query(&AuditQuery::new().order(Order::OldestFirst).limit(1))
-            .await?
-            .events
-            .first()
-            .map(|r| (r.seq, r.event.occurred_at.timestamp()));
+        let first = first.map(|r| (r.seq, r.event.occurred_at.timestamp()));
         let before = match first {
             None => 0,
             Some((seq, at)) if at >= cutoff => seq.saturating_sub(1),

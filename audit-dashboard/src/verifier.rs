@@ -19,6 +19,16 @@ use tokio::sync::OnceCell;
 
 use crate::record;
 
+/// The oldest stored record (after any archived range) and the head's seq (0 when empty).
+pub(crate) async fn log_bounds(
+    store: &dyn AuditStore,
+) -> Result<(Option<audit_core::StoredEvent>, u64), StoreError> {
+    let head = store.head().await?.map_or(0, |c| c.seq);
+    let oldest = AuditQuery::new().order(Order::OldestFirst).limit(1);
+    let first = store.query(&oldest).await?.events.into_iter().next();
+    Ok((first, head))
+}
+
 /// What to verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "scope")]
@@ -225,15 +235,8 @@ impl Verifier {
 
     /// The first stored seq and the head (`from > to` for an empty log).
     async fn bounds(&self) -> Result<(u64, u64), StoreError> {
-        let head = self.store.head().await?.map_or(0, |c| c.seq);
-        let first = self
-            .store
-            .query(&AuditQuery::new().order(Order::OldestFirst).limit(1))
-            .await?
-            .events
-            .first()
-            .map_or(head + 1, |r| r.seq);
-        Ok((first, head))
+        let (first, head) = log_bounds(&*self.store).await?;
+        Ok((first.map_or(head + 1, |r| r.seq), head))
     }
 
     async fn run(&self, mut progress: Progress) {

@@ -7,7 +7,6 @@
 //! each poll would fill the log with the viewer's own polling, shown back to them live).
 
 use askama::Template;
-use audit_core::AuditStore;
 use audit_core::query::{Cursor, Order};
 use axum::Json;
 use axum::extract::Query;
@@ -42,12 +41,7 @@ pub(crate) async fn page(ctx: Ctx, Query(filter): Query<Filter>) -> Result<Respo
         .map_err(|e| ctx.fail(e))?
         .order(Order::NewestFirst)
         .limit(ROWS);
-    let page = ctx
-        .inner
-        .store
-        .query(&query)
-        .await
-        .map_err(|e| ctx.fail(e))?;
+    let page = ctx.query(&query).await?;
     let last_seq = page.events.first().map_or(0, |r| r.seq);
     let qs = filter.query_string();
     let feed = if qs.is_empty() {
@@ -100,12 +94,7 @@ pub(crate) async fn feed(ctx: Ctx, Query(params): Query<FeedParams>) -> Result<R
         .order(Order::OldestFirst)
         .after(Cursor::after_seq(after))
         .limit(ROWS);
-    let page = ctx
-        .inner
-        .store
-        .query(&query)
-        .await
-        .map_err(|e| ctx.fail(e))?;
+    let page = ctx.query(&query).await?;
     let last = page.events.last().map_or(after, |r| r.seq);
     Ok(Json(Feed {
         rows: EventRow::all(&page.events, &ctx.links),

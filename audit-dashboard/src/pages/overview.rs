@@ -93,11 +93,7 @@ pub(crate) async fn page(ctx: Ctx, Query(params): Query<Params>) -> Result<Respo
         .action(ALERT_ACTION)
         .order(Order::NewestFirst)
         .limit(RECENT_ALERTS);
-    let alerts = inner
-        .store
-        .query(&alert_query)
-        .await
-        .map_err(|e| ctx.fail(e))?;
+    let alerts = ctx.query(&alert_query).await?;
     let head = inner.store.head().await.map_err(|e| ctx.fail(e))?;
     let (running, last) = inner.verifier.status().await;
 
