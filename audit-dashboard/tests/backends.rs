@@ -9,7 +9,8 @@ mod support;
 use std::sync::Arc;
 
 use audit_core::sinks::MemorySink;
-use audit_core::{Actor, AuditEvent, AuditSink, AuditStore, Auditor};
+use audit_core::{Actor, AuditEvent, AuditSink, AuditStore};
+use audit_pipeline::Auditor;
 use support::get;
 
 fn events() -> Vec<AuditEvent> {

@@ -12,7 +12,8 @@ mod support;
 use std::sync::Arc;
 
 use audit_browser_test::{Browser, Locator};
-use audit_core::{Actor, AuditEvent, Auditor};
+use audit_core::{Actor, AuditEvent};
+use audit_pipeline::Auditor;
 use audit_sqlite::SqliteStore;
 use serde_json::json;
 

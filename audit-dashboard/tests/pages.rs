@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use audit_core::query::{AuditQuery, Order};
 use audit_core::sinks::MemorySink;
-use audit_core::{Actor, AuditEvent, AuditStore, Auditor, Outcome};
+use audit_core::{Actor, AuditEvent, AuditStore, Outcome};
 use audit_dashboard::codes;
+use audit_pipeline::Auditor;
 use audit_sqlite::SqliteStore;
 use axum::body::Body;
 use http::Request;

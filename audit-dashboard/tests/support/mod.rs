@@ -9,8 +9,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use audit_axum::{AuditLayer, Principal, client_ip::TrustedProxies};
-use audit_core::{Actor, AuditStore, Auditor};
+use audit_core::{Actor, AuditStore};
 use audit_dashboard::{Dashboard, PrincipalAccess};
+use audit_pipeline::Auditor;
 use axum::Router;
 use axum::body::Body;
 use http::{Request, Response};

@@ -7,11 +7,11 @@ use audit::auth::{self, LoginFailure};
 use audit::axum::{
     AuditLayer, Principal, authorize, client_ip::TrustedProxies, require_permission,
 };
+use audit::dashboard::PrincipalAccess;
 use audit::query::{AuditQuery, Cursor, Order};
 use audit::store::VerifyScope;
 use audit::stores::sqlite::SqliteStore;
 use audit::{AuditStore, Category, Outcome};
-use audit::dashboard::PrincipalAccess;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header::AUTHORIZATION};
 use axum::response::{IntoResponse, Response};
@@ -55,7 +55,7 @@ pub fn router(state: Shared, trusted: TrustedProxies) -> Router {
             sessions.users.principal(token)
         },
     );
-    let dashboard = audit_dashboard::Dashboard::new(
+    let dashboard = audit::dashboard::Dashboard::new(
         state.store.clone(),
         PrincipalAccess::new().login_url("/signin?next=/admin/audit"),
     )
@@ -65,7 +65,7 @@ pub fn router(state: Shared, trusted: TrustedProxies) -> Router {
         .route("/signin", get(signin::form).post(signin::submit))
         .route("/signout", post(signin::signout))
         .layer(axum::middleware::map_response(
-            audit_dashboard::security_headers,
+            audit::dashboard::security_headers,
         ));
 
     let bookings = Router::new()

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use askama::Template;
-use audit_core::auth::{self, LoginFailure};
+use audit::auth::{self, LoginFailure};
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -93,7 +93,7 @@ pub async fn submit(
     }
     match state.users.login(&form.username, &form.password) {
         Ok(token) => {
-            audit_axum::record(auth::login_success(form.username));
+            audit::axum::record(auth::login_success(form.username));
             let cookie = format!(
                 "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECONDS}"
             );
@@ -104,7 +104,7 @@ pub async fn submit(
                 .into_response()
         }
         Err(why) => {
-            audit_axum::record(auth::login_failed(&form.username, why));
+            audit::axum::record(auth::login_failed(&form.username, why));
             page(
                 StatusCode::UNAUTHORIZED,
                 &form.next,
@@ -117,7 +117,7 @@ pub async fn submit(
 /// `POST /signout`: ends the cookie's session (recorded as a logout) and clears it.
 pub async fn signout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Some(user) = session_token(&headers).and_then(|t| state.users.logout(t)) {
-        audit_axum::record(auth::logout(user));
+        audit::axum::record(auth::logout(user));
     }
     let clear = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     ([(header::SET_COOKIE, clear)], Redirect::to("/signin")).into_response()

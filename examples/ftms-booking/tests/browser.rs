@@ -12,10 +12,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use audit::SqliteStore;
+use audit::query::AuditQuery;
+use audit::{AuditStore, Outcome};
 use audit_browser_test::{Browser, Locator};
-use audit_core::query::AuditQuery;
-use audit_core::{AuditStore, Outcome};
-use audit_sqlite::SqliteStore;
 use serde_json::json;
 
 /// The service on a free port with its own database; killed on drop.
