@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use audit_core::sinks::MemorySink;
 use audit_core::{Actor, AuditEvent, AuditSink, AuditStore};
+use audit_integration_tests::{database_url, fresh_pg};
 use audit_pipeline::Auditor;
 use support::get;
 
@@ -24,22 +25,6 @@ fn events() -> Vec<AuditEvent> {
             if i % 4 == 0 { b.denied("no") } else { b }.build()
         })
         .collect()
-}
-
-/// Server under CI; a loud skip of the PostgreSQL part otherwise.
-fn database_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!(
-                "DATABASE_URL is not set and CI is: run the tests through `bash scripts/test.sh`"
-            )
-        }
-        _ => {
-            eprintln!("!!!!! SKIPPED the PostgreSQL part: DATABASE_URL is not set");
-            None
-        }
-    }
 }
 
 /// What a viewer sees of `store`: a filtered page, a JSON Lines export, an event page.
@@ -76,13 +61,7 @@ async fn memory_sqlite_and_postgres_look_the_same_in_the_dashboard() {
     assert_eq!(seen(Arc::new(sqlite)).await, reference, "SQLite");
 
     if let Some(url) = database_url() {
-        let schema = format!(
-            "dash_{}_{}",
-            std::process::id(),
-            chrono::Utc::now().timestamp_micros()
-        );
-        let options = audit_sqlx::PgOptions::new(url).schema(&schema).unwrap();
-        let pg = audit_sqlx::PgStore::connect_with(options).await.unwrap();
+        let pg = fresh_pg(&url, "dash", Default::default()).await;
         pg.append(&events).await.unwrap();
         assert_eq!(seen(Arc::new(pg.clone())).await, reference, "PostgreSQL");
         pg.close().await;
