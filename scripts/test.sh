@@ -5,4 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Debian's Chromium and ChromeDriver for the dashboard's browser tests.
+bash scripts/browser.sh install
 exec bash scripts/pg.sh run -- cargo test --workspace --all-features --locked "$@"

@@ -8,7 +8,7 @@
 //!
 //! ```toml
 //! [dependencies]
-//! audit = "0.1"   # SQLite by default; features: postgres, axum, alert, test-util
+//! audit = "0.1"   # SQLite by default; features: postgres, axum, dashboard, alert, test-util
 //! ```
 //!
 //! ```
@@ -106,7 +106,7 @@
 //!
 //! `audit-core` (the vocabulary: events, context, routing, redaction, the chain, the query
 //! model, the sink and store traits), `audit-macros` (`#[audited]`), `audit-pipeline` (the
-//! `Auditor`), `audit-sqlite` and `audit-sqlx` (stores), `audit-axum` (web integration),
+//! `Auditor`), `audit-sqlite` and `audit-sqlx` (stores), `audit-axum` (web integration), `audit-dashboard` (the admin viewer),
 //! `audit-alert` (alert rules) and `audit-conformance` (the backend test suite).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -155,6 +155,10 @@ pub use audit_pipeline::{Auditor, AuditorBuilder, OverflowPolicy, RetryPolicy};
 /// axum/tower integration (feature `axum`): the `audit-axum` crate.
 #[cfg(feature = "axum")]
 pub use audit_axum as axum;
+
+/// The admin dashboard (feature `dashboard`): the `audit-dashboard` crate.
+#[cfg(feature = "dashboard")]
+pub use audit_dashboard as dashboard;
 
 /// Alert rules (feature `alert`): the `audit-alert` crate.
 #[cfg(feature = "alert")]
