@@ -96,6 +96,34 @@
 //! # }).unwrap();
 //! ```
 //!
+//! # Several apps in one process
+//!
+//! A process that runs several apps (a test suite that starts one app per test, a host
+//! with one auditor per tenant) does not install a global default: it builds one auditor per
+//! app with [`Setup::build`] and runs each app's work inside [`Auditor::scope`]. The scope
+//! follows the work into spawned tasks ([`context::spawn`]) and blocking threads
+//! ([`context::spawn_blocking`]), so events never reach another app's store; each auditor's
+//! threads stop when it is shut down (or its last clone dropped).
+//!
+//! ```
+//! use audit::{AuditEvent, AuditStore, AuditQuery};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! # let dir = tempfile::tempdir().unwrap();
+//! let (store_a, auditor_a) = audit::sqlite(dir.path().join("a.db")).build()?;
+//! let (store_b, auditor_b) = audit::sqlite(dir.path().join("b.db")).build()?;
+//!
+//! auditor_a.scope(async { audit::record(AuditEvent::builder("IN_APP_A").build()) }).await;
+//! auditor_b.scope(async { audit::record(AuditEvent::builder("IN_APP_B").build()) }).await;
+//!
+//! auditor_a.shutdown().await?;
+//! auditor_b.shutdown().await?;
+//! assert_eq!(store_a.query(&AuditQuery::new()).await?.events[0].event.action, "IN_APP_A");
+//! assert_eq!(store_b.count(&AuditQuery::new()).await?, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
 //! # In tests
 //!
 //! [`testing::capture`] collects what a closure records, without any global state, so tests
