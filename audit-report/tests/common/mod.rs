@@ -63,7 +63,21 @@ pub async fn filled(n: u64) -> (SqliteStore, tempfile::TempDir) {
 }
 
 pub async fn report(store: &SqliteStore, query: audit_core::AuditQuery) -> Report {
-    Report::gather(store, ReportRequest::new("Test report", query, store.hasher()))
-        .await
-        .unwrap()
+    Report::gather(
+        store,
+        ReportRequest::new("Test report", query, store.hasher()),
+    )
+    .await
+    .unwrap()
+}
+
+/// Edits record `seq` behind the store's back (triggers dropped), as an attacker with write
+/// access to the file would.
+pub fn tamper(dir: &std::path::Path, seq: u64) {
+    let conn = rusqlite::Connection::open(dir.join("audit.db")).unwrap();
+    conn.execute_batch(&format!(
+        "DROP TRIGGER IF EXISTS audit_events_no_update;
+         UPDATE audit_events SET entity_id = 'forged' WHERE seq = {seq};"
+    ))
+    .unwrap();
 }
