@@ -86,6 +86,7 @@ impl Target {
                 hasher,
             }),
             Location::Postgres(url) => {
+                probe_postgres(&url).await?;
                 let options = PgOptions::new(url.clone())
                     .schema(schema)
                     .map_err(|err| CliError::usage(one_line(&err)))?
@@ -170,6 +171,27 @@ impl Target {
              (or those records were all rewritten: `audit verify` with the right key tells)",
             hasher.algorithm().as_str()
         )))
+    }
+}
+
+/// One direct connection, so that a refused connection, a failed login or a missing
+/// database is reported at once and precisely (the pool retries such errors until its
+/// acquire timeout and then reports only that).
+async fn probe_postgres(url: &str) -> Result<(), CliError> {
+    use sqlx_core::connection::Connection;
+    let attempt = tokio::time::timeout(
+        Duration::from_secs(10),
+        audit_sqlx::sqlx_postgres::PgConnection::connect(url),
+    )
+    .await;
+    let failed = |why: String| CliError::failure(format!("cannot open {}: {why}", redact(url)));
+    match attempt {
+        Err(_) => Err(failed("no answer within 10 s".into())),
+        Ok(Err(err)) => Err(failed(one_line(&err))),
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
     }
 }
 

@@ -13,7 +13,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let dir = tempfile::tempdir()?;
 //! let store = audit_sqlite::SqliteStore::open(dir.path().join("audit.db"))?;
-//! store.append(vec![AuditEvent::builder("AUTHN_LOGIN_FAIL").actor(Actor::anonymous("mallory")).build()]).await?;
+//! store.append(&[AuditEvent::builder("AUTHN_LOGIN_FAIL").actor(Actor::anonymous("mallory")).build()]).await?;
 //!
 //! // 1. The model: filters, counts, highlights, and the chain verified over the range.
 //! let request = ReportRequest::new("Logins", AuditQuery::new().action_prefix("AUTHN_"), store.hasher());

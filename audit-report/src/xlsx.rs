@@ -92,7 +92,7 @@ impl Formats {
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let dir = tempfile::tempdir()?;
 /// let store = audit_sqlite::SqliteStore::open(dir.path().join("audit.db"))?;
-/// store.append(vec![AuditEvent::builder("USER_LOGIN").description("=1+1").build()]).await?;
+/// store.append(&[AuditEvent::builder("USER_LOGIN").description("=1+1").build()]).await?;
 ///
 /// let request = ReportRequest::new("Logins", AuditQuery::new(), store.hasher());
 /// let report = Report::gather(&store, request).await?;

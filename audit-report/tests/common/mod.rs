@@ -57,7 +57,7 @@ pub async fn filled(n: u64) -> (SqliteStore, tempfile::TempDir) {
     let store = SqliteStore::open(dir.path().join("audit.db")).unwrap();
     let events: Vec<AuditEvent> = (0..n).map(event).collect();
     for chunk in events.chunks(5000) {
-        store.append(chunk.to_vec()).await.unwrap();
+        store.append(chunk).await.unwrap();
     }
     (store, dir)
 }
