@@ -114,10 +114,11 @@ impl OutFile {
                 persisted.map_err(|err| {
                     CliError::failure(format!("cannot create {}: {}", dest.display(), err.error))
                 })?;
-                if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    if let Ok(dir) = File::open(dir) {
-                        let _ = dir.sync_all();
-                    }
+                // Persist the rename; not every platform can open a directory.
+                if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty())
+                    && let Ok(dir) = File::open(dir)
+                {
+                    let _ = dir.sync_all();
                 }
                 Ok(Some(dest))
             }

@@ -10,7 +10,7 @@ use audit_core::archive::ArchiveReport;
 use audit_core::query::{AuditQuery, Order};
 use audit_core::{AuditStore, ChainHasher};
 use audit_sqlite::{SqliteOptions, SqliteStore};
-use audit_sqlx::{PgStore, PgOptions};
+use audit_sqlx::{PgOptions, PgStore};
 use chrono::{DateTime, Utc};
 
 use crate::error::{CliError, one_line};

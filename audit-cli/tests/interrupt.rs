@@ -1,5 +1,6 @@
 //! An export stopped part-way never leaves a file under its name: the real binary, killed
 //! while it writes.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,12 +1,13 @@
 //! The real `audit` binary against the test PostgreSQL (`DATABASE_URL`, from
 //! `scripts/pg.sh`): every command that reads or archives, exit codes, a tampered row, and a
 //! wrong key. Fails when `CI` is set and no server is given; skips loudly otherwise.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
 use audit_core::query::AuditQuery;
 use audit_core::{AuditEvent, AuditStore, ChainHasher};
-use audit_sqlx::{PgStore, PgOptions};
+use audit_sqlx::{PgOptions, PgStore};
 use common::*;
 
 fn database_url() -> Option<String> {
@@ -34,14 +35,9 @@ fn schema(tag: &str) -> String {
 /// A fresh schema (migrated by an owner connection) holding `n` events of [`event`].
 async fn filled(url: &str, tag: &str, n: u64, hasher: ChainHasher) -> (PgStore, String) {
     let schema = schema(tag);
-    let store = PgStore::connect_with(
-        PgOptions::new(url)
-            .schema(&schema)
-            .unwrap()
-            .hasher(hasher),
-    )
-    .await
-    .unwrap();
+    let store = PgStore::connect_with(PgOptions::new(url).schema(&schema).unwrap().hasher(hasher))
+        .await
+        .unwrap();
     let events: Vec<AuditEvent> = (0..n).map(event).collect();
     for chunk in events.chunks(1000) {
         store.append(chunk).await.unwrap();

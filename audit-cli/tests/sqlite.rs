@@ -1,5 +1,6 @@
 //! The real `audit` binary against a real SQLite file: every command, its output and its
 //! exit status.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -219,15 +220,14 @@ async fn tail_follow_prints_events_written_after_it_started() {
     let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     assert_eq!(first["seq"], 3);
     store.append(&[event(100), event(101)]).await.unwrap();
-    let next: Vec<u64> =
-        (0..2)
-            .map(|_| {
-                serde_json::from_str::<serde_json::Value>(&lines.next().unwrap().unwrap()).unwrap()
+    let next: Vec<u64> = (0..2)
+        .map(|_| {
+            serde_json::from_str::<serde_json::Value>(&lines.next().unwrap().unwrap()).unwrap()
                     ["seq"]
                     .as_u64()
                     .unwrap()
-            })
-            .collect();
+        })
+        .collect();
     assert_eq!(next, [4, 5]);
     child.kill().unwrap();
     child.wait().unwrap();

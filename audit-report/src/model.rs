@@ -289,10 +289,7 @@ async fn highlights<S: AuditStore + ?Sized>(
     let sections = [
         ("Failed logins", failed_logins),
         ("Denials", narrowed_outcome(query, Outcome::Denied)),
-        (
-            "Alerts",
-            narrowed_action(query, audit_alert::ALERT_ACTION),
-        ),
+        ("Alerts", narrowed_action(query, audit_alert::ALERT_ACTION)),
     ];
     let mut out = Vec::with_capacity(sections.len());
     for (title, q) in sections {

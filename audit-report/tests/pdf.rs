@@ -1,6 +1,7 @@
 //! The PDF report read back with Debian's poppler-utils: its text with `pdftotext`, its
 //! fonts with `pdffonts`, and every page rendered with `pdftoppm` (`scripts/tools.sh`
 //! installs them).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! The Excel report read back with calamine: sheets, cell types and values against the store.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,11 +1,12 @@
 //! PostgreSQL archival: the prefix goes to a backend-neutral archive file that verifies
 //! alone, is removed through the retention path, and the live log records the file's hash.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
 use audit_core::archive::{ARCHIVED_ACTION, ArchiveError, verify_archive};
 use audit_core::chain::FaultKind;
-use audit_core::query::{AuditQuery, Order};
+use audit_core::query::AuditQuery;
 use audit_core::store::VerifyScope;
 use audit_core::{AuditEvent, AuditStore, ChainHasher};
 use audit_sqlx::{Error, PgStore};

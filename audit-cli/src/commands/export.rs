@@ -42,9 +42,7 @@ pub async fn run(args: ExportArgs, target: &Target) -> Result<Exit, CliError> {
                 Some(file) => Box::new(file),
                 None => Box::new(std::io::stdout()),
             };
-            let rows =
-                export_lines(store, &query, format, writer, &|n| bar.set_position(n)).await?;
-            rows
+            export_lines(store, &query, format, writer, &|n| bar.set_position(n)).await?
         }
         Format::Xlsx | Format::Pdf => {
             let request = ReportRequest::new(args.title.clone(), query, target.hasher());

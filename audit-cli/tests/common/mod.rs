@@ -1,5 +1,5 @@
 //! Helpers for running the real `audit` binary against real stores.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,5 +1,6 @@
 //! The backend-neutral archive format: the writer verifies while it writes and never leaves a
 //! partial file under the final name; the verifier reads current and legacy files.
+#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 

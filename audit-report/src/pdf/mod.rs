@@ -47,16 +47,10 @@ use crate::model::{Highlight, Report};
 use crate::rows::{Progress, stream};
 
 /// How a PDF report is made.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PdfOptions {
     /// The fonts to set the report in ([`FontFiles::discover`] by default).
     pub fonts: Option<FontFiles>,
-}
-
-impl Default for PdfOptions {
-    fn default() -> Self {
-        Self { fonts: None }
-    }
 }
 
 /// Writes `report` as a PDF to `writer`, streaming the listing from `store`. Returns the

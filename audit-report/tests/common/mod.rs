@@ -1,5 +1,5 @@
 //! A real SQLite store filled with varied events, hostile text among them.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use audit_core::{Actor, AuditEvent, Category};
 use audit_report::{Report, ReportRequest};
