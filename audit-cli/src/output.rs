@@ -76,7 +76,7 @@ fn printable(text: &str) -> String {
 pub fn table(events: &[StoredEvent]) -> String {
     let mut table = Table::new();
     table
-        .load_style(presets::UTF8_HORIZONTAL_ONLY)
+        .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header([
             "seq",
