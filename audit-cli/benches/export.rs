@@ -154,14 +154,12 @@ fn store(n: u64, runtime: &tokio::runtime::Runtime) -> PathBuf {
         for i in 0..n {
             batch.push(event(i));
             if batch.len() == 10_000 {
-                store
-                    .append(std::mem::take(&mut batch))
-                    .await
-                    .expect("append");
+                store.append(&batch).await.expect("append");
+                batch.clear();
             }
         }
         if !batch.is_empty() {
-            store.append(batch).await.expect("append");
+            store.append(&batch).await.expect("append");
         }
         store.checkpoint_wal().await.expect("checkpoint");
     });

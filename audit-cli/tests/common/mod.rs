@@ -1,5 +1,5 @@
 //! Helpers for running the real `audit` binary against real stores.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

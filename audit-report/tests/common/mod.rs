@@ -1,5 +1,5 @@
 //! A real SQLite store filled with varied events, hostile text among them.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code)]
 
 use audit_core::{Actor, AuditEvent, Category};
 use audit_report::{Report, ReportRequest};

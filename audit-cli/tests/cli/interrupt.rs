@@ -1,15 +1,12 @@
 //! An export stopped part-way never leaves a file under its name: the real binary, killed
 //! while it writes.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::{sqlite_url, sqlite_with};
 use audit_core::ChainHasher;
-use common::{sqlite_url, sqlite_with};
 
 /// Enough events that an export runs well past the moment the signal is sent.
 const EVENTS: u64 = 40_000;

@@ -1,9 +1,7 @@
 //! PostgreSQL archival: the prefix goes to a backend-neutral archive file that verifies
 //! alone, is removed through the retention path, and the live log records the file's hash.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
+use crate::common::{fresh_store, tamper};
 use audit_core::archive::{ARCHIVED_ACTION, ArchiveError, verify_archive};
 use audit_core::chain::FaultKind;
 use audit_core::query::AuditQuery;
@@ -11,7 +9,6 @@ use audit_core::store::VerifyScope;
 use audit_core::{AuditEvent, AuditStore, ChainHasher};
 use audit_sqlx::{Error, PgStore};
 use chrono::{DateTime, Duration, Utc};
-use common::{fresh_store, tamper};
 
 fn old() -> DateTime<Utc> {
     Utc::now() - Duration::days(400)

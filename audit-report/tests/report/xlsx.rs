@@ -1,13 +1,10 @@
 //! The Excel report read back with calamine: sheets, cell types and values against the store.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
+use crate::common::{HOSTILE, filled, report};
 use audit_core::query::{AuditQuery, Order};
 use audit_core::{AuditStore, StoredEvent};
 use audit_report::xlsx::SHEETS;
 use calamine::{Data, DataType, Reader, Xlsx, open_workbook};
-use common::{HOSTILE, filled, report};
 
 async fn write(
     store: &audit_sqlite::SqliteStore,
@@ -198,7 +195,7 @@ async fn the_verification_sheet_states_the_range_and_head_hash() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tampered_range_is_reported_as_a_fault_in_the_verification_sheet() {
     let (store, db) = filled(30).await;
-    common::tamper(db.path(), 7);
+    crate::common::tamper(db.path(), 7);
     let (_dir, path, _) = write(&store, AuditQuery::new()).await;
     let v = sheet(&path, "Verification");
     let rows: Vec<Vec<Data>> = v.rows().map(|r| r.to_vec()).collect();

@@ -1,18 +1,15 @@
 //! The PDF report read back with Debian's poppler-utils: its text with `pdftotext`, its
 //! fonts with `pdffonts`, and every page rendered with `pdftoppm` (`scripts/tools.sh`
 //! installs them).
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::common::{HOSTILE, filled, report, tamper};
 use audit_core::AuditQuery;
 use audit_report::ReportError;
 use audit_report::pdf::PdfOptions;
 use audit_report::pdf::font::FontFiles;
-use common::{HOSTILE, filled, report, tamper};
 
 fn tool(name: &str) -> Command {
     let found = Command::new("sh")

@@ -1,14 +1,11 @@
 //! The real `audit` binary against the test PostgreSQL (`DATABASE_URL`, from
 //! `scripts/pg.sh`): every command that reads or archives, exit codes, a tampered row, and a
 //! wrong key. Fails when `CI` is set and no server is given; skips loudly otherwise.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
+use crate::common::*;
 use audit_core::query::AuditQuery;
 use audit_core::{AuditEvent, AuditStore, ChainHasher};
 use audit_sqlx::{PgOptions, PgStore};
-use common::*;
 
 fn database_url() -> Option<String> {
     match std::env::var("DATABASE_URL") {

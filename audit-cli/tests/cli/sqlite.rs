@@ -1,12 +1,9 @@
 //! The real `audit` binary against a real SQLite file: every command, its output and its
 //! exit status.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
+use crate::common::*;
 use audit_core::query::AuditQuery;
 use audit_core::{AuditStore, Category, ChainHasher, Outcome};
-use common::*;
 
 async fn fresh(n: u64) -> (tempfile::TempDir, audit_sqlite::SqliteStore, String) {
     let dir = tempfile::tempdir().unwrap();
