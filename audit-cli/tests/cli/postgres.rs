@@ -89,7 +89,7 @@ async fn query_stats_and_export_read_the_postgres_store() {
         .args(["stats", "--json", "--by", "outcome"])
         .output()
         .unwrap();
-    let stats: serde_json::Value = serde_json::from_str(stdout(&stats).trim()).unwrap();
+    let stats: serde_json::Value = json(&stats);
     assert_eq!(stats["total"], 80);
 
     let dir = tempfile::tempdir().unwrap();
@@ -132,7 +132,7 @@ async fn verify_exits_one_on_a_tampered_row_and_zero_on_an_intact_chain() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
-    let report: serde_json::Value = serde_json::from_str(stdout(&bad).trim()).unwrap();
+    let report: serde_json::Value = json(&bad);
     assert_eq!(report["fault"]["seq"], 23);
     assert_eq!(report["fault"]["kind"], "modified");
     assert!(stderr(&bad).contains("chain fault at seq 23: modified"));
@@ -143,7 +143,7 @@ async fn checkpoint_archive_and_verify_archive_work_on_postgres() {
     let Some(url) = database_url() else { return };
     let (store, schema) = filled(&url, "archive", 30, ChainHasher::sha256()).await;
     let cp = pg(&url, &schema).arg("checkpoint").output().unwrap();
-    let cp: serde_json::Value = serde_json::from_str(stdout(&cp).trim()).unwrap();
+    let cp: serde_json::Value = json(&cp);
     assert_eq!(cp["seq"], 30);
     let dir = tempfile::tempdir().unwrap();
     let before = (epoch() + chrono::Duration::hours(10)).to_rfc3339();
@@ -153,7 +153,7 @@ async fn checkpoint_archive_and_verify_archive_work_on_postgres() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let report: serde_json::Value = json(&out);
     assert_eq!(
         (report["from_seq"].as_u64(), report["to_seq"].as_u64()),
         (Some(1), Some(10))

@@ -238,7 +238,7 @@ async fn stats_json_counts_match_the_store() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let stats: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let stats: serde_json::Value = json(&out);
     assert_eq!(stats["total"], 60);
     let by_action = |code: &str| {
         stats["action"]
@@ -407,7 +407,7 @@ async fn verify_of_an_intact_chain_exits_zero() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let report: serde_json::Value = json(&out);
     assert_eq!(report["valid"], true);
     assert_eq!(report["checked"], 50);
     assert_eq!(report["head"]["seq"], 50);
@@ -429,12 +429,12 @@ async fn verify_of_a_tampered_file_exits_one_naming_the_seq_and_kind() {
         stderr(&out)
     );
     assert!(stdout(&out).contains("FAULT at seq 17"), "{}", stdout(&out));
-    let json = audit()
+    let as_json = audit()
         .args(["--db", &url, "verify", "--json"])
         .output()
         .unwrap();
-    assert_eq!(json.status.code(), Some(1));
-    let report: serde_json::Value = serde_json::from_str(stdout(&json).trim()).unwrap();
+    assert_eq!(as_json.status.code(), Some(1));
+    let report: serde_json::Value = json(&as_json);
     assert_eq!(report["fault"]["seq"], 17);
     assert_eq!(report["fault"]["kind"], "modified");
 }
@@ -454,7 +454,7 @@ async fn verify_of_a_range_checks_only_that_range() {
         .output()
         .unwrap();
     assert_eq!(early.status.code(), Some(0), "{}", stderr(&early));
-    let report: serde_json::Value = serde_json::from_str(stdout(&early).trim()).unwrap();
+    let report: serde_json::Value = json(&early);
     assert_eq!(report["checked"], 26);
     let late = audit()
         .args(["--db", &url, "verify", "--from", "35", "--to", "45"])
@@ -501,7 +501,7 @@ async fn verify_against_a_checkpoint_detects_a_truncated_tail() {
 async fn checkpoint_prints_the_head_as_json() {
     let (_dir, store, url) = fresh(9).await;
     let out = audit().args(["--db", &url, "checkpoint"]).output().unwrap();
-    let cp: audit_core::chain::Checkpoint = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let cp: audit_core::chain::Checkpoint = json(&out);
     let head = store.head().await.unwrap().unwrap();
     assert_eq!((cp.seq, cp.hash), (head.seq, head.hash));
 }
@@ -519,7 +519,7 @@ async fn archive_then_verify_archive_and_the_live_chain() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let report: serde_json::Value = json(&out);
     assert_eq!(
         (report["from_seq"].as_u64(), report["to_seq"].as_u64()),
         (Some(1), Some(24))
@@ -530,7 +530,7 @@ async fn archive_then_verify_archive_and_the_live_chain() {
         .output()
         .unwrap();
     assert_eq!(checked.status.code(), Some(0), "{}", stderr(&checked));
-    let v: serde_json::Value = serde_json::from_str(stdout(&checked).trim()).unwrap();
+    let v: serde_json::Value = json(&checked);
     assert_eq!(v["checked"], 24);
     assert_eq!(v["sha256"], report["sha256"]);
     let live = audit().args(["--db", &url, "verify"]).output().unwrap();

@@ -28,6 +28,12 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8(out.stderr.clone()).expect("utf-8 stderr")
 }
 
+/// Stdout parsed as one JSON value.
+pub fn json<T: serde::de::DeserializeOwned>(out: &Output) -> T {
+    let text = stdout(out);
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
 /// The parsed JSON lines of stdout.
 pub fn json_lines(out: &Output) -> Vec<serde_json::Value> {
     stdout(out)

@@ -24,6 +24,15 @@ fn tool(name: &str) -> Command {
     Command::new(name)
 }
 
+/// Fails the test with the tool's stderr when it did not succeed.
+fn succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 async fn write_pdf(
     store: &audit_sqlite::SqliteStore,
     query: AuditQuery,
@@ -45,11 +54,7 @@ fn text(path: &Path) -> String {
         .arg("-")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -123,11 +128,7 @@ async fn the_listing_runs_over_as_many_pages_as_it_takes_and_each_renders() {
         .arg(dir.path().join("page"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let rendered = std::fs::read_dir(dir.path())
         .unwrap()
         .filter(|e| {

@@ -38,6 +38,19 @@ fn sheet(path: &std::path::Path, name: &str) -> calamine::Range<Data> {
     book.worksheet_range(name).unwrap()
 }
 
+/// A sheet's rows, for looking values up by the label in their first column.
+fn labelled(path: &std::path::Path, name: &str) -> Vec<Vec<Data>> {
+    sheet(path, name).rows().map(|r| r.to_vec()).collect()
+}
+
+/// The cell right of the first cell that reads `label`.
+fn value(rows: &[Vec<Data>], label: &str) -> Data {
+    rows.iter()
+        .find(|r| r.first().and_then(|c| c.get_string()) == Some(label))
+        .map(|r| r[1].clone())
+        .unwrap_or_else(|| panic!("no row {label}"))
+}
+
 fn cell_string(cell: &Data) -> String {
     match cell {
         Data::String(s) => s.clone(),
@@ -134,14 +147,8 @@ async fn attacker_text_stays_text_and_no_cell_is_a_formula() {
 async fn the_summary_counts_match_the_store() {
     let (store, _db) = filled(120).await;
     let (_dir, path, _) = write(&store, AuditQuery::new()).await;
-    let summary = sheet(&path, "Summary");
-    let rows: Vec<Vec<Data>> = summary.rows().map(|r| r.to_vec()).collect();
-    let value_after = |label: &str| -> Data {
-        rows.iter()
-            .find(|r| r.first().and_then(|c| c.get_string()) == Some(label))
-            .map(|r| r[1].clone())
-            .unwrap_or_else(|| panic!("no row {label}"))
-    };
+    let rows = labelled(&path, "Summary");
+    let value_after = |label: &str| value(&rows, label);
     let total = store.count(&AuditQuery::new()).await.unwrap();
     assert_eq!(
         value_after("Events listed"),
@@ -173,14 +180,8 @@ async fn the_verification_sheet_states_the_range_and_head_hash() {
     let (store, _db) = filled(50).await;
     let (_dir, path, _) = write(&store, AuditQuery::new().actor("alice")).await;
     let alice = all(&store, AuditQuery::new().actor("alice")).await;
-    let v = sheet(&path, "Verification");
-    let rows: Vec<Vec<Data>> = v.rows().map(|r| r.to_vec()).collect();
-    let value = |label: &str| -> Data {
-        rows.iter()
-            .find(|r| r.first().and_then(|c| c.get_string()) == Some(label))
-            .map(|r| r[1].clone())
-            .unwrap_or_else(|| panic!("no row {label}"))
-    };
+    let rows = labelled(&path, "Verification");
+    let value = |label: &str| value(&rows, label);
     assert_eq!(value("Result"), Data::String("valid".into()));
     assert_eq!(value("First seq"), Data::Float(alice[0].seq as f64));
     assert_eq!(
@@ -197,16 +198,7 @@ async fn a_tampered_range_is_reported_as_a_fault_in_the_verification_sheet() {
     let (store, db) = filled(30).await;
     crate::common::tamper(db.path(), 7);
     let (_dir, path, _) = write(&store, AuditQuery::new()).await;
-    let v = sheet(&path, "Verification");
-    let rows: Vec<Vec<Data>> = v.rows().map(|r| r.to_vec()).collect();
-    let result = rows
-        .iter()
-        .find(|r| r[0].get_string() == Some("Result"))
-        .unwrap();
-    assert_eq!(result[1], Data::String("FAULT".into()));
-    let seq = rows
-        .iter()
-        .find(|r| r[0].get_string() == Some("Fault seq"))
-        .unwrap();
-    assert_eq!(seq[1], Data::Float(7.0));
+    let rows = labelled(&path, "Verification");
+    assert_eq!(value(&rows, "Result"), Data::String("FAULT".into()));
+    assert_eq!(value(&rows, "Fault seq"), Data::Float(7.0));
 }
