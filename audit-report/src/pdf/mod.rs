@@ -18,7 +18,7 @@
 //! compressed output and little else. Both render the same text (checked with `pdftotext`
 //! and `pdftoppm`), krilla subsets the font. krilla's shaping cost (it parses the font for
 //! every string it shapes) is avoided here by mapping glyphs directly (see
-//! [`font`](self::font)): the whole `audit export --format pdf` of 100 000 events, store
+//! [`font`]): the whole `audit export --format pdf` of 100 000 events, store
 //! reads, summary and verification included, takes 3.9 s, about printpdf's time for the
 //! bare listing, at an eighth of its memory.
 //!
