@@ -29,7 +29,7 @@
 //! then serialises it and the bytes are written out, so memory grows with the output: the
 //! `audit export --format pdf` of 100 000 events (2 086 pages, a 9.1 MB file) peaked at
 //! 82 MiB RSS, 55 MiB at 50 000, about 0.55 KiB per listed event on top of the store's
-//! caches (`docs/benchmarks.md`, section 7).
+//! caches (`docs/benchmarks.md`, section 8).
 
 pub mod font;
 
