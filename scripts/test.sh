@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 
 # Debian's Chromium and ChromeDriver for the dashboard's browser tests.
 bash scripts/browser.sh install
+# poppler-utils and fonts-dejavu-core for the report tests.
+bash scripts/tools.sh
 exec bash scripts/pg.sh run -- cargo test --workspace --all-features --locked "$@"
