@@ -31,6 +31,7 @@ pub mod redact;
 pub mod sink;
 pub mod sinks;
 pub mod store;
+pub mod tlog;
 pub mod testing;
 pub mod validate;
 

@@ -18,6 +18,7 @@ use crate::event::{AuditEvent, StoredEvent, now_micros};
 use crate::query::{AuditQuery, CountBy, GroupCount, Order, Page};
 use crate::sink::{AuditSink, BatchAck, ChainPosition, SinkError};
 use crate::store::{AuditStore, StoreError, VerifyScope};
+use crate::tlog::{CheckpointPolicy, Frontier, SignedCheckpoint, TransparencyLog, TreeRow};
 
 /// An in-memory, hash-chained audit log that is both an [`AuditSink`] and an [`AuditStore`].
 ///
@@ -61,6 +62,15 @@ struct State {
     batches: Vec<usize>,
     /// Reused encoding buffer: no allocation per hashed event.
     scratch: Vec<u8>,
+    /// The tree's stored rows, `tree[i]` for seq `i + 1` (kept when records are tampered
+    /// with, like a database's tree table).
+    tree: Vec<TreeRow>,
+    /// The right edge of the tree, for appends.
+    frontier: Frontier,
+    /// Signed checkpoints, smallest first.
+    checkpoints: Vec<SignedCheckpoint>,
+    /// When to sign checkpoints, if at all.
+    policy: Option<CheckpointPolicy>,
 }
 
 impl MemorySink {
@@ -77,6 +87,28 @@ impl MemorySink {
                 ..Shared::default()
             }),
         }
+    }
+
+    /// Signs checkpoints of the log's tree as `policy` says (the memory store has no timer:
+    /// it signs by event count, on [`TransparencyLog::sign_checkpoint`] and at shutdown).
+    pub fn with_checkpoints(self, policy: CheckpointPolicy) -> Self {
+        self.state().policy = Some(policy);
+        self
+    }
+
+    /// Test helper: replaces the stored tree with one recomputed from the records as they
+    /// are now, as an attacker who rewrote the log and its tree table would (without the
+    /// signing key, so stored checkpoints stay as they were).
+    pub fn tamper_rebuild_tree(&self) {
+        let mut state = self.state();
+        let mut frontier = Frontier::new();
+        let rows: Vec<TreeRow> = state
+            .records
+            .iter()
+            .map(|r| frontier.append(crate::tlog::leaf_hash(&r.event)))
+            .collect();
+        state.tree = rows;
+        state.frontier = frontier;
     }
 
     /// The hasher that links this log.
@@ -159,14 +191,19 @@ impl MemorySink {
             .is_ok()
     }
 
-    /// Appends `batch` to the chain and returns where each event landed.
-    fn append(&self, batch: &[AuditEvent]) -> Vec<ChainPosition> {
+    /// Appends `batch` to the chain and the tree and returns where each event landed, and
+    /// the checkpoint signed if one fell due.
+    fn append(&self, batch: &[AuditEvent]) -> (Vec<ChainPosition>, Option<SignedCheckpoint>) {
         let mut state = self.state();
         let State {
             records,
             head,
             batches,
             scratch,
+            tree,
+            frontier,
+            checkpoints,
+            policy,
         } = &mut *state;
         let mut positions = Vec::with_capacity(batch.len());
         let (mut seq, mut prev) = head.map_or((0, chain::ChainHash::ZERO), |h| (h.seq, h.hash));
@@ -174,6 +211,7 @@ impl MemorySink {
         for event in batch {
             seq += 1;
             let hash = self.shared.hasher.hash_with_scratch(&prev, event, scratch);
+            tree.push(frontier.append(crate::tlog::leaf_hash_with_scratch(event, scratch)));
             records.push(StoredEvent {
                 seq,
                 prev_hash: prev,
@@ -187,7 +225,14 @@ impl MemorySink {
             *head = Some(ChainPosition { seq, hash: prev });
             batches.push(batch.len());
         }
-        positions
+        let last = checkpoints.last().map_or(0, |c| c.head().size);
+        let signed = match policy {
+            Some(policy) if policy.due(last, frontier.size()) => {
+                sign_into(policy, frontier, checkpoints)
+            }
+            _ => None,
+        };
+        (positions, signed)
     }
 
     // ----- tampering, for tests of verification -----
@@ -278,12 +323,115 @@ impl AuditSink for MemorySink {
                 source: None,
             });
         }
-        Ok(BatchAck::chained(self.append(batch)))
+        let (positions, signed) = self.append(batch);
+        self.publish(signed);
+        Ok(BatchAck::chained(positions))
     }
 
     async fn flush(&self) -> Result<(), SinkError> {
         self.shared.flushes.fetch_add(1, Ordering::SeqCst);
         Ok(())
+    }
+
+    async fn shutdown(&self) -> Result<(), SinkError> {
+        let signed = self.sign_now();
+        self.publish(signed);
+        Ok(())
+    }
+}
+
+/// Signs the frontier's head into `checkpoints` unless the newest already has its size.
+fn sign_into(
+    policy: &CheckpointPolicy,
+    frontier: &Frontier,
+    checkpoints: &mut Vec<SignedCheckpoint>,
+) -> Option<SignedCheckpoint> {
+    let size = frontier.size();
+    if size == 0 || checkpoints.last().map(|c| c.head().size) == Some(size) {
+        return None;
+    }
+    match policy.signer().sign(frontier.head()) {
+        Ok(checkpoint) => {
+            checkpoints.push(checkpoint.clone());
+            Some(checkpoint)
+        }
+        Err(err) => {
+            tracing::error!(%err, "memory sink could not sign a checkpoint");
+            None
+        }
+    }
+}
+
+impl MemorySink {
+    fn sign_now(&self) -> Option<SignedCheckpoint> {
+        let mut state = self.state();
+        let State {
+            frontier,
+            checkpoints,
+            policy,
+            ..
+        } = &mut *state;
+        sign_into(policy.as_ref()?, frontier, checkpoints)
+    }
+
+    fn publish(&self, signed: Option<SignedCheckpoint>) {
+        let Some(checkpoint) = signed else { return };
+        let policy = self.state().policy.clone();
+        if let Some(policy) = policy {
+            policy.publish(&checkpoint);
+        }
+    }
+}
+
+#[async_trait]
+impl TransparencyLog for MemorySink {
+    async fn tree_size(&self) -> Result<u64, StoreError> {
+        Ok(self.state().tree.len() as u64)
+    }
+
+    async fn tree_rows(&self, seqs: &[u64]) -> Result<Vec<TreeRow>, StoreError> {
+        let state = self.state();
+        Ok(seqs
+            .iter()
+            .filter_map(|&seq| {
+                let index = usize::try_from(seq.checked_sub(1)?).ok()?;
+                state.tree.get(index).cloned()
+            })
+            .collect())
+    }
+
+    async fn seq_of(&self, id: uuid::Uuid) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .state()
+            .records
+            .iter()
+            .find(|r| r.event.id == id)
+            .map(|r| r.seq))
+    }
+
+    async fn sign_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        let signed = self.sign_now();
+        self.publish(signed);
+        self.latest_checkpoint().await
+    }
+
+    async fn checkpoints(
+        &self,
+        from_size: u64,
+        limit: u32,
+    ) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        Ok(self
+            .state()
+            .checkpoints
+            .iter()
+            .filter(|c| c.head().size >= from_size)
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        Ok(self.state().checkpoints.last().cloned())
     }
 }
 

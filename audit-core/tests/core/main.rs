@@ -9,3 +9,4 @@ mod auth_events;
 mod chain_vectors;
 mod context_propagation;
 mod testing_capture;
+mod tlog_vectors;
