@@ -31,8 +31,8 @@ pub mod redact;
 pub mod sink;
 pub mod sinks;
 pub mod store;
-pub mod tlog;
 pub mod testing;
+pub mod tlog;
 pub mod validate;
 
 mod macro_support;

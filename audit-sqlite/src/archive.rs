@@ -94,7 +94,7 @@ pub(crate) fn run(
             ],
         )?;
         let event = archived_event(SOURCE, &file, request.before);
-        let positions = chain_append::append_events(&tx, hasher, &[event], false)?;
+        let positions = chain_append::append_events(&tx, hasher, None, &[event], false)?.positions;
         Ok(positions.first().map(|p| p.seq))
     })();
     let event_seq = match result.and_then(|seq| tx.commit().map(|()| seq).map_err(Error::from)) {

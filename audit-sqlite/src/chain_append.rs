@@ -2,6 +2,7 @@
 //! insert it; shared by the writer thread and archival (which records `AUDIT_ARCHIVED`).
 
 use audit_core::chain::{ChainAnchor, ChainHash};
+use audit_core::tlog::{CheckpointPolicy, SignedCheckpoint};
 use audit_core::{AuditEvent, ChainHasher, ChainPosition};
 use rusqlite::ffi::ErrorCode;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
@@ -9,6 +10,14 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::schema;
+use crate::tree::{self, TreeAppender};
+
+/// What an append wrote: each event's position, and the checkpoint it made due.
+#[derive(Debug, Default)]
+pub(crate) struct Appended {
+    pub positions: Vec<ChainPosition>,
+    pub signed: Option<SignedCheckpoint>,
+}
 
 /// The newest chain position: the last stored event, else the archive anchor, else genesis.
 pub(crate) fn head(conn: &Connection) -> Result<ChainAnchor> {
@@ -38,10 +47,11 @@ pub(crate) fn head(conn: &Connection) -> Result<ChainAnchor> {
 pub(crate) fn append(
     conn: &mut Connection,
     hasher: &ChainHasher,
+    policy: Option<&CheckpointPolicy>,
     events: &[AuditEvent],
-) -> Result<Vec<ChainPosition>> {
+) -> Result<Appended> {
     validate(events)?;
-    append_valid(conn, hasher, events)
+    append_valid(conn, hasher, policy, events)
 }
 
 pub(crate) fn validate(events: &[AuditEvent]) -> Result<()> {
@@ -57,11 +67,12 @@ pub(crate) fn validate(events: &[AuditEvent]) -> Result<()> {
 pub(crate) fn append_valid(
     conn: &mut Connection,
     hasher: &ChainHasher,
+    policy: Option<&CheckpointPolicy>,
     events: &[AuditEvent],
-) -> Result<Vec<ChainPosition>> {
-    match append_in_transaction(conn, hasher, events, false) {
+) -> Result<Appended> {
+    match append_in_transaction(conn, hasher, policy, events, false) {
         Err(Error::Sqlite(err)) if is_duplicate_id(&err) => {
-            append_in_transaction(conn, hasher, events, true)
+            append_in_transaction(conn, hasher, policy, events, true)
         }
         other => other,
     }
@@ -70,26 +81,47 @@ pub(crate) fn append_valid(
 fn append_in_transaction(
     conn: &mut Connection,
     hasher: &ChainHasher,
+    policy: Option<&CheckpointPolicy>,
     events: &[AuditEvent],
     dedup: bool,
-) -> Result<Vec<ChainPosition>> {
+) -> Result<Appended> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let positions = append_events(&tx, hasher, events, dedup)?;
+    let appended = append_events(&tx, hasher, policy, events, dedup)?;
     tx.commit()?;
-    Ok(positions)
+    Ok(appended)
 }
 
-/// Appends inside the caller's (already immediate) transaction.
+/// Signs a checkpoint of the tree as it is now, in its own immediate transaction (under the
+/// same write lock as appends), unless the newest one has its size.
+pub(crate) fn sign_checkpoint(
+    conn: &mut Connection,
+    policy: &CheckpointPolicy,
+) -> Result<Option<SignedCheckpoint>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if !tree::enabled(&tx)? {
+        return Ok(None);
+    }
+    let size = tree::size(&tx)?;
+    let frontier = tree::frontier(&tx, size)?;
+    let signed = tree::sign_if_due(&tx, policy, &frontier, true)?;
+    tx.commit()?;
+    Ok(signed)
+}
+
+/// Appends inside the caller's (already immediate) transaction: the events, their tree rows
+/// and, when `policy` says one is due, a signed checkpoint.
 pub(crate) fn append_events(
     conn: &Connection,
     hasher: &ChainHasher,
+    policy: Option<&CheckpointPolicy>,
     events: &[AuditEvent],
     dedup: bool,
-) -> Result<Vec<ChainPosition>> {
+) -> Result<Appended> {
     let ChainAnchor {
         seq: mut last_seq,
         hash: mut last_hash,
     } = head(conn)?;
+    let mut tree = TreeAppender::start(conn, last_seq)?;
     let mut insert = conn.prepare(codec::insert_sql())?;
     let mut existing = conn.prepare("SELECT seq, hash FROM audit_events WHERE id = ?1")?;
     let mut positions = Vec::with_capacity(events.len());
@@ -112,11 +144,19 @@ pub(crate) fn append_events(
         let seq = last_seq + 1;
         let hash = hasher.hash_with_scratch(&last_hash, event, &mut scratch);
         codec::insert(&mut insert, seq, event, &last_hash, &hash)?;
+        if let Some(tree) = &mut tree {
+            // `scratch` holds `prev_hash ‖ canonical_bytes`: the leaf entry is the rest.
+            tree.push(&scratch[32..])?;
+        }
         positions.push(ChainPosition { seq, hash });
         last_seq = seq;
         last_hash = hash;
     }
-    Ok(positions)
+    let signed = match (policy, &tree) {
+        (Some(policy), Some(tree)) => tree::sign_if_due(conn, policy, tree.frontier(), false)?,
+        _ => None,
+    };
+    Ok(Appended { positions, signed })
 }
 
 fn is_duplicate_id(err: &rusqlite::Error) -> bool {

@@ -137,6 +137,7 @@ mod reader;
 mod retention_gate;
 mod schema;
 mod store;
+mod tree;
 mod verify;
 mod writer;
 

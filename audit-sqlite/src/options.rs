@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use audit_core::ChainHasher;
+use audit_core::tlog::CheckpointPolicy;
 
 /// How hard SQLite works to make a commit survive a power loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,6 +50,7 @@ pub struct SqliteOptions {
     pub(crate) writer_cache_kib: u32,
     pub(crate) reader_cache_kib: u32,
     pub(crate) max_idle_readers: usize,
+    pub(crate) checkpoints: Option<CheckpointPolicy>,
 }
 
 impl SqliteOptions {
@@ -63,7 +65,17 @@ impl SqliteOptions {
             writer_cache_kib: 64 * 1024,
             reader_cache_kib: 16 * 1024,
             max_idle_readers: 4,
+            checkpoints: None,
         }
+    }
+
+    /// Signs checkpoints of the log's Merkle tree as `policy` says (every N events in the
+    /// append's transaction, every T seconds on a timer, and at shutdown), stores them in
+    /// `audit_checkpoints` and hands them to the policy's publisher. Without it the store
+    /// keeps the tree and answers proofs, but signs nothing.
+    pub fn checkpoints(mut self, policy: CheckpointPolicy) -> Self {
+        self.checkpoints = Some(policy);
+        self
     }
 
     /// The chain hasher: [`ChainHasher::hmac_sha256`] with a secret key makes the chain

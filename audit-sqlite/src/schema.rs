@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use crate::error::{Error, Result};
 
 /// The newest schema version this library writes and reads.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// How many consecutive seqs share a bucket of the lookup indexes: `seq >> 13`, 8192 events.
 ///
@@ -109,10 +109,22 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     DROP TRIGGER IF EXISTS audit_events_no_delete;
     DROP TABLE audit_retention_gate;
     "#,
+    // 5: the Merkle tree (one row of stored hashes per event, see `tree`) and the signed
+    // checkpoints. The tree of the events already stored is built by `tree::build` in the
+    // same transaction.
+    r#"
+    CREATE TABLE audit_tree (seq INTEGER PRIMARY KEY NOT NULL, hashes BLOB NOT NULL);
+    CREATE TABLE audit_checkpoints (
+        tree_size  INTEGER PRIMARY KEY NOT NULL,
+        root       BLOB NOT NULL,
+        note       TEXT NOT NULL,
+        signed_at  INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// Triggers of the current schema, re-created at open if someone dropped or redefined them.
-const TRIGGERS: [(&str, &str); 4] = [
+const TRIGGERS: [(&str, &str); 8] = [
     (
         "audit_events_no_update",
         "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events \
@@ -135,6 +147,28 @@ const TRIGGERS: [(&str, &str); 4] = [
         "audit_archives_no_delete",
         "CREATE TRIGGER audit_archives_no_delete BEFORE DELETE ON audit_archives \
          BEGIN SELECT RAISE(ABORT, 'audit_archives is append-only'); END",
+    ),
+    // The tree and the checkpoints are kept when events are archived: old checkpoints stay
+    // provable.
+    (
+        "audit_tree_no_update",
+        "CREATE TRIGGER audit_tree_no_update BEFORE UPDATE ON audit_tree \
+         BEGIN SELECT RAISE(ABORT, 'audit_tree is append-only'); END",
+    ),
+    (
+        "audit_tree_no_delete",
+        "CREATE TRIGGER audit_tree_no_delete BEFORE DELETE ON audit_tree \
+         BEGIN SELECT RAISE(ABORT, 'audit_tree is append-only'); END",
+    ),
+    (
+        "audit_checkpoints_no_update",
+        "CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints \
+         BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END",
+    ),
+    (
+        "audit_checkpoints_no_delete",
+        "CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints \
+         BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END",
     ),
 ];
 
@@ -217,6 +251,9 @@ pub(crate) fn migrate(conn: &Connection, from: u32, to: u32) -> Result<()> {
             .get(version as usize)
             .ok_or_else(|| Error::InvalidRequest(format!("no migration from version {version}")))?;
         conn.execute_batch(sql)?;
+        if version == 4 {
+            crate::tree::build(conn)?;
+        }
         if version == 0 {
             meta_set(conn, "format", FORMAT)?;
         }

@@ -7,19 +7,20 @@ use async_trait::async_trait;
 use audit_core::chain::{Checkpoint, VerifyReport};
 use audit_core::query::{AuditQuery, CountBy, GroupCount, Page};
 use audit_core::store::VerifyScope;
+use audit_core::tlog::{SignedCheckpoint, TransparencyLog, TreeRow};
 use audit_core::{
     AuditEvent, AuditSink, AuditStore, BatchAck, ChainHasher, ChainPosition, SinkError, StoreError,
     StoredEvent,
 };
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::archive::ArchiveRequest;
 use crate::error::Result;
 use crate::options::SqliteOptions;
 use crate::reader::{Readers, blocking};
 use crate::writer::{Command, WriterHandle};
-use crate::{chain_append, query, schema, verify, writer};
+use crate::{chain_append, query, schema, tree, verify, writer};
 use audit_core::archive::ArchiveReport;
 
 /// An audit log in one SQLite file: an [`AuditSink`] for the
@@ -58,7 +59,8 @@ impl SqliteStore {
         let mut conn = open_writer(&options)?;
         schema::prepare(&mut conn, &path, &options.hasher)?;
         writer::optimize(&conn);
-        let writer = WriterHandle::spawn(conn, options.hasher.clone())?;
+        let writer =
+            WriterHandle::spawn(conn, options.hasher.clone(), options.checkpoints.clone())?;
         let readers = Readers::new(
             path.clone(),
             options.busy_timeout,
@@ -168,6 +170,64 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Signs a checkpoint of the tree now (see [`TransparencyLog::sign_checkpoint`]), with
+    /// this crate's error type; `None` without a checkpoint policy or when the newest
+    /// checkpoint already has the tree's size.
+    pub async fn sign_tree_checkpoint(&self) -> Result<Option<SignedCheckpoint>> {
+        self.inner
+            .writer
+            .call(|reply| Command::SignCheckpoint { reply })
+            .await
+    }
+}
+
+#[async_trait]
+impl TransparencyLog for SqliteStore {
+    async fn tree_size(&self) -> Result<u64, StoreError> {
+        Ok(self.read(|conn, _| tree::size(conn)).await?)
+    }
+
+    async fn tree_rows(&self, seqs: &[u64]) -> Result<Vec<TreeRow>, StoreError> {
+        let seqs = seqs.to_vec();
+        Ok(self.read(move |conn, _| tree::rows(conn, &seqs)).await?)
+    }
+
+    async fn seq_of(&self, id: uuid::Uuid) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .read(move |conn, _| {
+                let seq: Option<i64> = conn
+                    .query_row(
+                        "SELECT seq FROM audit_events WHERE id = ?1",
+                        [&id.as_bytes()[..]],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                Ok(seq.map(|s| s.max(0) as u64))
+            })
+            .await?)
+    }
+
+    async fn sign_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        self.sign_tree_checkpoint().await?;
+        self.latest_checkpoint().await
+    }
+
+    async fn checkpoints(
+        &self,
+        from_size: u64,
+        limit: u32,
+    ) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        Ok(self
+            .read(move |conn, _| tree::checkpoints(conn, from_size, limit))
+            .await?)
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
+        Ok(self.read(|conn, _| tree::latest(conn)).await?)
+    }
+}
+
 fn open_writer(options: &SqliteOptions) -> Result<Connection> {
     let path = &options.path;
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -202,6 +262,8 @@ impl AuditSink for SqliteStore {
     }
 
     async fn shutdown(&self) -> Result<(), SinkError> {
+        // A last signed checkpoint covers the tail the policy had not reached yet.
+        self.sign_tree_checkpoint().await.map_err(SinkError::from)?;
         // The store may outlive the pipeline (admins still query it): only fold the WAL in.
         self.checkpoint_wal().await.map_err(SinkError::from)
     }

@@ -6,12 +6,13 @@
 
 use std::thread;
 
+use audit_core::tlog::{CheckpointPolicy, SignedCheckpoint};
 use audit_core::{AuditEvent, ChainHasher, ChainPosition};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::archive::{self, ArchiveRequest};
-use crate::chain_append::{append, append_valid, validate};
+use crate::chain_append::{Appended, append, append_valid, sign_checkpoint, validate};
 use crate::error::{Error, Result};
 use crate::retention_gate::RetentionGate;
 use audit_core::archive::ArchiveReport;
@@ -30,6 +31,10 @@ pub(crate) enum Command {
     },
     /// Copy the WAL into the main file.
     Checkpoint { reply: oneshot::Sender<Result<()>> },
+    /// Sign a checkpoint of the tree now, if it grew since the newest one.
+    SignCheckpoint {
+        reply: oneshot::Sender<Result<Option<SignedCheckpoint>>>,
+    },
 }
 
 /// How many commands may wait for the writer: callers past that wait (asynchronously) for
@@ -44,13 +49,21 @@ pub(crate) struct WriterHandle {
 
 impl WriterHandle {
     /// Starts the writer thread with an already prepared connection.
-    pub(crate) fn spawn(conn: Connection, hasher: ChainHasher) -> Result<Self> {
+    pub(crate) fn spawn(
+        conn: Connection,
+        hasher: ChainHasher,
+        policy: Option<CheckpointPolicy>,
+    ) -> Result<Self> {
         let (commands, mut receiver) = mpsc::channel(COMMAND_CAPACITY);
         let gate = RetentionGate::install(&conn)?;
+        if let Some(interval) = policy.as_ref().and_then(CheckpointPolicy::interval) {
+            spawn_timer(commands.downgrade(), interval)?;
+        }
         let mut writer = Writer {
             conn,
             hasher,
             gate,
+            policy,
             since_optimize: 0,
         };
         thread::Builder::new()
@@ -85,6 +98,36 @@ impl WriterHandle {
     }
 }
 
+/// Asks the writer to sign a checkpoint every `interval` (it signs only when the tree grew),
+/// until the store is dropped. Holds only a weak handle, so it keeps nothing alive; it
+/// notices the drop within a second.
+fn spawn_timer(commands: mpsc::WeakSender<Command>, interval: std::time::Duration) -> Result<()> {
+    let tick = interval.min(std::time::Duration::from_secs(1));
+    thread::Builder::new()
+        .name("audit-sqlite-checkpoints".into())
+        .spawn(move || {
+            let mut waited = std::time::Duration::ZERO;
+            loop {
+                thread::sleep(tick);
+                waited += tick;
+                let Some(sender) = commands.upgrade() else {
+                    return;
+                };
+                if waited >= interval {
+                    waited = std::time::Duration::ZERO;
+                    let (reply, _ignored) = oneshot::channel();
+                    if sender
+                        .blocking_send(Command::SignCheckpoint { reply })
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        })?;
+    Ok(())
+}
+
 /// At most this many events are committed together by group commit.
 const GROUP_MAX_EVENTS: usize = 16_384;
 
@@ -116,6 +159,7 @@ struct Writer {
     hasher: ChainHasher,
     /// The only way to delete events (archival): see `retention_gate`.
     gate: RetentionGate,
+    policy: Option<CheckpointPolicy>,
     /// Events appended since the planner statistics were last refreshed.
     since_optimize: usize,
 }
@@ -152,15 +196,16 @@ impl Writer {
             .flat_map(|(events, _)| std::mem::take(events))
             .collect();
         let result = if valid {
-            append_valid(&mut self.conn, &self.hasher, &all)
+            append_valid(&mut self.conn, &self.hasher, self.policy.as_ref(), &all)
         } else {
             Err(Error::InvalidRequest(
                 "a batch of the group is invalid".into(),
             ))
         };
         match result {
-            Ok(positions) => {
+            Ok(Appended { positions, signed }) => {
                 self.since_optimize += all.len();
+                self.publish(signed);
                 let mut positions = positions.into_iter();
                 for ((_, reply), len) in group.into_iter().zip(lengths) {
                     let _ = reply.send(Ok(positions.by_ref().take(len).collect()));
@@ -181,12 +226,26 @@ impl Writer {
         events: Vec<AuditEvent>,
         reply: oneshot::Sender<Result<Vec<ChainPosition>>>,
     ) {
-        let result = append(&mut self.conn, &self.hasher, &events);
-        if result.is_ok() {
-            self.since_optimize += events.len();
+        let result = append(&mut self.conn, &self.hasher, self.policy.as_ref(), &events);
+        match result {
+            Ok(Appended { positions, signed }) => {
+                self.since_optimize += events.len();
+                self.publish(signed);
+                let _ = reply.send(Ok(positions));
+            }
+            Err(err) => {
+                let _ = reply.send(Err(err));
+            }
         }
-        let _ = reply.send(result);
         self.maybe_optimize();
+    }
+
+    /// Hands a committed checkpoint to the policy's publisher, before the append that made
+    /// it due returns (so a caller that saw its append succeed can read the publication).
+    fn publish(&self, signed: Option<SignedCheckpoint>) {
+        if let (Some(policy), Some(checkpoint)) = (&self.policy, signed) {
+            policy.publish(&checkpoint);
+        }
     }
 
     fn maybe_optimize(&mut self) {
@@ -202,6 +261,16 @@ impl Writer {
             Command::Append { events, reply } => self.append_one(events, reply),
             Command::Archive { request, reply } => {
                 let result = archive::run(&mut self.conn, &self.hasher, &self.gate, &request);
+                let _ = reply.send(result);
+            }
+            Command::SignCheckpoint { reply } => {
+                let result = match &self.policy {
+                    Some(policy) => sign_checkpoint(&mut self.conn, policy),
+                    None => Ok(None),
+                };
+                if let Ok(signed) = &result {
+                    self.publish(signed.clone());
+                }
                 let _ = reply.send(result);
             }
             Command::Checkpoint { reply } => {

@@ -259,7 +259,10 @@ pub fn verify_bundle(input: impl BufRead, keys: &Keyring) -> std::io::Result<Bun
         report.fault = bad(
             from,
             TreeFaultKind::Malformed,
-            format!("range {from}..={to} is not inside the checkpoint's {} leaves", head.size),
+            format!(
+                "range {from}..={to} is not inside the checkpoint's {} leaves",
+                head.size
+            ),
         );
         return Ok(report);
     }
@@ -294,13 +297,29 @@ pub fn verify_bundle(input: impl BufRead, keys: &Keyring) -> std::io::Result<Bun
         };
         let seq = record.record.seq;
         let structural = if seq > to {
-            Some((seq, TreeFaultKind::Inserted, format!("seq {seq} is beyond the bundle's range")))
+            Some((
+                seq,
+                TreeFaultKind::Inserted,
+                format!("seq {seq} is beyond the bundle's range"),
+            ))
         } else if seq == last && seq >= from {
-            Some((seq, TreeFaultKind::Inserted, format!("seq {seq} appears twice")))
+            Some((
+                seq,
+                TreeFaultKind::Inserted,
+                format!("seq {seq} appears twice"),
+            ))
         } else if seq < expected {
-            Some((seq, TreeFaultKind::Reordered, format!("seq {seq} comes after seq {last}")))
+            Some((
+                seq,
+                TreeFaultKind::Reordered,
+                format!("seq {seq} comes after seq {last}"),
+            ))
         } else if seq > expected {
-            Some((expected, TreeFaultKind::Missing, format!("seq {expected} is absent")))
+            Some((
+                expected,
+                TreeFaultKind::Missing,
+                format!("seq {expected} is absent"),
+            ))
         } else {
             None
         };

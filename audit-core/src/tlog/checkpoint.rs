@@ -17,8 +17,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use signed_note::{Note, NoteError};
 use tlog_tiles::{Checkpoint as CheckpointBody, Hash};
 
-use super::keys::{CheckpointSigner, Keyring};
 use super::TreeHead;
+use super::keys::{CheckpointSigner, Keyring};
 use crate::chain::ChainHash;
 
 /// Why a checkpoint could not be read, signed or trusted.

@@ -125,8 +125,12 @@ impl CheckpointSigner {
     /// Loads a signer key in its text form (`PRIVATE+KEY+<origin>+<id>+<base64>`).
     pub fn from_key(private: &str) -> Result<Self, KeyError> {
         let private = private.trim();
-        let signer = StandardSigner::new(private)
-            .map_err(|e| malformed("signer", format!("{e} (expected PRIVATE+KEY+origin+id+key)")))?;
+        let signer = StandardSigner::new(private).map_err(|e| {
+            malformed(
+                "signer",
+                format!("{e} (expected PRIVATE+KEY+origin+id+key)"),
+            )
+        })?;
         // The base64 part may itself hold '+': split off the four fields before it only.
         let parts: Vec<&str> = private.splitn(5, '+').collect();
         let (origin, encoded) = match parts.as_slice() {
@@ -216,7 +220,11 @@ impl Keyring {
         if origin != self.origin {
             return Err(KeyError::MixedOrigins(self.origin, origin));
         }
-        if !self.keys.iter().any(|(text, _)| text == verifying_key.trim()) {
+        if !self
+            .keys
+            .iter()
+            .any(|(text, _)| text == verifying_key.trim())
+        {
             self.keys.push((verifying_key.trim().to_owned(), verifier));
         }
         Ok(self)

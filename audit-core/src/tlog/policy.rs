@@ -146,16 +146,25 @@ impl CheckpointPolicy {
         size >= last_size.saturating_add(self.every_events)
     }
 
-    /// Hands `checkpoint` to the publisher, logging (never returning) its error.
+    /// Hands `checkpoint` to the publisher, logging (never returning) its error. A
+    /// publisher that panics is contained here: it runs on a store's writer, which must
+    /// keep writing.
     pub fn publish(&self, checkpoint: &SignedCheckpoint) {
-        if let Some(publisher) = &self.publisher
-            && let Err(err) = publisher.publish(checkpoint)
-        {
-            tracing::error!(
-                size = checkpoint.head().size,
-                %err,
-                "audit checkpoint publisher failed; the checkpoint is stored in the log"
-            );
-        }
+        let Some(publisher) = &self.publisher else {
+            return;
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            publisher.publish(checkpoint)
+        }));
+        let err = match outcome {
+            Ok(Ok(())) => return,
+            Ok(Err(err)) => err.to_string(),
+            Err(_) => "the publisher panicked".to_owned(),
+        };
+        tracing::error!(
+            size = checkpoint.head().size,
+            %err,
+            "audit checkpoint publisher failed; the checkpoint is stored in the log"
+        );
     }
 }

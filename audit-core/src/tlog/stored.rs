@@ -207,11 +207,14 @@ impl Frontier {
         let hashes = tlog_tiles::stored_hashes_for_record_hash(n, Hash(leaf.0), &*self)
             .unwrap_or_else(|_| vec![Hash(leaf.0)]);
         let completed = hashes.len() - 1;
-        self.nodes.truncate(self.nodes.len().saturating_sub(completed));
+        self.nodes
+            .truncate(self.nodes.len().saturating_sub(completed));
         let level = u8::try_from(completed).unwrap_or(u8::MAX);
         let top = hashes[completed];
-        self.nodes
-            .push((tlog_tiles::stored_hash_index(level, n >> level), ChainHash(top.0)));
+        self.nodes.push((
+            tlog_tiles::stored_hash_index(level, n >> level),
+            ChainHash(top.0),
+        ));
         self.size = n + 1;
         TreeRow {
             seq: n + 1,

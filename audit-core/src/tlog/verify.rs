@@ -4,7 +4,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Frontier, Keyring, SignedCheckpoint, TransparencyLog, TreeHead, leaf_hash_with_scratch};
+use super::{
+    Frontier, Keyring, SignedCheckpoint, TransparencyLog, TreeHead, leaf_hash_with_scratch,
+};
 use crate::query::{AuditQuery, Cursor, Order};
 use crate::store::{AuditStore, StoreError};
 
@@ -104,7 +106,9 @@ pub fn check_fork(a: &TreeHead, b: &TreeHead) -> Option<TreeFault> {
 /// - fewer events than the checkpoint: [`Truncated`](TreeFaultKind::Truncated) at the first
 ///   missing seq;
 /// - the stored tree still matches the checkpoint: the first event whose leaf differs from
-///   the stored one is [`Modified`](TreeFaultKind::Modified);
+///   the stored one is [`Modified`](TreeFaultKind::Modified), unless its audit path (which
+///   does not read its own row) proves the event genuine: then the row was changed
+///   ([`TreeTampered`](TreeFaultKind::TreeTampered));
 /// - the tree was recomputed too (no signing key was needed for that, so it does not
 ///   match): [`Rewritten`](TreeFaultKind::Rewritten) from the first seq after the newest
 ///   stored, verifying checkpoint that still matches the events;
@@ -128,11 +132,13 @@ where
             });
         }
     };
-    let report = |checked, fault| Ok(TreeReport {
-        head: Some(head),
-        checked,
-        fault,
-    });
+    let report = |checked, fault| {
+        Ok(TreeReport {
+            head: Some(head),
+            checked,
+            fault,
+        })
+    };
     let last = store.head().await?.map_or(0, |h| h.seq);
     let size = store.tree_size().await?.min(last);
     if size < head.size {
@@ -202,7 +208,11 @@ where
             Err(err) => {
                 return report(
                     0,
-                    fault(1, TreeFaultKind::Rewritten, format!("archived prefix: {err}")),
+                    fault(
+                        1,
+                        TreeFaultKind::Rewritten,
+                        format!("archived prefix: {err}"),
+                    ),
                 );
             }
         }
@@ -214,7 +224,7 @@ where
         .map(|t| t.size)
         .max()
         .unwrap_or(0);
-    let mut first_modified: Option<u64> = None;
+    let mut first_modified: Option<(u64, crate::chain::ChainHash)> = None;
     let mut first_tree_mismatch: Option<u64> = None;
     let mut checked = 0u64;
     let mut scratch = Vec::with_capacity(512);
@@ -256,7 +266,11 @@ where
                     fault(
                         cursor + 1,
                         TreeFaultKind::Missing,
-                        format!("seq {} is absent (the next stored is {})", cursor + 1, record.seq),
+                        format!(
+                            "seq {} is absent (the next stored is {})",
+                            cursor + 1,
+                            record.seq
+                        ),
                     ),
                 );
             }
@@ -265,7 +279,7 @@ where
             if rows.get(&record.seq) != Some(&leaf) {
                 first_tree_mismatch.get_or_insert(record.seq);
                 if first_modified.is_none() && tree_genuine {
-                    first_modified = Some(record.seq);
+                    first_modified = Some((record.seq, leaf));
                 }
             }
             frontier.append(leaf);
@@ -283,14 +297,28 @@ where
         }
     }
 
-    if let Some(seq) = first_modified {
+    if let Some((seq, leaf)) = first_modified {
+        // The stored leaf differs from the event's, under a root that matches: which of the
+        // two is genuine is told by the audit path, which does not read the leaf's own row.
+        let event_is_genuine = store
+            .prove_inclusion(seq, head.size)
+            .await
+            .is_ok_and(|proof| proof.verify(&leaf, &head).is_ok());
         return report(
             checked,
-            fault(
-                seq,
-                TreeFaultKind::Modified,
-                "the event is not the one the signed tree holds at this seq",
-            ),
+            if event_is_genuine {
+                fault(
+                    seq,
+                    TreeFaultKind::TreeTampered,
+                    "the event is genuine, but its stored tree row was changed",
+                )
+            } else {
+                fault(
+                    seq,
+                    TreeFaultKind::Modified,
+                    "the event is not the one the signed tree holds at this seq",
+                )
+            },
         );
     }
     if let Some((good, bad)) = rewritten {

@@ -81,17 +81,21 @@ fn events() -> Vec<AuditEvent> {
         .collect();
     for i in 0..8u32 {
         events.push(
-            AuditEvent::builder(if i % 2 == 0 { "USER_LOGIN" } else { "FTMS_BOOKING_CREATED" })
-                .id(format!("01890a5d-ac96-774b-bcce-b302099a81{i:02}").parse().unwrap())
-                .occurred_at(
-                    Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, i).single().unwrap(),
-                )
-                .category(Category::Business)
-                .severity(Severity::Notice)
-                .actor(Actor::user(format!("user-{i}")))
-                .entity("booking", format!("b-{i}"))
-                .metadata(json!({ "seats": i, "tags": ["a", "ü"] }))
-                .build(),
+            AuditEvent::builder(if i % 2 == 0 {
+                "USER_LOGIN"
+            } else {
+                "FTMS_BOOKING_CREATED"
+            })
+            .id(format!("01890a5d-ac96-774b-bcce-b302099a81{i:02}")
+                .parse()
+                .unwrap())
+            .occurred_at(Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, i).single().unwrap())
+            .category(Category::Business)
+            .severity(Severity::Notice)
+            .actor(Actor::user(format!("user-{i}")))
+            .entity("booking", format!("b-{i}"))
+            .metadata(json!({ "seats": i, "tags": ["a", "ü"] }))
+            .build(),
         );
     }
     events
@@ -118,7 +122,13 @@ async fn generate() -> TreeVectors {
             seed_hex: hex::encode(SEED),
             signer_key: signer.private_key().into(),
             verifying_key: signer.verifying_key().into(),
-            note: log.sign_checkpoint().await.unwrap().unwrap().as_str().into(),
+            note: log
+                .sign_checkpoint()
+                .await
+                .unwrap()
+                .unwrap()
+                .as_str()
+                .into(),
         },
     };
     for (i, event) in events.iter().enumerate() {
@@ -136,10 +146,14 @@ async fn generate() -> TreeVectors {
             root: log.tree_head_at(size).await.unwrap().root,
         });
         for seq in 1..=size {
-            vectors.inclusion.push(log.prove_inclusion(seq, size).await.unwrap());
+            vectors
+                .inclusion
+                .push(log.prove_inclusion(seq, size).await.unwrap());
         }
         for old in 0..=size {
-            vectors.consistency.push(log.prove_consistency(old, size).await.unwrap());
+            vectors
+                .consistency
+                .push(log.prove_consistency(old, size).await.unwrap());
         }
     }
     vectors
@@ -177,8 +191,7 @@ fn the_checked_in_checkpoint_verifies_with_its_key_alone() {
     let stored: TreeVectors =
         serde_json::from_str(&std::fs::read_to_string(vectors_path()).unwrap()).unwrap();
     let keys = Keyring::new(&stored.checkpoint.verifying_key).unwrap();
-    let checkpoint =
-        audit_core::tlog::SignedCheckpoint::parse(&stored.checkpoint.note).unwrap();
+    let checkpoint = audit_core::tlog::SignedCheckpoint::parse(&stored.checkpoint.note).unwrap();
     let head = checkpoint.verify(&keys).unwrap();
     assert_eq!(head.size, 13);
     assert_eq!(head.root, stored.roots[13].root);
@@ -195,7 +208,11 @@ async fn the_independent_check_accepts_the_proofs_of_a_live_log() {
     let signer = CheckpointSigner::generate("audit.example/live").unwrap();
     let log = MemorySink::new().with_checkpoints(CheckpointPolicy::new(signer.clone()));
     let events: Vec<AuditEvent> = (0..37)
-        .map(|i| AuditEvent::builder("LIVE_EVENT").description(format!("event {i}")).build())
+        .map(|i| {
+            AuditEvent::builder("LIVE_EVENT")
+                .description(format!("event {i}"))
+                .build()
+        })
         .collect();
     log.write(&events).await.unwrap();
     let checkpoint = log.sign_checkpoint().await.unwrap().unwrap();
@@ -229,10 +246,12 @@ async fn the_independent_check_accepts_the_proofs_of_a_live_log() {
         });
     }
     for seq in 1..=37 {
-        file.inclusion.push(log.prove_inclusion(seq, 37).await.unwrap());
+        file.inclusion
+            .push(log.prove_inclusion(seq, 37).await.unwrap());
     }
     for old in [1, 2, 3, 16, 17, 31, 32, 33, 36, 37] {
-        file.consistency.push(log.prove_consistency(old, 37).await.unwrap());
+        file.consistency
+            .push(log.prove_consistency(old, 37).await.unwrap());
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("live.json");

@@ -14,3 +14,4 @@ mod export;
 mod open;
 mod queries;
 mod tamper;
+mod tlog;
