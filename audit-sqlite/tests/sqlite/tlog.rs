@@ -446,3 +446,82 @@ async fn the_tree_and_the_chain_commit_together() {
     assert_eq!(store.tree_size().await.unwrap(), 3);
     assert_eq!(store.head().await.unwrap().unwrap().seq, 3);
 }
+
+fn fixture(name: &str, dir: &TempDir) -> std::path::PathBuf {
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let to = db_path(dir);
+    std::fs::copy(from, &to).unwrap();
+    to
+}
+
+#[tokio::test]
+async fn a_schema_3_file_written_by_main_gets_its_tree_when_opened() {
+    // tests/fixtures/schema-v3.db: 20 events written by audit-sqlite at schema version 3.
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture("schema-v3.db", &dir);
+    let store = open_signed(&dir, 10);
+    let version: String = raw(&path)
+        .query_row(
+            "SELECT value FROM audit_meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(version, audit_sqlite::SCHEMA_VERSION.to_string());
+    assert_eq!(store.tree_size().await.unwrap(), 20);
+    // The same events in the reference store give the same root.
+    let reference = audit_core::sinks::MemorySink::new();
+    for seq in 1..=20 {
+        reference
+            .write(&[store.get(seq).await.unwrap().unwrap().event])
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.tree_head().await.unwrap(),
+        reference.tree_head().await.unwrap()
+    );
+    // Proofs, checkpoints and growth work on the upgraded file.
+    let checkpoint = store.sign_checkpoint().await.unwrap().unwrap();
+    assert!(
+        verify_log(&store, &checkpoint, &keys())
+            .await
+            .unwrap()
+            .is_valid()
+    );
+    store.append(&events(5, "USER_LOGIN")).await.unwrap();
+    let newer = store.sign_checkpoint().await.unwrap().unwrap();
+    let proof = store.prove_inclusion(7, 25).await.unwrap();
+    let seventh = store.get(7).await.unwrap().unwrap();
+    proof
+        .verify(&leaf_hash(&seventh.event), &newer.head())
+        .unwrap();
+    assert!(
+        store
+            .verify(Default::default(), None)
+            .await
+            .unwrap()
+            .is_valid()
+    );
+}
+
+#[tokio::test]
+async fn a_schema_3_file_that_had_archived_keeps_working_without_a_tree() {
+    // tests/fixtures/schema-v3-archived.db: 8 events, 5 archived, then AUDIT_ARCHIVED.
+    let dir = tempfile::tempdir().unwrap();
+    fixture("schema-v3-archived.db", &dir);
+    let store = open_signed(&dir, 1);
+    assert_eq!(store.tree_size().await.unwrap(), 0);
+    store.append(&events(3, "USER_LOGIN")).await.unwrap();
+    assert_eq!(store.tree_size().await.unwrap(), 0);
+    assert!(store.sign_checkpoint().await.unwrap().is_none());
+    assert!(
+        store
+            .verify(Default::default(), None)
+            .await
+            .unwrap()
+            .is_valid()
+    );
+}
