@@ -16,6 +16,8 @@ pub(crate) struct Prepared {
     pub event: AuditEvent,
     pub metadata_json: String,
     canonical: Vec<u8>,
+    /// The event's Merkle leaf hash, also computed before the lock.
+    pub leaf: ChainHash,
 }
 
 impl Prepared {
@@ -28,10 +30,12 @@ impl Prepared {
         let mut canonical = Vec::with_capacity(32 + 256);
         canonical.extend_from_slice(&[0; 32]);
         canonical_bytes(&event, &mut canonical);
+        let leaf = audit_core::tlog::leaf_hash_of_entry(&canonical[32..]);
         Ok(Self {
             event,
             metadata_json,
             canonical,
+            leaf,
         })
     }
 

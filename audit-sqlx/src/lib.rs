@@ -38,7 +38,22 @@
 //! `audit_events` (native types: `timestamptz`, `inet` so CIDR filters run as `ip <<= $net`,
 //! `jsonb` metadata, `bytea` hashes; indexes for an actor's newest events, an entity's history
 //! and time ranges), `audit_chain_head` (one row), `audit_anchors` (where retention cut),
-//! `audit_outbox`, and `audit_schema_migrations`.
+//! `audit_tree` and `audit_checkpoints` (the Merkle tree and its signed checkpoints, see
+//! below), `audit_outbox`, and `audit_schema_migrations`.
+//!
+//! ## The Merkle tree and signed checkpoints
+//!
+//! Every append also extends an RFC 6962 tree over the log ([`audit_core::tlog`]): one
+//! `audit_tree` row of stored hashes per event, inserted in the same transaction under the
+//! same head lock, so writers on many machines extend one tree in the chain's order; the
+//! tree's right edge lives in the head row the lock already reads. With
+//! [`PgOptions::checkpoints`], the append that crosses the policy's mark signs a C2SP
+//! checkpoint in its own transaction; a timer task signs every T seconds and
+//! [`AuditSink::shutdown`](audit_core::AuditSink::shutdown) at the end. The store answers
+//! inclusion and consistency proofs ([`audit_core::tlog::TransparencyLog`]). Retention keeps
+//! the tree rows and checkpoints, so old checkpoints stay provable. Schema version 2 builds
+//! the tree of the events already stored; a log that had purged a prefix before it keeps
+//! working without a tree (the purged events are gone).
 //!
 //! Migrations are SQL files embedded with `include_str!` and applied by a small runner in one
 //! transaction under `pg_advisory_xact_lock`, so many instances starting at once migrate
@@ -94,6 +109,7 @@
 //! GRANT SELECT, INSERT ON audit.audit_events TO audit_app;
 //! GRANT SELECT, UPDATE ON audit.audit_chain_head TO audit_app;   -- moving the head
 //! GRANT SELECT ON audit.audit_anchors, audit.audit_schema_migrations TO audit_app;
+//! GRANT SELECT, INSERT ON audit.audit_tree, audit.audit_checkpoints TO audit_app; -- the tree
 //! GRANT SELECT, INSERT, DELETE ON audit.audit_outbox TO audit_app; -- outbox mode only
 //! -- no UPDATE, DELETE, TRUNCATE on audit_events for the app, and no ownership:
 //! REVOKE UPDATE, DELETE, TRUNCATE ON audit.audit_events FROM audit_app;
@@ -172,6 +188,7 @@ mod retention;
 mod row;
 mod schema;
 mod store;
+mod tree;
 mod write;
 
 pub use error::{Error, Result};

@@ -25,14 +25,21 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "events, chain head, anchors, outbox, append-only triggers",
-    sql: include_str!("../migrations/0001_events.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "events, chain head, anchors, outbox, append-only triggers",
+        sql: include_str!("../migrations/0001_events.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "Merkle tree rows and signed checkpoints (tree of stored events built)",
+        sql: include_str!("../migrations/0002_tree.sql"),
+    },
+];
 
 /// The schema version this build of the crate writes and understands.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 fn checksum(sql: &str) -> Vec<u8> {
     audit_core::ChainHasher::sha256()
@@ -89,6 +96,9 @@ pub(crate) async fn run(pool: &PgPool, schema: &SchemaName) -> Result<()> {
         let text = migration.sql.replace("__SCHEMA__", &s);
         tx.execute(raw_sql(AssertSqlSafe(text).into_sql_str()))
             .await?;
+        if migration.version == 2 {
+            crate::tree::build(&mut tx, schema).await?;
+        }
         query::<Postgres>(AssertSqlSafe(format!(
             "INSERT INTO {s}.audit_schema_migrations (version, description, checksum) \
              VALUES ($1, $2, $3)"

@@ -67,6 +67,7 @@ impl PgStore {
             ids.push(id);
             prepared.push(Prepared::new(&event)?);
         }
+        let mut tree = crate::tree::TreeOut::new(inner.checkpoints.as_ref());
         let positions = append(
             &mut tx,
             &inner.sql,
@@ -76,6 +77,7 @@ impl PgStore {
             // The relay's transaction also deletes the outbox rows: no retry in a new
             // transaction here, so look the ids up first.
             IdCheck::First,
+            &mut tree,
         )
         .await?;
         query::<Postgres>(inner.sql.outbox_delete.clone())
@@ -83,6 +85,7 @@ impl PgStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        tree.publish();
         Ok(positions)
     }
 

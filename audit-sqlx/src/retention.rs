@@ -106,6 +106,7 @@ impl PgStore {
                 inner.insert_mode,
                 &mut rows,
                 IdCheck::OnConflict,
+                &mut crate::tree::TreeOut::new(None),
             )
             .await?;
             tx.commit().await?;

@@ -116,10 +116,12 @@ impl Sql {
         let columns = event_columns();
         Self {
             lock_head: sql(format!(
-                "SELECT seq, hash, algorithm FROM {s}.audit_chain_head WHERE singleton FOR UPDATE"
+                "SELECT seq, hash, algorithm, tree_frontier, checkpoint_size \
+                 FROM {s}.audit_chain_head WHERE singleton FOR UPDATE"
             )),
             set_head: sql(format!(
-                "UPDATE {s}.audit_chain_head SET seq = $1, hash = $2, algorithm = $3 WHERE singleton"
+                "UPDATE {s}.audit_chain_head SET seq = $1, hash = $2, algorithm = $3, \
+                 tree_frontier = coalesce($4, tree_frontier) WHERE singleton"
             )),
             copy_in: sql(format!(
                 "COPY {events} ({columns}) FROM STDIN (FORMAT binary)"

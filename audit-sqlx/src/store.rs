@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use audit_core::tlog::CheckpointPolicy;
 use audit_core::{AuditEvent, AuditSink, BatchAck, ChainHasher, SinkError};
 use sqlx_postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -34,6 +35,7 @@ pub struct PgOptions {
     migrate: bool,
     insert_mode: InsertMode,
     idle_in_transaction_timeout: Duration,
+    checkpoints: Option<CheckpointPolicy>,
 }
 
 impl PgOptions {
@@ -49,7 +51,18 @@ impl PgOptions {
             migrate: true,
             insert_mode: InsertMode::default(),
             idle_in_transaction_timeout: Duration::from_secs(60),
+            checkpoints: None,
         }
+    }
+
+    /// Signs checkpoints of the log's Merkle tree as `policy` says: every N events inside
+    /// the append that crosses the mark (under the head lock, so with many writers on many
+    /// machines the tree and its checkpoints are one), every T seconds on a timer task of
+    /// this store, and when the sink shuts down. Each writer process that signs needs the
+    /// key; a process without a policy still extends the tree.
+    pub fn checkpoints(mut self, policy: CheckpointPolicy) -> Self {
+        self.checkpoints = Some(policy);
+        self
     }
 
     /// The schema holding the audit tables (created if missing). Only `[a-z_][a-z0-9_]*`,
@@ -110,6 +123,7 @@ pub(crate) struct Inner {
     pub sql: Sql,
     pub hasher: ChainHasher,
     pub insert_mode: InsertMode,
+    pub checkpoints: Option<CheckpointPolicy>,
 }
 
 /// The PostgreSQL audit store: an [`AuditSink`] that appends to one hash chain shared by every
@@ -156,12 +170,20 @@ impl PgStore {
                 sql: Sql::new(options.schema.clone()),
                 hasher: options.hasher,
                 insert_mode: options.insert_mode,
+                checkpoints: options.checkpoints.clone(),
             }),
         };
         if options.migrate {
             migrate::run(&store.inner.pool, &options.schema).await?;
         } else {
             migrate::check(&store.inner.pool, &options.schema).await?;
+        }
+        if let Some(interval) = options
+            .checkpoints
+            .as_ref()
+            .and_then(CheckpointPolicy::interval)
+        {
+            crate::tree::spawn_timer(Arc::downgrade(&store.inner), interval);
         }
         Ok(store)
     }
@@ -204,6 +226,7 @@ impl PgStore {
     ) -> Result<Vec<audit_core::ChainPosition>> {
         let inner = &self.inner;
         let mut tx = inner.pool.begin().await?;
+        let mut tree = crate::tree::TreeOut::new(inner.checkpoints.as_ref());
         let positions = append(
             &mut tx,
             &inner.sql,
@@ -211,9 +234,11 @@ impl PgStore {
             inner.insert_mode,
             rows,
             ids,
+            &mut tree,
         )
         .await?;
         tx.commit().await?;
+        tree.publish();
         Ok(positions)
     }
 
@@ -234,6 +259,8 @@ impl AuditSink for PgStore {
     /// outlive the pipeline. The pool closes when the last clone is dropped, or explicitly
     /// with [`PgStore::close`].
     async fn shutdown(&self) -> Result<(), SinkError> {
+        // A last signed checkpoint covers the tail the policy had not reached yet.
+        self.sign_tree_checkpoint().await?;
         Ok(())
     }
 }

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::encode::{Chained, Prepared, copy_binary};
 use crate::error::{Error, Result};
 use crate::schema::Sql;
+use crate::tree::{TreeOut, TreeWrite};
 
 /// Whether [`append`] looks up the batch's ids before inserting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +66,7 @@ pub(crate) async fn append(
     mode: InsertMode,
     rows: &mut [Prepared],
     ids: IdCheck,
+    tree: &mut TreeOut<'_>,
 ) -> Result<Vec<ChainPosition>> {
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -88,6 +90,7 @@ pub(crate) async fn append(
         .map_err(|err| Error::Schema(format!("chain head hash: {err}")))?;
     let mut seq = u64::try_from(head_seq)
         .map_err(|_| Error::Schema(format!("chain head seq {head_seq} is negative")))?;
+    let mut tree_state = TreeWrite::from_head(&head, seq, tree.policy)?;
 
     let mut known: HashMap<Uuid, ChainPosition> = HashMap::new();
     let stored = match ids {
@@ -170,12 +173,19 @@ pub(crate) async fn append(
         InsertMode::Unnest => insert_unnest(conn, sql, &chained).await?,
     }
 
+    // The tree in the same transaction, under the same lock: it cannot disagree with the chain.
+    let frontier = tree_state
+        .append(conn, sql, chained.iter().map(|c| c.row.leaf))
+        .await?;
+    tree.signed = tree_state.signed.take();
+
     let new_seq =
         i64::try_from(seq).map_err(|_| Error::Schema("chain seq exceeds i64::MAX".into()))?;
     query::<Postgres>(sql.set_head.clone())
         .bind(new_seq)
         .bind(prev.as_bytes().to_vec())
         .bind(wanted)
+        .bind(frontier)
         .execute(&mut *conn)
         .await?;
     Ok(positions)

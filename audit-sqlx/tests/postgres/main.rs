@@ -13,3 +13,4 @@ mod conformance;
 mod export;
 mod outbox;
 mod store;
+mod tlog;
