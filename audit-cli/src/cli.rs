@@ -39,6 +39,11 @@ Examples:
   audit verify --checkpoint head.json
   audit archive --before 2025-01-01 --to /var/backups/audit
   audit verify-archive /var/backups/audit/audit-archive-1-52000.jsonl
+  audit keygen --origin audit.example.com/ftms --out signer.key > verifier.pub
+  audit verify --checkpoint witness/checkpoint --key verifier.pub
+  audit prove --seq 1042 --key verifier.pub
+  audit bundle --from 1000 --to 2000 --out bundle.jsonl
+  audit verify-bundle bundle.jsonl --key verifier.pub
   audit --db postgres://audit_owner@db.internal/app --key-file /etc/audit/key verify";
 
 /// Options every command takes.
@@ -94,6 +99,16 @@ pub enum Command {
     Archive(ArchiveArgs),
     /// Verify an archive file on its own.
     VerifyArchive(VerifyArchiveArgs),
+    /// Print an inclusion proof (an event is in the signed log) or a consistency proof (the
+    /// log only grew between two signed checkpoints), as JSON.
+    Prove(ProveArgs),
+    /// Write events with a signed checkpoint and their proof: a bundle anyone verifies
+    /// offline with `audit verify-bundle`.
+    Bundle(BundleArgs),
+    /// Verify a bundle offline, with the log's verifying key and no database.
+    VerifyBundle(VerifyBundleArgs),
+    /// Generate an Ed25519 key for signing a log's checkpoints.
+    Keygen(KeygenArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
@@ -204,9 +219,15 @@ pub struct VerifyArgs {
     #[arg(long, requires = "from", value_name = "SEQ")]
     pub to: Option<u64>,
     /// A checkpoint saved earlier by `audit checkpoint --out`: the chain must still reach it
-    /// with the same hash (detects a truncated or rewritten log).
+    /// with the same hash (detects a truncated or rewritten log). With --key, a signed
+    /// checkpoint (the note the store signed and published): the log must hold exactly the
+    /// events its Merkle tree vouches for.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["from", "to"])]
     pub checkpoint: Option<PathBuf>,
+    /// The log's verifying key(s), one per line (`origin+id+key`, as `audit keygen` prints):
+    /// --checkpoint is then a signed checkpoint.
+    #[arg(long, value_name = "PUBFILE", requires = "checkpoint")]
+    pub key: Option<PathBuf>,
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -243,6 +264,71 @@ pub struct VerifyArchiveArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `audit prove`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["seq", "id", "since"])))]
+pub struct ProveArgs {
+    /// The event's seq.
+    #[arg(long, value_name = "SEQ")]
+    pub seq: Option<u64>,
+    /// The event's id.
+    #[arg(long, value_name = "UUID")]
+    pub id: Option<uuid::Uuid>,
+    /// A consistency proof from this older signed checkpoint (a file) to --checkpoint.
+    #[arg(long, value_name = "FILE")]
+    pub since: Option<PathBuf>,
+    /// The signed checkpoint to prove against (default: the newest the store holds).
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Check the checkpoints with these verifying keys before proving, and the proof after.
+    #[arg(long, value_name = "PUBFILE")]
+    pub key: Option<PathBuf>,
+}
+
+/// `audit bundle`.
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// The first seq to include.
+    #[arg(long, value_name = "SEQ")]
+    pub from: u64,
+    /// The last seq to include (default: the checkpoint's size).
+    #[arg(long, value_name = "SEQ")]
+    pub to: Option<u64>,
+    /// The signed checkpoint to prove against (default: the newest the store holds).
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Where to write the bundle. The file appears only once complete.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: PathBuf,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `audit verify-bundle`.
+#[derive(Debug, Args)]
+pub struct VerifyBundleArgs {
+    /// The bundle file.
+    pub file: PathBuf,
+    /// The log's verifying key(s), one per line.
+    #[arg(long, value_name = "PUBFILE")]
+    pub key: PathBuf,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `audit keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The log's origin, which names it in every checkpoint (e.g. `audit.example.com/ftms`).
+    #[arg(long)]
+    pub origin: String,
+    /// Where to write the private key (created with mode 0600; never replaced).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 /// `audit completions`.

@@ -115,6 +115,14 @@ impl Target {
         }
     }
 
+    /// The read side with the Merkle tree (proofs, checkpoints, bundles).
+    pub fn log(&self) -> &dyn audit_core::tlog::TransparentStore {
+        match &self.backend {
+            Backend::Sqlite(store) => store,
+            Backend::Postgres(store) => store,
+        }
+    }
+
     /// The hasher the store was opened with.
     pub fn hasher(&self) -> &ChainHasher {
         &self.hasher

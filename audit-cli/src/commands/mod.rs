@@ -1,14 +1,19 @@
 //! One module per command; each takes its arguments and the opened store.
 
 mod archive;
+mod bundle;
 mod checkpoint;
 mod completions;
 mod export;
+mod keygen;
+mod prove;
 mod query;
 mod stats;
 mod tail;
+mod tlog_files;
 mod verify;
 mod verify_archive;
+mod verify_bundle;
 
 use std::io::Write;
 
@@ -25,6 +30,8 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
     match command {
         Command::Completions(args) => completions::run(args),
         Command::VerifyArchive(args) => verify_archive::run(args, &global),
+        Command::VerifyBundle(args) => verify_bundle::run(args),
+        Command::Keygen(args) => keygen::run(args),
         command => {
             let target = open(&global).await?;
             match command {
@@ -35,7 +42,12 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
                 Command::Verify(args) => verify::run(args, &target).await,
                 Command::Checkpoint(args) => checkpoint::run(args, &target).await,
                 Command::Archive(args) => archive::run(args, &target).await,
-                Command::Completions(_) | Command::VerifyArchive(_) => Ok(Exit::Ok),
+                Command::Prove(args) => prove::run(args, &target).await,
+                Command::Bundle(args) => bundle::run(args, &target).await,
+                Command::Completions(_)
+                | Command::VerifyArchive(_)
+                | Command::VerifyBundle(_)
+                | Command::Keygen(_) => Ok(Exit::Ok),
             }
         }
     }

@@ -32,6 +32,9 @@ pub fn read_checkpoint(path: &std::path::Path) -> Result<Checkpoint, CliError> {
 }
 
 pub async fn run(args: VerifyArgs, target: &Target) -> Result<Exit, CliError> {
+    if let (Some(path), Some(key)) = (&args.checkpoint, &args.key) {
+        return run_signed(path, key, args.json, target).await;
+    }
     let store = target.store();
     let checkpoint = args
         .checkpoint
@@ -99,4 +102,80 @@ fn print(report: &VerifyReport, as_json: bool, target: &Target) -> Result<(), Cl
     }
     out.flush()?;
     Ok(())
+}
+
+/// `verify --checkpoint FILE --key PUB`: the hash chain, then the log against the signed
+/// checkpoint's Merkle tree (truncation, rewrites, rollbacks, forks).
+async fn run_signed(
+    path: &std::path::Path,
+    key: &std::path::Path,
+    as_json: bool,
+    target: &Target,
+) -> Result<Exit, CliError> {
+    use crate::commands::tlog_files::{
+        fault_kind, read_keyring, read_signed_checkpoint, tree_fault,
+    };
+    let keys = read_keyring(key)?;
+    let checkpoint = read_signed_checkpoint(path)?;
+    let spinner = output::spinner(0, "verifying");
+    let chain = target.store().verify(VerifyScope::All, None).await?;
+    let tree = audit_core::tlog::verify_log(target.log(), &checkpoint, &keys).await?;
+    spinner.finish_and_clear();
+    if as_json {
+        print_json(&json!({
+            "valid": chain.is_valid() && tree.is_valid(),
+            "checked": chain.checked,
+            "checkpoint": tree.head,
+            "origin": checkpoint.origin(),
+            "chain_fault": chain.fault.as_ref().map(|f| json!({
+                "seq": f.seq, "kind": fault_name(f.kind), "detail": f.detail,
+            })),
+            "tree_fault": tree.fault.as_ref().map(|f| json!({
+                "seq": f.seq, "kind": fault_kind(f), "detail": f.detail,
+            })),
+        }))?;
+    } else {
+        let mut out = anstream::stdout().lock();
+        match (&chain.fault, &tree.fault, &tree.head) {
+            (None, None, Some(head)) => writeln!(
+                out,
+                "{GOOD}valid{GOOD:#}: {} records verified; the log holds exactly the {} events \
+                 checkpoint {} vouches for (root {})",
+                chain.checked,
+                head.size,
+                checkpoint.origin(),
+                head.root
+            )?,
+            (Some(f), _, _) => writeln!(
+                out,
+                "{}FAULT{:#} at seq {}: {} (chain)",
+                output::ERROR,
+                output::ERROR,
+                f.seq,
+                fault_name(f.kind)
+            )?,
+            (None, Some(f), _) => writeln!(
+                out,
+                "{}FAULT{:#} at seq {}: {} (against the signed checkpoint)",
+                output::ERROR,
+                output::ERROR,
+                f.seq,
+                fault_kind(f)
+            )?,
+            (None, None, None) => {}
+        }
+        out.flush()?;
+    }
+    if let Some(fault) = &chain.fault {
+        return Err(CliError::fault(format!(
+            "chain fault at seq {}: {}: {}",
+            fault.seq,
+            fault_name(fault.kind),
+            fault.detail
+        )));
+    }
+    match &tree.fault {
+        None => Ok(Exit::Ok),
+        Some(fault) => Err(tree_fault("tree", fault)),
+    }
 }

@@ -59,7 +59,7 @@ pub use keys::{CheckpointSigner, KeyError, Keyring};
 pub use leaf::{LEAF_VERSION, leaf_hash, leaf_hash_of_entry, leaf_hash_with_scratch};
 pub use policy::{CheckpointPolicy, CheckpointPublisher, FilePublisher, FnPublisher};
 pub use proof::{ConsistencyProof, InclusionProof, ProofError};
-pub use store::TransparencyLog;
+pub use store::{TransparencyLog, TransparentStore};
 pub use stored::{Frontier, TreeRow};
 pub use verify::{TreeFault, TreeFaultKind, TreeReport, check_fork, verify_log};
 

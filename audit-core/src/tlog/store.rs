@@ -88,6 +88,13 @@ pub trait TransparencyLog: Send + Sync + 'static {
     }
 }
 
+/// A store that is both an [`AuditStore`](crate::AuditStore) and a [`TransparencyLog`]
+/// (every backend of this workspace), usable as one trait object
+/// (`&dyn TransparentStore`) by tools that verify logs and write bundles.
+pub trait TransparentStore: crate::AuditStore + TransparencyLog {}
+
+impl<T: crate::AuditStore + TransparencyLog + ?Sized> TransparentStore for T {}
+
 async fn check_size<L: TransparencyLog + ?Sized>(log: &L, size: u64) -> Result<(), StoreError> {
     let have = log.tree_size().await?;
     if size > have {

@@ -457,10 +457,20 @@ fn fixture(name: &str, dir: &TempDir) -> std::path::PathBuf {
 }
 
 #[tokio::test]
-async fn a_schema_3_file_written_by_main_gets_its_tree_when_opened() {
+async fn a_schema_4_file_written_by_main_gets_its_tree_when_opened() {
+    // tests/fixtures/schema-v4.db: 20 events written by main's audit-sqlite (schema 4).
+    upgraded_file_gets_its_tree("schema-v4.db").await;
+}
+
+#[tokio::test]
+async fn a_schema_3_file_gets_its_tree_when_opened() {
     // tests/fixtures/schema-v3.db: 20 events written by audit-sqlite at schema version 3.
+    upgraded_file_gets_its_tree("schema-v3.db").await;
+}
+
+async fn upgraded_file_gets_its_tree(name: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let path = fixture("schema-v3.db", &dir);
+    let path = fixture(name, &dir);
     let store = open_signed(&dir, 10);
     let version: String = raw(&path)
         .query_row(
