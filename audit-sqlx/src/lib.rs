@@ -157,25 +157,13 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod encode;
 mod error;
-mod export;
-mod migrate;
-mod outbox;
-mod read;
-mod retention;
-mod row;
-mod schema;
-mod store;
-mod write;
+pub mod postgres;
 
 pub use error::{Error, Result};
-pub use migrate::SCHEMA_VERSION;
-pub use outbox::RelayHandle;
-pub use retention::PurgeReport;
-pub use schema::SchemaName;
-pub use store::{PgOptions, PgStore};
-pub use write::InsertMode;
+pub use postgres::{
+    InsertMode, PgOptions, PgStore, PurgeReport, RelayHandle, SCHEMA_VERSION, SchemaName,
+};
 
 /// The sqlx PostgreSQL driver this crate is built on, for callers' own connections
 /// ([`PgStore::record_in`] takes a `&mut PgConnection`).

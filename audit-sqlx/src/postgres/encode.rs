@@ -142,7 +142,7 @@ fn plain_decimal(text: &str) -> String {
 const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
 
 /// The binary `COPY` stream for `rows` (header, tuples, trailer), in
-/// [`event_columns`](crate::schema::event_columns) order.
+/// [`event_columns`](super::schema::event_columns) order.
 pub(crate) fn copy_binary(rows: &[Chained<'_>]) -> Vec<u8> {
     // Every column but the event's fields: seq, prev_hash, hash.
     const COLUMNS: i16 = Field::ALL.len() as i16 + 3;

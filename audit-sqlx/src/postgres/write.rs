@@ -15,9 +15,9 @@ use sqlx_core::types::Json;
 use sqlx_postgres::{PgConnection, Postgres};
 use uuid::Uuid;
 
-use crate::encode::{Chained, Prepared, copy_binary};
+use super::encode::{Chained, Prepared, copy_binary};
 use crate::error::{Error, Result};
-use crate::schema::Sql;
+use super::schema::Sql;
 
 /// Whether [`append`] looks up the batch's ids before inserting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,11 +11,11 @@ use sqlx_postgres::{PgConnection, PgListener, Postgres};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::encode::Prepared;
+use super::encode::Prepared;
 use crate::error::{Error, Result};
-use crate::schema::notify_channel;
-use crate::store::PgStore;
-use crate::write::{IdCheck, append};
+use super::schema::notify_channel;
+use super::store::PgStore;
+use super::write::{IdCheck, append};
 
 impl PgStore {
     /// Writes `event` into the outbox through the caller's own connection or transaction

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 
 /// Reads the event's columns of a row selected with
-/// [`event_columns`](crate::schema::event_columns) (the first is `seq`).
+/// [`event_columns`](super::schema::event_columns) (the first is `seq`).
 struct RowFields<'r>(&'r PgRow);
 
 impl RowFields<'_> {
@@ -54,7 +54,7 @@ impl FieldReader for RowFields<'_> {
     }
 }
 
-/// Decodes a row selected with [`event_columns`](crate::schema::event_columns).
+/// Decodes a row selected with [`event_columns`](super::schema::event_columns).
 pub(crate) fn stored_event(row: &PgRow) -> Result<StoredEvent> {
     let seq_raw: i64 = row.try_get(0)?;
     let seq = u64::try_from(seq_raw).map_err(|_| Error::Corrupt {

@@ -12,9 +12,9 @@ use sqlx_core::row::Row;
 use sqlx_postgres::Postgres;
 
 use crate::error::{Error, Result};
-use crate::row::stored_event;
-use crate::schema::event_columns;
-use crate::store::PgStore;
+use super::row::stored_event;
+use super::schema::event_columns;
+use super::store::PgStore;
 
 /// Rows fetched per round trip while verifying or exporting: memory stays bounded by this.
 pub(crate) const SCAN_BATCH: i64 = 2000;

@@ -7,11 +7,11 @@ use async_trait::async_trait;
 use audit_core::{AuditEvent, AuditSink, BatchAck, ChainHasher, SinkError};
 use sqlx_postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use crate::encode::Prepared;
+use super::encode::Prepared;
 use crate::error::Result;
-use crate::migrate;
-use crate::schema::{SchemaName, Sql};
-use crate::write::{IdCheck, InsertMode, append, is_duplicate_id};
+use super::migrate;
+use super::schema::{SchemaName, Sql};
+use super::write::{IdCheck, InsertMode, append, is_duplicate_id};
 
 /// How to open a [`PgStore`].
 ///

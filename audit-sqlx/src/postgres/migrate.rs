@@ -17,7 +17,7 @@ use sqlx_core::sql_str::{AssertSqlSafe, SqlSafeStr};
 use sqlx_postgres::{PgPool, Postgres};
 
 use crate::error::{Error, Result};
-use crate::schema::SchemaName;
+use super::schema::SchemaName;
 
 struct Migration {
     version: i32,
@@ -28,7 +28,7 @@ struct Migration {
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     description: "events, chain head, anchors, outbox, append-only triggers",
-    sql: include_str!("../migrations/0001_events.sql"),
+    sql: include_str!("../../migrations/postgres/0001_events.sql"),
 }];
 
 /// The schema version this build of the crate writes and understands.

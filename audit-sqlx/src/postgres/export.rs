@@ -6,7 +6,7 @@ use audit_core::export::{ExportFormat, Exporter};
 use audit_core::query::{AuditQuery, MAX_PAGE_SIZE};
 
 use crate::error::Result;
-use crate::store::PgStore;
+use super::store::PgStore;
 
 impl PgStore {
     /// Writes every record matching `query`'s filters to `writer` in `format`, in the query's

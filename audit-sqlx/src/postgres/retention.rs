@@ -8,7 +8,7 @@ use sqlx_core::sql_str::AssertSqlSafe;
 use sqlx_postgres::Postgres;
 
 use crate::error::{Error, Result};
-use crate::store::PgStore;
+use super::store::PgStore;
 
 /// What a retention run removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

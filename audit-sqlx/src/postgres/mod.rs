@@ -1,0 +1,19 @@
+//! The PostgreSQL backend: [`PgStore`] and its options.
+
+mod encode;
+mod export;
+mod migrate;
+mod outbox;
+mod read;
+mod retention;
+mod row;
+mod schema;
+mod store;
+mod write;
+
+pub use migrate::SCHEMA_VERSION;
+pub use outbox::RelayHandle;
+pub use retention::PurgeReport;
+pub use schema::SchemaName;
+pub use store::{PgOptions, PgStore};
+pub use write::InsertMode;
