@@ -157,14 +157,41 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(not(any(feature = "postgres", feature = "mysql")))]
+compile_error!("audit-sqlx needs a backend: enable the `postgres` or the `mysql` feature");
+
 mod error;
+mod fields;
+mod filters;
+mod ident;
+mod link;
+mod metadata;
+mod migrations;
+mod prepared;
+mod read;
+mod relay;
+mod retention;
+mod retry;
+
+#[cfg(feature = "mysql")]
+pub mod mysql;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 
 pub use error::{Error, Result};
-pub use postgres::{
-    InsertMode, PgOptions, PgStore, PurgeReport, RelayHandle, SCHEMA_VERSION, SchemaName,
-};
+pub use relay::RelayHandle;
+pub use retention::PurgeReport;
 
+#[cfg(feature = "mysql")]
+pub use mysql::{MySqlOptions, MySqlStore};
+#[cfg(feature = "postgres")]
+pub use postgres::{InsertMode, PgStore, PgOptions, SCHEMA_VERSION, SchemaName};
+
+/// The sqlx MySQL driver this crate is built on, for callers' own connections
+/// ([`MySqlStore::record_in`] takes a `&mut MySqlConnection`).
+#[cfg(feature = "mysql")]
+pub use sqlx_mysql;
 /// The sqlx PostgreSQL driver this crate is built on, for callers' own connections
 /// ([`PgStore::record_in`] takes a `&mut PgConnection`).
+#[cfg(feature = "postgres")]
 pub use sqlx_postgres;

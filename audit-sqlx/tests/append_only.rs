@@ -1,5 +1,6 @@
 //! The events table refuses UPDATE, DELETE and TRUNCATE, even from the owner; an app role with
 //! the documented grants can insert and read but not delete.
+#![cfg(feature = "postgres")]
 
 mod common;
 

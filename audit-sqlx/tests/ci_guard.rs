@@ -2,6 +2,7 @@
 //! message, and with `CI` set they fail.
 //!
 //! Each check re-executes this test binary to run `probe` in a controlled environment.
+#![cfg(feature = "postgres")]
 
 mod common;
 

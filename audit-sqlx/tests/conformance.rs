@@ -1,5 +1,6 @@
 //! The audit-core conformance suite against PgStore, each check on a fresh schema, with tamper
 //! hooks that edit rows the way an attacker with owner rights would (triggers disabled).
+#![cfg(feature = "postgres")]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Export of matching records as JSON Lines and CSV, streamed page by page.
+#![cfg(feature = "postgres")]
 
 mod common;
 

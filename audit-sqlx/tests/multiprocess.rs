@@ -4,6 +4,7 @@
 //! The parent test re-executes this test binary once per writer, selecting
 //! `child_writer` with `AUDIT_SQLX_CHILD_SCHEMA` set; without that variable `child_writer`
 //! does nothing.
+#![cfg(feature = "postgres")]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Outbox mode: events written in the caller's transaction reach the chain only if it commits.
+#![cfg(feature = "postgres")]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! PgStore behind the audit-core Auditor pipeline: durable receipts carry chain positions.
+#![cfg(feature = "postgres")]
 
 mod common;
 

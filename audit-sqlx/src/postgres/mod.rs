@@ -1,4 +1,4 @@
-//! The PostgreSQL backend: [`PgStore`] and its options.
+//! The PostgreSQL backend: [`PgStore`] and its options (the crate docs are its guide).
 
 mod encode;
 mod export;
@@ -12,8 +12,6 @@ mod store;
 mod write;
 
 pub use migrate::SCHEMA_VERSION;
-pub use outbox::RelayHandle;
-pub use retention::PurgeReport;
 pub use schema::SchemaName;
 pub use store::{PgOptions, PgStore};
 pub use write::InsertMode;

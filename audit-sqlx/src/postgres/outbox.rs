@@ -3,19 +3,21 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
+
 use audit_core::{AuditEvent, ChainPosition};
 use sqlx_core::query::query;
 use sqlx_core::row::Row;
 use sqlx_core::types::Json;
 use sqlx_postgres::{PgConnection, PgListener, Postgres};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-use super::encode::Prepared;
-use crate::error::{Error, Result};
+use super::encode::PG_RULES;
 use super::schema::notify_channel;
 use super::store::PgStore;
 use super::write::{IdCheck, append};
+use crate::error::{Error, Result};
+use crate::prepared::Prepared;
+use crate::relay::{self, Relay, RelayHandle, Wake};
 
 impl PgStore {
     /// Writes `event` into the outbox through the caller's own connection or transaction
@@ -25,7 +27,7 @@ impl PgStore {
     /// The event is validated first: an invalid event is an error here, before it can spoil
     /// the caller's transaction.
     pub async fn record_in(&self, conn: &mut PgConnection, event: &AuditEvent) -> Result<()> {
-        let prepared = Prepared::new(event)?;
+        let prepared = Prepared::new(event, &PG_RULES)?;
         query::<Postgres>(self.inner.sql.outbox_insert.clone())
             .bind(Json(&prepared.event))
             .execute(&mut *conn)
@@ -65,7 +67,7 @@ impl PgStore {
                 message: format!("outbox row {id}: {err}"),
             })?;
             ids.push(id);
-            prepared.push(Prepared::new(&event)?);
+            prepared.push(Prepared::new(&event, &PG_RULES)?);
         }
         let positions = append(
             &mut tx,
@@ -90,79 +92,70 @@ impl PgStore {
     /// outbox whenever a committing transaction notifies it, and at least every `poll`.
     /// Errors are logged and retried at the next wake-up.
     pub fn spawn_relay(&self, poll: Duration) -> RelayHandle {
-        let (stop_tx, mut stop_rx) = watch::channel(false);
-        let store = self.clone();
-        let task = tokio::spawn(async move {
-            let channel = notify_channel(&store.inner.sql.schema);
-            let mut listener = match PgListener::connect_with(&store.inner.pool).await {
-                Ok(mut l) => match l.listen(&channel).await {
-                    Ok(()) => Some(l),
-                    Err(err) => {
-                        tracing::warn!(%err, "outbox relay: LISTEN failed, polling only");
-                        None
-                    }
-                },
+        relay::spawn(
+            self.clone(),
+            NotifyWake {
+                store: self.clone(),
+                poll,
+                listener: None,
+                tried: false,
+            },
+        )
+    }
+}
+
+#[async_trait]
+impl Relay for PgStore {
+    async fn relay_batch(&self, max: u32) -> Result<usize> {
+        Ok(self.relay_outbox(max).await?.len())
+    }
+}
+
+/// Wakes the relay on `NOTIFY` from a committing transaction, or after `poll`.
+struct NotifyWake {
+    store: PgStore,
+    poll: Duration,
+    listener: Option<PgListener>,
+    /// Whether a listener was set up once (a failed set-up falls back to polling only).
+    tried: bool,
+}
+
+impl NotifyWake {
+    async fn listen(&self) -> Option<PgListener> {
+        let channel = notify_channel(&self.store.inner.sql.schema);
+        match PgListener::connect_with(&self.store.inner.pool).await {
+            Ok(mut l) => match l.listen(&channel).await {
+                Ok(()) => Some(l),
                 Err(err) => {
-                    tracing::warn!(%err, "outbox relay: no listener connection, polling only");
+                    tracing::warn!(%err, "outbox relay: LISTEN failed, polling only");
                     None
                 }
-            };
-            loop {
-                loop {
-                    match store.relay_outbox(1000).await {
-                        Ok(moved) if moved.len() == 1000 => continue,
-                        Ok(_) => break,
-                        Err(err) => {
-                            tracing::error!(%err, "outbox relay failed; retrying later");
-                            break;
-                        }
-                    }
-                }
-                let wake = async {
-                    match listener.as_mut() {
-                        Some(l) => {
-                            if let Ok(Err(err)) = tokio::time::timeout(poll, l.recv()).await {
-                                // The listener reconnects on its next call; do not spin
-                                // while the server is unreachable.
-                                tracing::warn!(%err, "outbox relay: listener failed");
-                                tokio::time::sleep(poll).await;
-                            }
-                        }
-                        None => tokio::time::sleep(poll).await,
-                    }
-                };
-                tokio::select! {
-                    _ = wake => {}
-                    _ = stop_rx.changed() => break,
+            },
+            Err(err) => {
+                tracing::warn!(%err, "outbox relay: no listener connection, polling only");
+                None
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Wake for NotifyWake {
+    async fn wait(&mut self) {
+        if !self.tried {
+            self.tried = true;
+            self.listener = self.listen().await;
+        }
+        match self.listener.as_mut() {
+            Some(l) => {
+                if let Ok(Err(err)) = tokio::time::timeout(self.poll, l.recv()).await {
+                    // The listener reconnects on its next call; do not spin while the server
+                    // is unreachable.
+                    tracing::warn!(%err, "outbox relay: listener failed");
+                    tokio::time::sleep(self.poll).await;
                 }
             }
-        });
-        RelayHandle {
-            stop: stop_tx,
-            task: Some(task),
+            None => tokio::time::sleep(self.poll).await,
         }
-    }
-}
-
-/// A running outbox relay; [`stop`](Self::stop) it to end it (dropping it stops it too).
-#[derive(Debug)]
-pub struct RelayHandle {
-    stop: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl RelayHandle {
-    /// Stops the relay after its current pass and waits for it.
-    pub async fn stop(mut self) {
-        let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for RelayHandle {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
     }
 }

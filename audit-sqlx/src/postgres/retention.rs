@@ -4,20 +4,13 @@ use audit_core::chain::ChainAnchor;
 use chrono::{DateTime, Utc};
 use sqlx_core::query::query;
 use sqlx_core::query_scalar::query_scalar;
+use sqlx_core::row::Row;
 use sqlx_core::sql_str::AssertSqlSafe;
 use sqlx_postgres::Postgres;
 
-use crate::error::{Error, Result};
 use super::store::PgStore;
-
-/// What a retention run removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PurgeReport {
-    /// How many events were deleted.
-    pub deleted: u64,
-    /// The new verification anchor (the last purged event), when anything was purged.
-    pub anchor: Option<ChainAnchor>,
-}
+use crate::error::{Error, Result};
+use crate::retention::{PurgeReport, last_to_purge};
 
 impl PgStore {
     /// Deletes the oldest events whose `occurred_at` is before `cutoff`, as a prefix of the
@@ -38,47 +31,43 @@ impl PgStore {
         query::<Postgres>(inner.sql.lock_head.clone())
             .execute(&mut *tx)
             .await?;
-        let cut: Option<i64> = query_scalar::<Postgres, Option<i64>>(AssertSqlSafe(format!(
-            "SELECT COALESCE(
-                 (SELECT min(seq) FROM {events} WHERE occurred_at >= $1) - 1,
-                 (SELECT max(seq) FROM {events}))"
+        let bounds = query::<Postgres>(AssertSqlSafe(format!(
+            "SELECT (SELECT min(seq) FROM {events} WHERE occurred_at >= $1), min(seq), max(seq) \
+             FROM {events}"
         )))
         .bind(cutoff)
         .fetch_one(&mut *tx)
         .await?;
-        let floor: i64 = query_scalar::<Postgres, Option<i64>>(AssertSqlSafe(format!(
-            "SELECT min(seq) - 1 FROM {events}"
-        )))
-        .fetch_one(&mut *tx)
-        .await?
-        .unwrap_or(0);
-        let Some(cut) = cut.filter(|c| *c > floor) else {
-            tx.commit().await?;
-            return Ok(PurgeReport {
-                deleted: 0,
-                anchor: None,
-            });
+        let seq = |i: usize| -> Result<Option<u64>> {
+            Ok(bounds
+                .try_get::<Option<i64>, _>(i)?
+                .and_then(|s| u64::try_from(s).ok()))
         };
+        let Some(cut) = last_to_purge(seq(0)?, seq(1)?, seq(2)?) else {
+            tx.commit().await?;
+            return Ok(PurgeReport::NOTHING);
+        };
+        let cut_i64 = cut as i64;
         let hash: Vec<u8> = query_scalar::<Postgres, Vec<u8>>(inner.sql.hash_at.clone())
-            .bind(cut)
+            .bind(cut_i64)
             .fetch_one(&mut *tx)
             .await?;
         let anchor_hash =
             audit_core::chain::ChainHash::from_slice(&hash).map_err(|err| Error::Corrupt {
-                seq: cut as u64,
+                seq: cut,
                 message: format!("hash: {err}"),
             })?;
         query::<Postgres>(AssertSqlSafe(format!(
             "INSERT INTO {s}.audit_anchors (seq, hash) VALUES ($1, $2)"
         )))
-        .bind(cut)
+        .bind(cut_i64)
         .bind(hash)
         .execute(&mut *tx)
         .await?;
         let deleted = query::<Postgres>(AssertSqlSafe(format!(
             "DELETE FROM {events} WHERE seq <= $1"
         )))
-        .bind(cut)
+        .bind(cut_i64)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -87,7 +76,7 @@ impl PgStore {
         Ok(PurgeReport {
             deleted,
             anchor: Some(ChainAnchor {
-                seq: cut as u64,
+                seq: cut,
                 hash: anchor_hash,
             }),
         })

@@ -1,10 +1,7 @@
-//! Decoding `audit_events` rows back into [`StoredEvent`]s.
+//! Reading `audit_events` columns from a PostgreSQL row.
 
 use std::net::IpAddr;
 
-use audit_core::StoredEvent;
-use audit_core::chain::ChainHash;
-use audit_core::fields::{self, Field, FieldReader};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx_core::row::Row;
@@ -12,66 +9,43 @@ use sqlx_core::types::Json;
 use sqlx_postgres::PgRow;
 use uuid::Uuid;
 
-use crate::error::{Error, Result};
+use crate::fields::FieldSource;
 
-/// Reads the event's columns of a row selected with
-/// [`event_columns`](super::schema::event_columns) (the first is `seq`).
-struct RowFields<'r>(&'r PgRow);
-
-impl RowFields<'_> {
-    fn get<'r, T>(&'r self, field: Field) -> std::result::Result<T, String>
-    where
-        T: sqlx_core::decode::Decode<'r, sqlx_postgres::Postgres>
-            + sqlx_core::types::Type<sqlx_postgres::Postgres>,
-    {
-        self.0
-            .try_get(1 + field.index())
-            .map_err(|err| err.to_string())
-    }
+fn get<'r, T>(row: &'r PgRow, i: usize) -> Result<T, String>
+where
+    T: sqlx_core::decode::Decode<'r, sqlx_postgres::Postgres>
+        + sqlx_core::types::Type<sqlx_postgres::Postgres>,
+{
+    row.try_get(i).map_err(|err| err.to_string())
 }
 
-impl FieldReader for RowFields<'_> {
-    type Error = String;
-
-    fn id(&mut self, field: Field) -> std::result::Result<Uuid, String> {
-        self.get(field)
+impl FieldSource for PgRow {
+    fn seq(&self, i: usize) -> Result<u64, String> {
+        let raw: i64 = get(self, i)?;
+        u64::try_from(raw).map_err(|_| format!("negative seq {raw}"))
     }
 
-    fn time(&mut self, field: Field) -> std::result::Result<DateTime<Utc>, String> {
-        self.get(field)
+    fn id(&self, i: usize) -> Result<Uuid, String> {
+        get(self, i)
     }
 
-    fn text(&mut self, field: Field) -> std::result::Result<Option<String>, String> {
-        self.get(field)
+    fn time(&self, i: usize) -> Result<DateTime<Utc>, String> {
+        get(self, i)
     }
 
-    fn ip(&mut self, field: Field) -> std::result::Result<Option<IpAddr>, String> {
-        self.get(field)
+    fn text(&self, i: usize) -> Result<Option<String>, String> {
+        get(self, i)
     }
 
-    fn json(&mut self, field: Field) -> std::result::Result<Value, String> {
-        self.get::<Json<Value>>(field).map(|Json(value)| value)
+    fn ip(&self, i: usize) -> Result<Option<IpAddr>, String> {
+        get(self, i)
     }
-}
 
-/// Decodes a row selected with [`event_columns`](super::schema::event_columns).
-pub(crate) fn stored_event(row: &PgRow) -> Result<StoredEvent> {
-    let seq_raw: i64 = row.try_get(0)?;
-    let seq = u64::try_from(seq_raw).map_err(|_| Error::Corrupt {
-        seq: 0,
-        message: format!("negative seq {seq_raw}"),
-    })?;
-    let corrupt = |message: String| Error::Corrupt { seq, message };
-    let event = fields::read_event(&mut RowFields(row)).map_err(|err| corrupt(err.to_string()))?;
-    let hash_col = |i: usize, name: &str| -> Result<ChainHash> {
-        let bytes: Vec<u8> = row.try_get(i).map_err(|err| corrupt(err.to_string()))?;
-        ChainHash::from_slice(&bytes).map_err(|err| corrupt(format!("{name}: {err}")))
-    };
-    let hashes_at = 1 + Field::ALL.len();
-    Ok(StoredEvent {
-        seq,
-        prev_hash: hash_col(hashes_at, "prev_hash")?,
-        hash: hash_col(hashes_at + 1, "hash")?,
-        event,
-    })
+    fn json(&self, i: usize) -> Result<Value, String> {
+        get::<Json<Value>>(self, i).map(|Json(v)| v)
+    }
+
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, String> {
+        get(self, i)
+    }
 }

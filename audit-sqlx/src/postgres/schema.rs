@@ -1,64 +1,29 @@
 //! The schema name and the SQL text built from it once, when a store is opened.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use audit_core::fields::{self, Field, FieldKind};
 use sqlx_core::sql_str::{AssertSqlSafe, SqlSafeStr, SqlStr};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::fields::EVENT_COLUMNS;
+use crate::ident::NameRule;
 
-/// The columns of `audit_events`, in table order (COPY and SELECT use this order): `seq`,
-/// every [`Field`], then the two hashes.
-pub(crate) fn event_columns() -> &'static str {
-    static COLUMNS: LazyLock<String> =
-        LazyLock::new(|| format!("seq, {}, prev_hash, hash", fields::column_list()));
-    &COLUMNS
-}
-
-/// The PostgreSQL type of a field's column (and of its `UNNEST` array's elements).
-pub(crate) fn column_type(kind: FieldKind) -> &'static str {
-    match kind {
-        FieldKind::Id => "uuid",
-        FieldKind::Time => "timestamptz",
-        FieldKind::Ip => "inet",
-        FieldKind::Json => "jsonb",
-        FieldKind::Text { .. } => "text",
-    }
-}
-
-/// `$1::bigint[], $2::uuid[], …`: the `UNNEST` arguments for every column.
-fn unnest_params() -> String {
-    let types = std::iter::once("bigint")
-        .chain(Field::ALL.iter().map(|f| column_type(f.kind())))
-        .chain(["bytea", "bytea"]);
-    types
-        .enumerate()
-        .map(|(i, ty)| format!("${}::{ty}[]", i + 1))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A validated PostgreSQL schema name: only `[a-z_][a-z0-9_]{0,62}`, so it can be spliced
-/// into SQL text without quoting surprises (schema names cannot be bind parameters).
+/// A validated PostgreSQL schema name: only `[a-z_][a-z0-9_]{0,62}`, not starting with `pg_`,
+/// so it can be spliced into SQL text without quoting surprises (schema names cannot be bind
+/// parameters).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SchemaName(Arc<str>);
+
+const SCHEMA_NAME: NameRule = NameRule {
+    kind: "schema name",
+    max_len: 63,
+    reserved_prefix: Some("pg_"),
+};
 
 impl SchemaName {
     /// Validates `name`.
     pub fn new(name: &str) -> Result<Self> {
-        let bytes = name.as_bytes();
-        let ok = !bytes.is_empty()
-            && bytes.len() <= 63
-            && (bytes[0].is_ascii_lowercase() || bytes[0] == b'_')
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
-            && !name.starts_with("pg_");
-        if ok {
-            Ok(Self(name.into()))
-        } else {
-            Err(Error::InvalidSchemaName(name.chars().take(80).collect()))
-        }
+        SCHEMA_NAME.check(name).map(Self)
     }
 
     /// The name as given.
@@ -113,7 +78,6 @@ impl Sql {
     pub fn new(schema: SchemaName) -> Self {
         let s = schema.quoted();
         let events = format!("{s}.audit_events");
-        let columns = event_columns();
         Self {
             lock_head: sql(format!(
                 "SELECT seq, hash, algorithm FROM {s}.audit_chain_head WHERE singleton FOR UPDATE"
@@ -122,13 +86,18 @@ impl Sql {
                 "UPDATE {s}.audit_chain_head SET seq = $1, hash = $2, algorithm = $3 WHERE singleton"
             )),
             copy_in: sql(format!(
-                "COPY {events} ({columns}) FROM STDIN (FORMAT binary)"
+                "COPY {events} ({EVENT_COLUMNS}) FROM STDIN (FORMAT binary)"
             )),
             insert_unnest: sql(format!(
-                "INSERT INTO {events} ({columns}) SELECT * FROM UNNEST({params})",
-                params = unnest_params()
+                "INSERT INTO {events} ({EVENT_COLUMNS}) SELECT * FROM UNNEST(\
+                 $1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], \
+                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+                 $13::inet[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], \
+                 $19::text[]::jsonb[], $20::bytea[], $21::bytea[])"
             )),
-            get: sql(format!("SELECT {columns} FROM {events} WHERE seq = $1")),
+            get: sql(format!(
+                "SELECT {EVENT_COLUMNS} FROM {events} WHERE seq = $1"
+            )),
             find_ids: sql(format!(
                 "SELECT id, seq, hash FROM {events} WHERE id = ANY($1)"
             )),
@@ -136,7 +105,7 @@ impl Sql {
                 "SELECT seq, hash FROM {s}.audit_chain_head WHERE singleton"
             )),
             scan: sql(format!(
-                "SELECT {columns} FROM {events} WHERE seq > $1 AND seq <= $2 \
+                "SELECT {EVENT_COLUMNS} FROM {events} WHERE seq > $1 AND seq <= $2 \
                  ORDER BY seq LIMIT $3"
             )),
             latest_anchor: sql(format!(
@@ -161,32 +130,4 @@ impl Sql {
 /// The LISTEN/NOTIFY channel the outbox uses to wake its relay.
 pub(crate) fn notify_channel(schema: &SchemaName) -> String {
     format!("{}_audit_outbox", schema.as_str())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_lowercase_names_are_accepted() {
-        for ok in ["audit", "_x", "a1_b2", &"a".repeat(63)] {
-            assert!(SchemaName::new(ok).is_ok(), "{ok}");
-        }
-    }
-
-    #[test]
-    fn names_that_would_need_quoting_are_refused() {
-        for bad in [
-            "",
-            "Audit",
-            "1a",
-            "a-b",
-            "a\"b",
-            "a;drop",
-            "pg_x",
-            &"a".repeat(64),
-        ] {
-            assert!(SchemaName::new(bad).is_err(), "{bad}");
-        }
-    }
 }

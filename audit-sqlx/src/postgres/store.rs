@@ -7,11 +7,13 @@ use async_trait::async_trait;
 use audit_core::{AuditEvent, AuditSink, BatchAck, ChainHasher, SinkError};
 use sqlx_postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use super::encode::Prepared;
-use crate::error::Result;
+use super::encode::PG_RULES;
 use super::migrate;
 use super::schema::{SchemaName, Sql};
-use super::write::{IdCheck, InsertMode, append, is_duplicate_id};
+use super::write::{IdCheck, InsertMode, append};
+use crate::error::Result;
+use crate::prepared::Prepared;
+use crate::retry::is_duplicate_key;
 
 /// How to open a [`PgStore`].
 ///
@@ -181,17 +183,14 @@ impl PgStore {
     /// All or nothing: on error nothing was committed. Invalid events are refused before any
     /// database work.
     pub async fn append(&self, batch: &[AuditEvent]) -> Result<Vec<audit_core::ChainPosition>> {
-        let mut rows = batch
-            .iter()
-            .map(Prepared::new)
-            .collect::<Result<Vec<_>>>()?;
+        let mut rows = Prepared::batch(batch, &PG_RULES)?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
         match self.append_rows(&mut rows, IdCheck::OnConflict).await {
             // A retried batch (its commit's acknowledgement was lost) or a replayed spool:
             // acknowledge what is stored, chain the rest.
-            Err(err) if is_duplicate_id(&err) => self.append_rows(&mut rows, IdCheck::First).await,
+            Err(err) if is_duplicate_key(&err) => self.append_rows(&mut rows, IdCheck::First).await,
             other => other,
         }
     }

@@ -5,33 +5,28 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use audit_core::chain::ChainHash;
-use audit_core::fields::{Field, FieldKind, FieldValue};
 use audit_core::{ChainHasher, ChainPosition};
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx_core::query::query;
 use sqlx_core::row::Row;
-use sqlx_core::types::Json;
 use sqlx_postgres::{PgConnection, Postgres};
 use uuid::Uuid;
 
-use super::encode::{Chained, Prepared, copy_binary};
-use crate::error::{Error, Result};
+use super::encode::copy_binary;
 use super::schema::Sql;
+use crate::error::{Error, Result};
+use crate::fields::{FieldSink, write_fields};
+use crate::link::{Head, Linked};
+use crate::prepared::{Chained, Prepared};
 
 /// Whether [`append`] looks up the batch's ids before inserting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum IdCheck {
     /// Look them up: stored ones are acknowledged with their stored positions.
     First,
-    /// Insert straight away; a stored id fails the transaction ([`is_duplicate_id`]).
+    /// Insert straight away; a stored id fails the transaction with a unique violation
+    /// ([`is_duplicate_key`](crate::retry::is_duplicate_key)).
     OnConflict,
-}
-
-/// Whether `err` is a unique violation: a batch of [`IdCheck::OnConflict`] held an event
-/// already stored, and is to be retried with [`IdCheck::First`].
-pub(crate) fn is_duplicate_id(err: &Error) -> bool {
-    matches!(err, Error::Database(sqlx_core::Error::Database(db)) if db.code().as_deref() == Some("23505"))
 }
 
 /// How a batch travels to the server.
@@ -55,9 +50,9 @@ pub enum InsertMode {
 /// acknowledged with their stored position. The same id twice in one batch counts once.
 ///
 /// With [`IdCheck::OnConflict`] the ids are not looked up first: a batch holding a stored id
-/// then fails with a unique violation ([`is_duplicate_id`]) and must be retried in a new
-/// transaction with [`IdCheck::First`]. Replays are rare, and the lookup (one index probe
-/// per event under the head lock) was the largest cost of an append beside the raw `COPY`.
+/// then fails with a unique violation and must be retried in a new transaction with
+/// [`IdCheck::First`]. Replays are rare, and the lookup (one index probe per event under the
+/// head lock) was the largest cost of an append beside the raw `COPY`.
 pub(crate) async fn append(
     conn: &mut PgConnection,
     sql: &Sql,
@@ -69,39 +64,66 @@ pub(crate) async fn append(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let head = query::<Postgres>(sql.lock_head.clone())
+    let place = format!("schema {}", sql.schema);
+    let row = query::<Postgres>(sql.lock_head.clone())
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| Error::Schema("the chain head row is missing".into()))?;
-    let head_seq: i64 = head.try_get(0)?;
-    let head_hash: Vec<u8> = head.try_get(1)?;
-    let algorithm: Option<String> = head.try_get(2)?;
-    let wanted = hasher.algorithm().as_str();
-    if let Some(algorithm) = algorithm.as_deref().filter(|a| *a != wanted) {
-        return Err(Error::Schema(format!(
-            "the chain in schema {} is linked with {algorithm}, but this store is \
-             configured for {wanted}",
-            sql.schema
-        )));
-    }
-    let mut prev = ChainHash::from_slice(&head_hash)
-        .map_err(|err| Error::Schema(format!("chain head hash: {err}")))?;
-    let mut seq = u64::try_from(head_seq)
+    let head_seq: i64 = row.try_get(0)?;
+    let head_hash: Vec<u8> = row.try_get(1)?;
+    let algorithm: Option<String> = row.try_get(2)?;
+    let head_seq = u64::try_from(head_seq)
         .map_err(|_| Error::Schema(format!("chain head seq {head_seq} is negative")))?;
+    let head = Head::from_row(head_seq, &head_hash, algorithm.as_deref(), hasher, &place)?;
 
-    let mut known: HashMap<Uuid, ChainPosition> = HashMap::new();
     let stored = match ids {
-        IdCheck::First => {
-            // Ids already in the chain (one unique-index probe each, under the head lock).
-            let ids: Vec<Uuid> = rows.iter().map(|r| r.event.id).collect();
-            query::<Postgres>(sql.find_ids.clone())
-                .bind(&ids)
-                .fetch_all(&mut *conn)
-                .await?
-        }
-        IdCheck::OnConflict => Vec::new(),
+        IdCheck::First => stored_positions(conn, sql, rows).await?,
+        IdCheck::OnConflict => HashMap::new(),
     };
-    for row in stored {
+    let linked = Linked::new(rows, hasher, head, head.seq + 1, stored, &place);
+    if linked.is_empty() {
+        return Ok(linked.positions);
+    }
+    let chained = linked.rows(rows);
+    match mode {
+        InsertMode::Copy => {
+            let data = copy_binary(&chained);
+            let mut copy = conn.copy_in_raw(sql.copy_in.as_str()).await?;
+            if let Err(err) = copy.send(data).await {
+                // Abort so the connection is left usable; the transaction rolls back anyway.
+                let _ = copy.abort("audit-sqlx: send failed").await;
+                return Err(err.into());
+            }
+            copy.finish().await?;
+        }
+        InsertMode::Unnest => insert_unnest(conn, sql, &chained).await?,
+    }
+
+    let new_seq = i64::try_from(linked.head.seq)
+        .map_err(|_| Error::Schema("chain seq exceeds i64::MAX".into()))?;
+    query::<Postgres>(sql.set_head.clone())
+        .bind(new_seq)
+        .bind(linked.head.hash.as_bytes().to_vec())
+        .bind(hasher.algorithm().as_str())
+        .execute(&mut *conn)
+        .await?;
+    Ok(linked.positions)
+}
+
+/// The stored positions of the batch's ids that are already in the chain (one unique-index
+/// probe each, under the head lock).
+async fn stored_positions(
+    conn: &mut PgConnection,
+    sql: &Sql,
+    rows: &[Prepared],
+) -> Result<HashMap<Uuid, ChainPosition>> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.event.id).collect();
+    let found = query::<Postgres>(sql.find_ids.clone())
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut known = HashMap::with_capacity(found.len());
+    for row in found {
         let id: Uuid = row.try_get(0)?;
         let at: i64 = row.try_get(1)?;
         let hash: Vec<u8> = row.try_get(2)?;
@@ -117,138 +139,91 @@ pub(crate) async fn append(
             },
         );
     }
-    let already = known.len();
-
-    // Hash the new rows (mutable pass), then build the read-only view used by the insert.
-    let mut positions = Vec::with_capacity(rows.len());
-    let mut links = Vec::with_capacity(rows.len());
-    for (i, row) in rows.iter_mut().enumerate() {
-        if let Some(pos) = known.get(&row.event.id) {
-            positions.push(*pos);
-            continue;
-        }
-        seq += 1;
-        let hash = row.hash(hasher, &prev);
-        let pos = ChainPosition { seq, hash };
-        known.insert(row.event.id, pos);
-        positions.push(pos);
-        links.push((i, seq, prev, hash));
-        prev = hash;
-    }
-    if already > 0 {
-        tracing::warn!(
-            schema = %sql.schema,
-            already,
-            "audit batch held events that are already stored (a retried commit); \
-             acknowledged with their stored positions"
-        );
-    }
-    if links.is_empty() {
-        return Ok(positions);
-    }
-    let chained: Vec<Chained<'_>> = links
-        .into_iter()
-        .map(|(i, seq, prev_hash, hash)| Chained {
-            row: &rows[i],
-            seq,
-            prev_hash,
-            hash,
-        })
-        .collect();
-
-    match mode {
-        InsertMode::Copy => {
-            let data = copy_binary(&chained);
-            let mut copy = conn.copy_in_raw(sql.copy_in.as_str()).await?;
-            if let Err(err) = copy.send(data).await {
-                // Abort so the connection is left usable; the transaction rolls back anyway.
-                let _ = copy.abort("audit-sqlx: send failed").await;
-                return Err(err.into());
-            }
-            copy.finish().await?;
-        }
-        InsertMode::Unnest => insert_unnest(conn, sql, &chained).await?,
-    }
-
-    let new_seq =
-        i64::try_from(seq).map_err(|_| Error::Schema("chain seq exceeds i64::MAX".into()))?;
-    query::<Postgres>(sql.set_head.clone())
-        .bind(new_seq)
-        .bind(prev.as_bytes().to_vec())
-        .bind(wanted)
-        .execute(&mut *conn)
-        .await?;
-    Ok(positions)
+    Ok(known)
 }
 
-/// One column of an `UNNEST` insert, as an array parameter.
-enum Column<'a> {
-    Id(Vec<Uuid>),
-    Time(Vec<DateTime<Utc>>),
-    Text(Vec<Option<&'a str>>),
-    Ip(Vec<Option<IpAddr>>),
-    Json(Vec<Json<&'a Value>>),
+/// The batch as one array per column (`UNNEST`'s parameters).
+#[derive(Default)]
+struct Columns {
+    seq: Vec<i64>,
+    id: Vec<Uuid>,
+    at: Vec<DateTime<Utc>>,
+    /// The text columns, in table order; `next_text` says which one the walk is at.
+    texts: Vec<Vec<Option<String>>>,
+    next_text: usize,
+    ip: Vec<Option<IpAddr>>,
+    metadata: Vec<String>,
+    hashes: [Vec<Vec<u8>>; 2],
+    next_hash: usize,
 }
 
-impl<'a> Column<'a> {
-    fn new(kind: FieldKind, n: usize) -> Self {
-        match kind {
-            FieldKind::Id => Column::Id(Vec::with_capacity(n)),
-            FieldKind::Time => Column::Time(Vec::with_capacity(n)),
-            FieldKind::Text { .. } => Column::Text(Vec::with_capacity(n)),
-            FieldKind::Ip => Column::Ip(Vec::with_capacity(n)),
-            FieldKind::Json => Column::Json(Vec::with_capacity(n)),
-        }
+impl FieldSink for Columns {
+    fn seq(&mut self, seq: u64) {
+        self.seq.push(seq as i64);
+        self.next_text = 0;
+        self.next_hash = 0;
     }
 
-    fn push(&mut self, field: Field, value: FieldValue<'a>) -> Result<()> {
-        match (self, value) {
-            (Column::Id(v), FieldValue::Id(id)) => v.push(*id),
-            (Column::Time(v), FieldValue::Time(at)) => v.push(at),
-            (Column::Text(v), FieldValue::Text(text)) => v.push(text),
-            (Column::Ip(v), FieldValue::Ip(ip)) => v.push(ip),
-            (Column::Json(v), FieldValue::Json(json)) => v.push(Json(json)),
-            // Unreachable while `Field::kind` describes `Field::value` (audit-core tests it);
-            // refused rather than skipped, as `UNNEST` would pad a short array with NULLs.
-            _ => {
-                return Err(Error::Schema(format!(
-                    "{} holds a value of another kind than its column",
-                    field.name()
-                )));
-            }
+    fn id(&mut self, id: &Uuid) {
+        self.id.push(*id);
+    }
+
+    fn time(&mut self, at: &DateTime<Utc>) {
+        self.at.push(*at);
+    }
+
+    fn text(&mut self, text: Option<&str>) {
+        if self.texts.len() <= self.next_text {
+            self.texts.push(Vec::new());
         }
-        Ok(())
+        self.texts[self.next_text].push(text.map(str::to_owned));
+        self.next_text += 1;
+    }
+
+    fn ip(&mut self, ip: Option<IpAddr>) {
+        self.ip.push(ip);
+    }
+
+    fn json(&mut self, json: &str) {
+        self.metadata.push(json.to_owned());
+    }
+
+    fn hash(&mut self, hash: &ChainHash) {
+        self.hashes[self.next_hash].push(hash.as_bytes().to_vec());
+        self.next_hash += 1;
     }
 }
 
 async fn insert_unnest(conn: &mut PgConnection, sql: &Sql, rows: &[Chained<'_>]) -> Result<()> {
-    let n = rows.len();
-    let mut seq = Vec::with_capacity(n);
-    let mut columns: Vec<Column<'_>> = Field::ALL
-        .iter()
-        .map(|f| Column::new(f.kind(), n))
-        .collect();
-    let mut prev_hash = Vec::with_capacity(n);
-    let mut hash = Vec::with_capacity(n);
+    let mut c = Columns::default();
     for r in rows {
-        seq.push(r.seq as i64);
-        for (column, field) in columns.iter_mut().zip(Field::ALL) {
-            column.push(field, field.value(&r.row.event))?;
-        }
-        prev_hash.push(r.prev_hash.as_bytes().to_vec());
-        hash.push(r.hash.as_bytes().to_vec());
+        write_fields(r, &mut c);
     }
-    let mut insert = query::<Postgres>(sql.insert_unnest.clone()).bind(seq);
-    for column in columns {
-        insert = match column {
-            Column::Id(v) => insert.bind(v),
-            Column::Time(v) => insert.bind(v),
-            Column::Text(v) => insert.bind(v),
-            Column::Ip(v) => insert.bind(v),
-            Column::Json(v) => insert.bind(v),
-        };
+    let Columns {
+        seq,
+        id,
+        at,
+        texts,
+        ip,
+        metadata,
+        hashes: [prev_hash, hash],
+        ..
+    } = c;
+    let mut texts = texts.into_iter();
+    let mut text = || texts.next().unwrap_or_default();
+    // Table order: seq, id, occurred_at, 9 text columns, ip, 5 text columns, metadata, hashes.
+    let mut q = query::<Postgres>(sql.insert_unnest.clone())
+        .bind(seq)
+        .bind(id)
+        .bind(at);
+    for _ in 0..9 {
+        q = q.bind(text());
     }
-    insert
+    q = q.bind(ip);
+    for _ in 0..5 {
+        q = q.bind(text());
+    }
+    q.bind(metadata)
         .bind(prev_hash)
         .bind(hash)
         .execute(&mut *conn)

@@ -1,0 +1,88 @@
+//! The `WHERE` clause of the shared [`AuditQuery`] model, written once for every backend;
+//! the three filters whose SQL differs between databases come from a [`FilterSql`].
+
+use audit_core::query::{ActionFilter, AuditQuery, Order};
+use chrono::{DateTime, Utc};
+use ipnet::IpNet;
+use sqlx_core::database::Database;
+use sqlx_core::encode::Encode;
+use sqlx_core::query_builder::QueryBuilder;
+use sqlx_core::types::Type;
+
+/// The filters each database writes its own way.
+pub(crate) trait FilterSql<DB: Database> {
+    /// `action` starts with `prefix` (a plain prefix: no wildcard in it may match more).
+    fn action_prefix(b: &mut QueryBuilder<DB>, prefix: &str);
+    /// `ip` lies in `net`; an IPv4 network never contains an IPv6 address, as in `ipnet`.
+    fn ip_in(b: &mut QueryBuilder<DB>, net: IpNet);
+    /// `description` contains `needle` (a plain, case-sensitive substring).
+    fn description_contains(b: &mut QueryBuilder<DB>, needle: &str);
+}
+
+/// Appends ` WHERE ...` for every filter set in `q` (and the cursor when `with_cursor`).
+pub(crate) fn push_filters<DB, F>(b: &mut QueryBuilder<DB>, q: &AuditQuery, with_cursor: bool)
+where
+    DB: Database,
+    F: FilterSql<DB>,
+    String: for<'t> Encode<'t, DB> + Type<DB>,
+    DateTime<Utc>: for<'t> Encode<'t, DB> + Type<DB>,
+    i64: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    b.push(" WHERE TRUE");
+    let equal = |b: &mut QueryBuilder<DB>, column: &str, value: Option<&str>| {
+        if let Some(value) = value {
+            b.push(format_args!(" AND {column} = "))
+                .push_bind(value.to_owned());
+        }
+    };
+    equal(b, "actor_id", q.actor.as_deref());
+    match &q.action {
+        None => {}
+        Some(ActionFilter::Exact(code)) => equal(b, "action", Some(code)),
+        Some(ActionFilter::Prefix(prefix)) => {
+            b.push(" AND ");
+            F::action_prefix(b, prefix);
+        }
+    }
+    equal(b, "category", q.category.map(|c| c.as_str()));
+    equal(b, "outcome", q.outcome.map(|o| o.as_str()));
+    equal(b, "entity_type", q.entity_type.as_deref());
+    equal(b, "entity_id", q.entity_id.as_deref());
+    if let Some(since) = q.since {
+        b.push(" AND occurred_at >= ").push_bind(since);
+    }
+    if let Some(until) = q.until {
+        b.push(" AND occurred_at < ").push_bind(until);
+    }
+    if let Some(net) = q.ip_net {
+        b.push(" AND ");
+        F::ip_in(b, net);
+    }
+    equal(b, "request_id", q.request_id.as_deref());
+    equal(b, "tenant", q.tenant.as_deref());
+    if let Some(needle) = &q.description_contains {
+        b.push(" AND ");
+        F::description_contains(b, needle);
+    }
+    if let (true, Some(cursor)) = (with_cursor, q.cursor) {
+        let after = i64::try_from(cursor.seq()).unwrap_or(i64::MAX);
+        match q.order {
+            Order::NewestFirst => b.push(" AND seq < ").push_bind(after),
+            Order::OldestFirst => b.push(" AND seq > ").push_bind(after),
+        };
+    }
+}
+
+/// ` ORDER BY seq ... LIMIT n + 1` for `q`'s order and page size (one row more than the page,
+/// to know whether another page follows).
+pub(crate) fn push_page<DB>(b: &mut QueryBuilder<DB>, q: &AuditQuery)
+where
+    DB: Database,
+    i64: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    b.push(match q.order {
+        Order::NewestFirst => " ORDER BY seq DESC",
+        Order::OldestFirst => " ORDER BY seq ASC",
+    });
+    b.push(" LIMIT ").push_bind(i64::from(q.page_size()) + 1);
+}

@@ -1,0 +1,54 @@
+//! What every backend's retention path shares: its report and which prefix it may remove.
+
+use audit_core::chain::ChainAnchor;
+
+/// What a retention run removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// How many events were deleted.
+    pub deleted: u64,
+    /// The new verification anchor (the last purged event), when anything was purged.
+    pub anchor: Option<ChainAnchor>,
+}
+
+impl PurgeReport {
+    /// Nothing was purged.
+    pub(crate) const NOTHING: Self = Self {
+        deleted: 0,
+        anchor: None,
+    };
+}
+
+/// The last seq to delete so that what remains is a contiguous chain suffix: everything
+/// before the first event (by seq) at or after the cutoff, or everything when there is none.
+/// `first_kept` is the lowest seq at or after the cutoff, `min` and `max` the lowest and
+/// highest stored seqs. `None` when nothing may go.
+pub(crate) fn last_to_purge(first_kept: Option<u64>, min: Option<u64>, max: Option<u64>) -> Option<u64> {
+    let min = min?;
+    let cut = match first_kept {
+        Some(kept) => kept.checked_sub(1)?,
+        None => max?,
+    };
+    (cut >= min).then_some(cut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_old_prefix_goes_up_to_the_first_event_to_keep() {
+        assert_eq!(last_to_purge(Some(6), Some(1), Some(9)), Some(5));
+    }
+
+    #[test]
+    fn everything_goes_when_nothing_is_newer_than_the_cutoff() {
+        assert_eq!(last_to_purge(None, Some(3), Some(9)), Some(9));
+    }
+
+    #[test]
+    fn nothing_goes_when_the_first_stored_event_is_to_be_kept() {
+        assert_eq!(last_to_purge(Some(3), Some(3), Some(9)), None);
+        assert_eq!(last_to_purge(None, None, None), None);
+    }
+}
