@@ -17,6 +17,8 @@ pub(crate) trait FilterSql<DB: Database> {
     fn ip_in(b: &mut QueryBuilder<DB>, net: IpNet);
     /// `description` contains `needle` (a plain, case-sensitive substring).
     fn description_contains(b: &mut QueryBuilder<DB>, needle: &str);
+    /// Binds a time compared with `occurred_at`.
+    fn time(b: &mut QueryBuilder<DB>, at: DateTime<Utc>);
 }
 
 /// Appends ` WHERE ...` for every filter set in `q` (and the cursor when `with_cursor`).
@@ -25,7 +27,6 @@ where
     DB: Database,
     F: FilterSql<DB>,
     String: for<'t> Encode<'t, DB> + Type<DB>,
-    DateTime<Utc>: for<'t> Encode<'t, DB> + Type<DB>,
     i64: for<'t> Encode<'t, DB> + Type<DB>,
 {
     b.push(" WHERE TRUE");
@@ -49,10 +50,12 @@ where
     equal(b, "entity_type", q.entity_type.as_deref());
     equal(b, "entity_id", q.entity_id.as_deref());
     if let Some(since) = q.since {
-        b.push(" AND occurred_at >= ").push_bind(since);
+        b.push(" AND occurred_at >= ");
+        F::time(b, since);
     }
     if let Some(until) = q.until {
-        b.push(" AND occurred_at < ").push_bind(until);
+        b.push(" AND occurred_at < ");
+        F::time(b, until);
     }
     if let Some(net) = q.ip_net {
         b.push(" AND ");

@@ -28,8 +28,10 @@ pub(crate) struct MetadataRules {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NumberForm {
     /// Exactly as written (the column keeps the text).
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
     AsWritten,
     /// PostgreSQL's `numeric`: no exponent, no negative zero.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     PgNumeric,
 }
 

@@ -6,6 +6,7 @@ use audit_core::chain::{ChainAnchor, ChainHash, Checkpoint, VerifyReport};
 use audit_core::query::{AuditQuery, CountBy, GroupCount, Page};
 use audit_core::store::VerifyScope;
 use audit_core::{ChainHasher, StoredEvent};
+use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use sqlx_core::query::query;
 use sqlx_core::query_builder::QueryBuilder;
@@ -38,6 +39,10 @@ impl FilterSql<Postgres> for PgFilters {
         b.push("strpos(description, ")
             .push_bind(needle.to_owned())
             .push(") > 0");
+    }
+
+    fn time(b: &mut QueryBuilder<Postgres>, at: DateTime<Utc>) {
+        b.push_bind(at);
     }
 }
 

@@ -1,0 +1,149 @@
+//! [`MySqlStore`]: the pool, connecting, and the write side ([`AuditSink`]).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use audit_core::{AuditEvent, AuditSink, BatchAck, ChainHasher, ChainPosition, SinkError};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::db::Db;
+use super::migrate;
+use super::names::Sql;
+use super::options::MySqlOptions;
+use super::write::{Check, append};
+use crate::error::Result;
+use crate::metadata::{MetadataRules, NumberForm, SERDE_MAX_DEPTH};
+use crate::prepared::{Prepared, StorageRules};
+use crate::retry::is_duplicate_key;
+
+/// The metadata column keeps its text (MariaDB's JSON is a checked LONGTEXT, and the MySQL
+/// schema spells that out); it accepts `\u0000` escapes but, on MariaDB, no JSON nested deeper
+/// than 31 levels (measured: `JSON_VALID` fails at 32; below what serde_json reads back).
+/// `DATETIME(6)` holds years 1000 to 9999.
+const MARIADB_JSON_MAX_DEPTH: usize = 31;
+
+fn storage_rules() -> StorageRules {
+    let at = |y, m, d, h, min, s, us| {
+        NaiveDate::from_ymd_opt(y, m, d)
+            .and_then(|date| date.and_hms_micro_opt(h, min, s, us))
+            .map(|naive| DateTime::<Utc>::from_naive_utc_and_offset(naive, Utc))
+    };
+    StorageRules {
+        metadata: MetadataRules {
+            store: "MariaDB's JSON",
+            allow_nul: true,
+            max_depth: MARIADB_JSON_MAX_DEPTH.min(SERDE_MAX_DEPTH),
+            numbers: NumberForm::AsWritten,
+        },
+        time_range: at(1000, 1, 1, 0, 0, 0, 0).zip(at(9999, 12, 31, 23, 59, 59, 999_999)),
+    }
+}
+
+pub(crate) struct Inner {
+    pub db: Db,
+    pub sql: Sql,
+    pub hasher: ChainHasher,
+    pub rules: StorageRules,
+}
+
+/// The MySQL/MariaDB audit store: an [`AuditSink`] that appends to one hash chain shared by
+/// every writer, and an [`AuditStore`](audit_core::AuditStore) for queries and verification.
+///
+/// Cloning is cheap and shares the pool.
+#[derive(Clone)]
+pub struct MySqlStore {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for MySqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MySqlStore")
+            .field("tables", &self.inner.sql.names)
+            .field("hasher", &self.inner.hasher)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MySqlStore {
+    /// Opens a store on the database at `url` with the default [`MySqlOptions`].
+    pub async fn connect(url: impl Into<String>) -> Result<Self> {
+        Self::connect_with(MySqlOptions::new(url)).await
+    }
+
+    /// Opens the store's own pool and applies (or checks) the schema.
+    pub async fn connect_with(options: MySqlOptions) -> Result<Self> {
+        let db = Db::open(&options).await?;
+        let store = Self {
+            inner: Arc::new(Inner {
+                db,
+                sql: Sql::new(options.names.clone()),
+                hasher: options.hasher,
+                rules: storage_rules(),
+            }),
+        };
+        if options.migrate {
+            migrate::run(&store.inner.db, &store.inner.sql).await?;
+        } else {
+            migrate::check(&store.inner.db, &store.inner.sql).await?;
+        }
+        Ok(store)
+    }
+
+    /// The database the tables are in, when it is not the connection URL's.
+    pub fn database(&self) -> Option<&str> {
+        self.inner.sql.names.database.as_deref()
+    }
+
+    /// The prefix of the store's table names.
+    pub fn table_prefix(&self) -> &str {
+        &self.inner.sql.names.prefix
+    }
+
+    /// Appends `events` to the chain in one transaction and returns each event's position.
+    ///
+    /// All or nothing: on error nothing was committed. Invalid events, and values the
+    /// columns cannot hold, are refused before any database work. Events already stored (a
+    /// batch retried after a lost acknowledgement) are acknowledged with their stored
+    /// positions, not stored again.
+    pub async fn append(&self, events: &[AuditEvent]) -> Result<Vec<ChainPosition>> {
+        let mut rows = Prepared::batch(events, &self.inner.rules)?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.append_rows(&mut rows, Check::Nothing).await {
+            // A retried batch, a replayed spool, or a row inserted behind the library's back
+            // on the next seq: look up what is stored, chain the rest.
+            Err(err) if is_duplicate_key(&err) => self.append_rows(&mut rows, Check::Stored).await,
+            other => other,
+        }
+    }
+
+    /// One transaction of [`append`](Self::append).
+    async fn append_rows(&self, rows: &mut [Prepared], check: Check) -> Result<Vec<ChainPosition>> {
+        let inner = &self.inner;
+        let mut tx = inner.db.begin().await?;
+        let positions = append(&mut tx, &inner.sql, &inner.hasher, rows, check).await?;
+        tx.commit().await?;
+        Ok(positions)
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.inner.db.close().await;
+    }
+}
+
+#[async_trait]
+impl AuditSink for MySqlStore {
+    async fn write(&self, batch: &[AuditEvent]) -> Result<BatchAck, SinkError> {
+        let positions = self.append(batch).await?;
+        Ok(BatchAck::chained(positions))
+    }
+
+    /// Leaves the pool open: clones of this store (the read side, a relay) share it and may
+    /// outlive the pipeline. The pool closes when the last clone is dropped, or explicitly
+    /// with [`MySqlStore::close`].
+    async fn shutdown(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
