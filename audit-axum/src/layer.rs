@@ -267,12 +267,10 @@ where
             (RequestId::generate(), true)
         };
         let echoed = HeaderValue::from_str(request_id.as_str()).ok();
-        if generated {
-            if let Some(value) = &echoed {
-                parts
-                    .headers
-                    .insert(config.request_id_header.clone(), value.clone());
-            }
+        if generated && let Some(value) = &echoed {
+            parts
+                .headers
+                .insert(config.request_id_header.clone(), value.clone());
         }
 
         let mut ctx = AuditContext::new().request_id(request_id.as_str());

@@ -562,10 +562,10 @@ impl AlertEngine {
                 "threshold": rule.threshold,
                 "window_seconds": window_secs,
             }));
-        if rule.group_by == GroupBy::Ip {
-            if let Ok(ip) = key.parse() {
-                builder = builder.ip(ip);
-            }
+        if rule.group_by == GroupBy::Ip
+            && let Ok(ip) = key.parse()
+        {
+            builder = builder.ip(ip);
         }
         builder.build()
     }

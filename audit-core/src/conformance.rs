@@ -280,10 +280,10 @@ pub fn sample_events(n: usize, seed: u64) -> Vec<AuditEvent> {
                 };
                 b = b.entity(kind, format!("{}-{}", &kind[..1], rng.below(12)));
             }
-            if let Some(ip) = rng.pick(IPS) {
-                if let Ok(ip) = ip.parse::<IpAddr>() {
-                    b = b.ip(ip);
-                }
+            if let Some(ip) = rng.pick(IPS)
+                && let Ok(ip) = ip.parse::<IpAddr>()
+            {
+                b = b.ip(ip);
             }
             if let Some(d) = rng.pick(DESCRIPTIONS) {
                 b = b.description(*d);

@@ -374,10 +374,11 @@ mod panic_message {
             });
         }
         let _ = LAST.try_with(|slot| {
-            if let Ok(mut slot) = slot.try_borrow_mut() {
-                if slot.is_some() && !std::thread::panicking() {
-                    *slot = None;
-                }
+            if let Ok(mut slot) = slot.try_borrow_mut()
+                && slot.is_some()
+                && !std::thread::panicking()
+            {
+                *slot = None;
             }
         });
     }

@@ -343,21 +343,21 @@ impl ChainVerifier {
                 ),
             });
         }
-        if let Some(cp) = &self.checkpoint {
-            if cp.seq == r.seq {
-                if cp.hash != r.hash {
-                    return Err(fault(
-                        r.seq,
-                        FaultKind::Modified,
-                        format!(
-                            "record {} differs from the checkpoint taken at {}: the log was \
+        if let Some(cp) = &self.checkpoint
+            && cp.seq == r.seq
+        {
+            if cp.hash != r.hash {
+                return Err(fault(
+                    r.seq,
+                    FaultKind::Modified,
+                    format!(
+                        "record {} differs from the checkpoint taken at {}: the log was \
                              rewritten",
-                            r.seq, cp.taken_at
-                        ),
-                    ));
-                }
-                self.checkpoint_matched = true;
+                        r.seq, cp.taken_at
+                    ),
+                ));
             }
+            self.checkpoint_matched = true;
         }
         self.last = ChainAnchor {
             seq: r.seq,
@@ -376,17 +376,16 @@ impl ChainVerifier {
     /// the range that was not registered before streaming gives
     /// [`FaultKind::Unverifiable`].
     pub fn finish(mut self, checkpoint: Option<&Checkpoint>) -> VerifyReport {
-        if self.fault.is_none() {
-            if let Some(pending) = self.pending.take() {
-                if let Err(fault) = self.judge(pending, None) {
-                    self.fault = Some(fault);
-                }
-            }
+        if self.fault.is_none()
+            && let Some(pending) = self.pending.take()
+            && let Err(fault) = self.judge(pending, None)
+        {
+            self.fault = Some(fault);
         }
-        if self.fault.is_none() {
-            if let Some(cp) = checkpoint.copied().or(self.checkpoint) {
-                self.fault = self.check_checkpoint(&cp);
-            }
+        if self.fault.is_none()
+            && let Some(cp) = checkpoint.copied().or(self.checkpoint)
+        {
+            self.fault = self.check_checkpoint(&cp);
         }
         VerifyReport {
             checked: self.checked,

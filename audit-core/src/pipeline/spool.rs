@@ -391,7 +391,7 @@ impl Lane {
     /// returned once per failed attempt to go back to the file).
     pub(crate) fn append(&mut self, record: SpoolRecord) -> io::Result<()> {
         self.memory.push_back(record);
-        if self.memory.len() > 1 && self.memory.len() % LANE_RETRY_EVERY != 0 {
+        if self.memory.len() > 1 && !self.memory.len().is_multiple_of(LANE_RETRY_EVERY) {
             return Ok(());
         }
         self.write_memory()
