@@ -74,7 +74,9 @@ pub(crate) trait FieldSource {
 /// Decodes a row selected with [`EVENT_COLUMNS`]; a row that does not decode (altered outside
 /// the library) is [`Error::Corrupt`] with its seq.
 pub(crate) fn read_fields(row: &impl FieldSource) -> Result<StoredEvent> {
-    let seq = row.seq(0).map_err(|message| Error::Corrupt { seq: 0, message })?;
+    let seq = row
+        .seq(0)
+        .map_err(|message| Error::Corrupt { seq: 0, message })?;
     let corrupt = |message: String| Error::Corrupt { seq, message };
     let text = |i: usize| row.text(i).map_err(corrupt);
     let need = |i: usize, name: &str| -> Result<String> {

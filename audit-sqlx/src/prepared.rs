@@ -28,16 +28,16 @@ pub(crate) struct Prepared {
 impl Prepared {
     pub fn new(event: &AuditEvent, rules: &StorageRules) -> Result<Self> {
         event.validate()?;
-        if let Some((min, max)) = rules.time_range {
-            if event.occurred_at < min || event.occurred_at > max {
-                return Err(Error::Unstorable {
-                    field: "occurred_at",
-                    reason: format!(
-                        "{} is outside the column's range {min} ..= {max}",
-                        event.occurred_at
-                    ),
-                });
-            }
+        if let Some((min, max)) = rules.time_range
+            && (event.occurred_at < min || event.occurred_at > max)
+        {
+            return Err(Error::Unstorable {
+                field: "occurred_at",
+                reason: format!(
+                    "{} is outside the column's range {min} ..= {max}",
+                    event.occurred_at
+                ),
+            });
         }
         let mut event = event.clone();
         normalize(&mut event.metadata, &rules.metadata)?;

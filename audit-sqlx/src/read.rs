@@ -68,9 +68,7 @@ async fn bounds(b: &impl ReadBackend, scope: VerifyScope) -> Result<(ChainAnchor
     const OPEN: u64 = i64::MAX as u64;
     Ok(match scope {
         VerifyScope::All => (
-            b.retention_anchor()
-                .await?
-                .unwrap_or(ChainAnchor::GENESIS),
+            b.retention_anchor().await?.unwrap_or(ChainAnchor::GENESIS),
             OPEN,
         ),
         VerifyScope::After(anchor) => (anchor, OPEN),

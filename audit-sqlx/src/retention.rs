@@ -23,7 +23,11 @@ impl PurgeReport {
 /// before the first event (by seq) at or after the cutoff, or everything when there is none.
 /// `first_kept` is the lowest seq at or after the cutoff, `min` and `max` the lowest and
 /// highest stored seqs. `None` when nothing may go.
-pub(crate) fn last_to_purge(first_kept: Option<u64>, min: Option<u64>, max: Option<u64>) -> Option<u64> {
+pub(crate) fn last_to_purge(
+    first_kept: Option<u64>,
+    min: Option<u64>,
+    max: Option<u64>,
+) -> Option<u64> {
     let min = min?;
     let cut = match first_kept {
         Some(kept) => kept.checked_sub(1)?,

@@ -28,14 +28,15 @@ const TRANSIENT_SQLSTATE_CLASSES: &[&str] = &["08", "40", "53", "57"];
 /// interrupted, 1927 connection killed (MariaDB), 1969 statement timeout (MariaDB), 3024
 /// statement timeout (MySQL), 4031 disconnected for inactivity (MySQL).
 #[cfg(feature = "mysql")]
-const TRANSIENT_MYSQL_ERRORS: &[u16] = &[1040, 1041, 1053, 1205, 1213, 1317, 1927, 1969, 3024, 4031];
+const TRANSIENT_MYSQL_ERRORS: &[u16] =
+    &[1040, 1041, 1053, 1205, 1213, 1317, 1927, 1969, 3024, 4031];
 
 fn is_transient_server_error(db: &dyn DatabaseError) -> bool {
     #[cfg(feature = "mysql")]
-    if let Some(my) = db.try_downcast_ref::<sqlx_mysql::MySqlDatabaseError>() {
-        if TRANSIENT_MYSQL_ERRORS.contains(&my.number()) {
-            return true;
-        }
+    if let Some(my) = db.try_downcast_ref::<sqlx_mysql::MySqlDatabaseError>()
+        && TRANSIENT_MYSQL_ERRORS.contains(&my.number())
+    {
+        return true;
     }
     db.code().is_some_and(|code| {
         TRANSIENT_SQLSTATE_CLASSES

@@ -122,8 +122,7 @@ async fn run_on(conn: &mut MySqlConnection, sql: &Sql) -> Result<()> {
         Some(db) => db.to_string(),
         None => row.try_get::<Option<String>, _>(1)?.ok_or_else(|| {
             Error::Schema(
-                "the connection URL names no database and MySqlOptions::database is not set"
-                    .into(),
+                "the connection URL names no database and MySqlOptions::database is not set".into(),
             )
         })?,
     };
@@ -241,7 +240,10 @@ mod tests {
         let delete_trigger = statements(&text)
             .find(|s| s.contains("audit_events_no_delete BEFORE DELETE"))
             .expect("the delete trigger");
-        assert!(delete_trigger.trim_end().ends_with("END"), "{delete_trigger}");
+        assert!(
+            delete_trigger.trim_end().ends_with("END"),
+            "{delete_trigger}"
+        );
     }
 
     #[test]

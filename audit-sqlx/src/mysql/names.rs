@@ -109,7 +109,9 @@ impl Sql {
             head: sql(format!("SELECT seq, hash FROM {head} WHERE singleton = 1")),
             insert_prefix: format!("INSERT INTO {events} ({EVENT_COLUMNS}) VALUES "),
             max_seq: sql(format!("SELECT MAX(seq) FROM {events}")),
-            get: sql(format!("SELECT {EVENT_COLUMNS} FROM {events} WHERE seq = ?")),
+            get: sql(format!(
+                "SELECT {EVENT_COLUMNS} FROM {events} WHERE seq = ?"
+            )),
             scan: sql(format!(
                 "SELECT {EVENT_COLUMNS} FROM {events} WHERE seq > ? AND seq <= ? \
                  ORDER BY seq LIMIT ?"

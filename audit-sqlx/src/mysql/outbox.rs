@@ -87,7 +87,14 @@ impl MySqlStore {
         }
         // The relay's transaction also deletes the outbox rows: no retry in a new transaction
         // here, so look the ids up first.
-        let positions = append(&mut tx, &inner.sql, &inner.hasher, &mut prepared, Check::Stored).await?;
+        let positions = append(
+            &mut tx,
+            &inner.sql,
+            &inner.hasher,
+            &mut prepared,
+            Check::Stored,
+        )
+        .await?;
         let mut delete =
             QueryBuilder::<MySql>::new(format!("DELETE FROM {} WHERE id IN (", inner.sql.outbox));
         let mut list = delete.separated(", ");

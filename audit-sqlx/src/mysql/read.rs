@@ -35,7 +35,9 @@ impl FilterSql<MySql> for MySqlFilters {
             pattern.push(c);
         }
         pattern.push('%');
-        b.push("action LIKE ").push_bind(pattern).push(" ESCAPE '!'");
+        b.push("action LIKE ")
+            .push_bind(pattern)
+            .push(" ESCAPE '!'");
     }
 
     fn ip_in(b: &mut QueryBuilder<MySql>, net: IpNet) {

@@ -34,7 +34,11 @@ impl MySqlStore {
         result
     }
 
-    async fn purge_on(&self, conn: &mut MySqlConnection, cutoff: DateTime<Utc>) -> Result<PurgeReport> {
+    async fn purge_on(
+        &self,
+        conn: &mut MySqlConnection,
+        cutoff: DateTime<Utc>,
+    ) -> Result<PurgeReport> {
         let inner = &self.inner;
         let events = &inner.sql.events;
         conn.execute(raw_sql(AssertSqlSafe(
@@ -70,11 +74,13 @@ impl MySqlStore {
         .bind(hash)
         .execute(&mut *conn)
         .await?;
-        let deleted = query::<MySql>(AssertSqlSafe(format!("DELETE FROM {events} WHERE seq <= ?")))
-            .bind(cut)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
+        let deleted = query::<MySql>(AssertSqlSafe(format!(
+            "DELETE FROM {events} WHERE seq <= ?"
+        )))
+        .bind(cut)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
         conn.execute("COMMIT").await?;
         tracing::info!(store = %inner.sql.names, through_seq = cut, deleted, "purged audit events");
         Ok(PurgeReport {

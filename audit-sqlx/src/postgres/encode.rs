@@ -32,7 +32,9 @@ pub(crate) fn copy_binary(rows: &[Chained<'_>]) -> Vec<u8> {
     out.extend_from_slice(&0i32.to_be_bytes());
     let mut tuple = CopyTuple(&mut out);
     for r in rows {
-        tuple.0.extend_from_slice(&(EVENT_COLUMN_COUNT as i16).to_be_bytes());
+        tuple
+            .0
+            .extend_from_slice(&(EVENT_COLUMN_COUNT as i16).to_be_bytes());
         write_fields(r, &mut tuple);
     }
     out.extend_from_slice(&(-1i16).to_be_bytes());
@@ -44,7 +46,8 @@ struct CopyTuple<'a>(&'a mut Vec<u8>);
 
 impl CopyTuple<'_> {
     fn field(&mut self, bytes: &[u8]) {
-        self.0.extend_from_slice(&len_i32(bytes.len()).to_be_bytes());
+        self.0
+            .extend_from_slice(&len_i32(bytes.len()).to_be_bytes());
         self.0.extend_from_slice(bytes);
     }
 
@@ -90,7 +93,8 @@ impl FieldSink for CopyTuple<'_> {
     }
 
     fn json(&mut self, json: &str) {
-        self.0.extend_from_slice(&len_i32(json.len() + 1).to_be_bytes());
+        self.0
+            .extend_from_slice(&len_i32(json.len() + 1).to_be_bytes());
         self.0.push(1); // jsonb binary format version
         self.0.extend_from_slice(json.as_bytes());
     }

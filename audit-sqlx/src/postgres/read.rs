@@ -124,10 +124,11 @@ impl ReadBackend for PgStore {
         let Ok(at) = i64::try_from(seq) else {
             return Ok(None);
         };
-        let hash: Option<Vec<u8>> = query_scalar::<Postgres, Vec<u8>>(self.inner.sql.hash_at.clone())
-            .bind(at)
-            .fetch_optional(&self.inner.pool)
-            .await?;
+        let hash: Option<Vec<u8>> =
+            query_scalar::<Postgres, Vec<u8>>(self.inner.sql.hash_at.clone())
+                .bind(at)
+                .fetch_optional(&self.inner.pool)
+                .await?;
         hash.map(|h| hash_of(seq, &h)).transpose()
     }
 

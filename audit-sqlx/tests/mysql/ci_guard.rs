@@ -17,10 +17,15 @@ async fn probe() {
 
 fn run_probe(ci: bool) -> Output {
     let mut cmd = Command::new(std::env::current_exe().expect("test binary path"));
-    cmd.args(["ci_guard::probe", "--exact", "--nocapture", "--test-threads=1"])
-        .env("AUDIT_SQLX_MYSQL_PROBE", "1")
-        .env_remove("MYSQL_URL")
-        .env_remove("CI");
+    cmd.args([
+        "ci_guard::probe",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("AUDIT_SQLX_MYSQL_PROBE", "1")
+    .env_remove("MYSQL_URL")
+    .env_remove("CI");
     if ci {
         cmd.env("CI", "true");
     }

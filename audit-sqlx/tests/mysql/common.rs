@@ -70,7 +70,9 @@ pub async fn store_with(url: &str, tag: &str, n: usize) -> MySqlStore {
 pub fn table(store: &MySqlStore, suffix: &str) -> String {
     format!(
         "`{}`.`{}{suffix}`",
-        store.database().expect("test stores have their own database"),
+        store
+            .database()
+            .expect("test stores have their own database"),
         store.table_prefix()
     )
 }
@@ -85,7 +87,9 @@ pub async fn connect(url: &str) -> MySqlConnection {
 /// Runs SQL (several statements allowed) as the connecting user, outside the library.
 pub async fn exec(url: &str, sql: &str) -> Result<u64, sqlx_core::Error> {
     let mut conn = MySqlConnection::connect(url).await?;
-    let done = conn.execute(raw_sql(AssertSqlSafe(sql.to_string()))).await?;
+    let done = conn
+        .execute(raw_sql(AssertSqlSafe(sql.to_string())))
+        .await?;
     Ok(done.rows_affected())
 }
 
@@ -114,12 +118,16 @@ pub async fn untriggered(url: &str, store: &MySqlStore, sql: &str) -> Result<(),
     .collect::<Result<_, _>>()?;
     let mut creates = Vec::new();
     for name in &names {
-        let row = query::<MySql>(AssertSqlSafe(format!("SHOW CREATE TRIGGER `{db}`.`{name}`")))
-            .fetch_one(&mut conn)
-            .await?;
+        let row = query::<MySql>(AssertSqlSafe(format!(
+            "SHOW CREATE TRIGGER `{db}`.`{name}`"
+        )))
+        .fetch_one(&mut conn)
+        .await?;
         creates.push(row.try_get::<String, _>(2)?);
-        conn.execute(raw_sql(AssertSqlSafe(format!("DROP TRIGGER `{db}`.`{name}`"))))
-            .await?;
+        conn.execute(raw_sql(AssertSqlSafe(format!(
+            "DROP TRIGGER `{db}`.`{name}`"
+        ))))
+        .await?;
     }
     let result = conn
         .execute(raw_sql(AssertSqlSafe(format!("USE `{db}`; {sql}"))))

@@ -32,11 +32,18 @@ async fn csv_export_has_a_header_and_one_row_per_matching_record() {
     let url = require_mysql!();
     let store = store_with(&url, "exportcsv", 6).await;
     let (bytes, written) = store
-        .export(&AuditQuery::new().actor("alice"), ExportFormat::Csv, Vec::new())
+        .export(
+            &AuditQuery::new().actor("alice"),
+            ExportFormat::Csv,
+            Vec::new(),
+        )
         .await
         .unwrap();
     let text = String::from_utf8(bytes).unwrap();
     assert_eq!(written, 2);
     assert!(text.starts_with("seq,"), "{text}");
-    assert_eq!(csv::Reader::from_reader(text.as_bytes()).records().count(), 2);
+    assert_eq!(
+        csv::Reader::from_reader(text.as_bytes()).records().count(),
+        2
+    );
 }

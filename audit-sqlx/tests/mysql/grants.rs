@@ -41,7 +41,7 @@ pub async fn app_store(url: &str, owner: &MySqlStore) -> (MySqlStore, String) {
     let store = MySqlStore::connect_with(
         MySqlOptions::new(&app_url)
             .database(owner.database().expect("own database"))
-            .unwrap()
+            .expect("a valid name")
             .migrate(false),
     )
     .await
@@ -63,7 +63,12 @@ async fn app_user_with_the_documented_grants_can_append_and_read() {
     let (app, _) = app_store(&url, &owner).await;
     app.append(&events(3..5)).await.unwrap();
     assert_eq!(app.count(&AuditQuery::new()).await.unwrap(), 5);
-    assert!(app.verify(Default::default(), None).await.unwrap().is_valid());
+    assert!(
+        app.verify(Default::default(), None)
+            .await
+            .unwrap()
+            .is_valid()
+    );
 }
 
 #[tokio::test]

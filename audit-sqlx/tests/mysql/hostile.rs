@@ -19,10 +19,18 @@ use crate::grants::app_user;
 async fn round_trip(tag: &str, event: AuditEvent) -> AuditEvent {
     let url = mysql_url().expect("checked by the caller");
     let store = fresh_store(&url, tag).await;
-    let pos = store.append(std::slice::from_ref(&event)).await.unwrap();
-    let stored = store.get(pos[0].seq).await.unwrap().unwrap();
+    let pos = store
+        .append(std::slice::from_ref(&event))
+        .await
+        .expect("the event is stored");
+    let stored = store
+        .get(pos[0].seq)
+        .await
+        .expect("read back")
+        .expect("the event is there");
     assert_chain_links(&all_records(&store).await, &ChainHasher::sha256());
-    assert!(store.verify(VerifyScope::All, None).await.unwrap().is_valid());
+    let report = store.verify(VerifyScope::All, None).await.expect("verify");
+    assert!(report.is_valid(), "{report:?}");
     stored.event
 }
 
@@ -88,7 +96,9 @@ async fn text_at_every_length_limit_round_trips() {
         .tenant(fill(MAX_ID_LEN))
         .metadata(big_metadata)
         .build();
-    event.validate().expect("the event is at, not over, the limits");
+    event
+        .validate()
+        .expect("the event is at, not over, the limits");
     assert_eq!(round_trip("limits", event.clone()).await, event);
 }
 
@@ -114,8 +124,10 @@ async fn deeper_metadata_is_refused_before_anything_is_written() {
 async fn float_and_huge_numbers_in_metadata_hash_to_what_is_stored() {
     let _url = require_mysql!();
     let event = AuditEvent::builder("A")
-        .metadata(json!({"big": 1e16, "tiny": 1.5e-7, "negzero": -0.0, "huge": 1e300,
-                         "u64": u64::MAX, "i64": i64::MIN, "ratio": 0.1}))
+        .metadata(
+            json!({"big": 1e16, "tiny": 1.5e-7, "negzero": -0.0, "huge": 1e300,
+                         "u64": u64::MAX, "i64": i64::MIN, "ratio": 0.1}),
+        )
         .build();
     assert_eq!(round_trip("numbers", event.clone()).await, event);
 }
@@ -159,7 +171,9 @@ async fn trailing_spaces_and_case_tell_values_apart() {
 #[tokio::test]
 async fn microsecond_times_before_1970_round_trip() {
     let _url = require_mysql!();
-    let at = chrono::Utc.with_ymd_and_hms(1969, 7, 20, 20, 17, 40).unwrap()
+    let at = chrono::Utc
+        .with_ymd_and_hms(1969, 7, 20, 20, 17, 40)
+        .unwrap()
         + chrono::Duration::microseconds(123_456);
     let event = AuditEvent::builder("A").occurred_at(at).build();
     assert_eq!(round_trip("oldtime", event.clone()).await, event);
@@ -169,11 +183,19 @@ async fn microsecond_times_before_1970_round_trip() {
 async fn times_datetime_cannot_hold_are_refused_before_anything_is_written() {
     let url = require_mysql!();
     let store = fresh_store(&url, "badtime").await;
-    let ancient = chrono::Utc.with_ymd_and_hms(999, 12, 31, 23, 59, 59).unwrap();
+    let ancient = chrono::Utc
+        .with_ymd_and_hms(999, 12, 31, 23, 59, 59)
+        .unwrap();
     let bad = AuditEvent::builder("A").occurred_at(ancient).build();
     let err = store.append(&[event(0), bad]).await.unwrap_err();
     assert!(
-        matches!(err, Error::Unstorable { field: "occurred_at", .. }),
+        matches!(
+            err,
+            Error::Unstorable {
+                field: "occurred_at",
+                ..
+            }
+        ),
         "{err}"
     );
     assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), 0);

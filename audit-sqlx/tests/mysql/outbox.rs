@@ -66,11 +66,13 @@ async fn outbox_event_is_atomic_with_the_callers_own_write() {
     let mut conn = connect(&url).await;
     for (id, commit) in [("b-1", true), ("b-2", false)] {
         let mut tx = conn.begin().await.unwrap();
-        query::<MySql>(AssertSqlSafe(format!("INSERT INTO {bookings} (id) VALUES (?)")))
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        query::<MySql>(AssertSqlSafe(format!(
+            "INSERT INTO {bookings} (id) VALUES (?)"
+        )))
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
         let event = AuditEvent::builder("FTMS_BOOKING_CREATED")
             .entity("booking", id)
             .build();
@@ -88,12 +90,11 @@ async fn outbox_event_is_atomic_with_the_callers_own_write() {
         .filter_map(|r| r.event.entity_id)
         .collect();
     assert_eq!(ids, vec!["b-1"]);
-    let kept: Vec<String> = query_scalar::<MySql, String>(AssertSqlSafe(format!(
-        "SELECT id FROM {bookings}"
-    )))
-    .fetch_all(&mut conn)
-    .await
-    .unwrap();
+    let kept: Vec<String> =
+        query_scalar::<MySql, String>(AssertSqlSafe(format!("SELECT id FROM {bookings}")))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
     assert_eq!(kept, vec!["b-1"]);
 }
 

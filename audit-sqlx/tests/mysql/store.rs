@@ -113,7 +113,10 @@ async fn cidr_filter_is_exact_for_ipv4_ipv6_and_mapped_addresses() {
         }
     };
     assert_eq!(ips("10.0.0.0/8").await, vec!["10.255.255.255", "10.1.2.3"]);
-    assert_eq!(ips("::/0").await, vec!["2001:db8::7", "a00::1", "::ffff:10.1.1.1"]);
+    assert_eq!(
+        ips("::/0").await,
+        vec!["2001:db8::7", "a00::1", "::ffff:10.1.1.1"]
+    );
     assert_eq!(ips("::ffff:0:0/96").await, vec!["::ffff:10.1.1.1"]);
     assert_eq!(ips("0.0.0.0/0").await.len(), 3);
 }
@@ -189,10 +192,17 @@ async fn stores_connecting_at_once_migrate_once() {
 async fn connecting_without_migrations_to_an_empty_database_is_a_schema_error() {
     let url = require_mysql!();
     let name = unique_name("nomigrate");
-    exec(&url, &format!("CREATE DATABASE {name}")).await.unwrap();
-    let err = MySqlStore::connect_with(MySqlOptions::new(&url).database(&name).unwrap().migrate(false))
+    exec(&url, &format!("CREATE DATABASE {name}"))
         .await
-        .unwrap_err();
+        .unwrap();
+    let err = MySqlStore::connect_with(
+        MySqlOptions::new(&url)
+            .database(&name)
+            .unwrap()
+            .migrate(false),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, Error::Schema(_)), "{err}");
 }
 
@@ -223,7 +233,11 @@ async fn names_that_need_quoting_are_refused() {
         ));
     }
     let long = "p".repeat(48);
-    assert!(MySqlOptions::new("mysql://x@127.0.0.1/x").table_prefix(&long).is_err());
+    assert!(
+        MySqlOptions::new("mysql://x@127.0.0.1/x")
+            .table_prefix(&long)
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -250,7 +264,13 @@ async fn retention_removes_an_old_prefix_and_the_rest_still_verifies() {
     assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), 3);
     let verified = store.verify(VerifyScope::All, None).await.unwrap();
     assert!(verified.is_valid(), "{verified:?}");
-    assert!(store.verify(VerifyScope::Range { from: 6, to: 8 }, None).await.unwrap().is_valid());
+    assert!(
+        store
+            .verify(VerifyScope::Range { from: 6, to: 8 }, None)
+            .await
+            .unwrap()
+            .is_valid()
+    );
 }
 
 #[tokio::test]
@@ -300,5 +320,8 @@ async fn verify_reports_a_row_that_no_longer_decodes_as_modified() {
     .await;
     let report = store.verify(VerifyScope::All, None).await.unwrap();
     let fault = report.fault.expect("tampering detected");
-    assert_eq!((fault.seq, fault.kind), (4, audit_core::chain::FaultKind::Modified));
+    assert_eq!(
+        (fault.seq, fault.kind),
+        (4, audit_core::chain::FaultKind::Modified)
+    );
 }

@@ -102,4 +102,3 @@ pub fn assert_chain_links(records: &[StoredEvent], hasher: &ChainHasher) {
         prev = r.hash;
     }
 }
-
