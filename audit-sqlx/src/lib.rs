@@ -185,7 +185,7 @@ pub use retention::PurgeReport;
 #[cfg(feature = "mysql")]
 pub use mysql::{MySqlOptions, MySqlStore};
 #[cfg(feature = "postgres")]
-pub use postgres::{InsertMode, PgStore, PgOptions, SCHEMA_VERSION, SchemaName};
+pub use postgres::{InsertMode, PgOptions, PgStore, SCHEMA_VERSION, SchemaName};
 
 /// The sqlx MySQL driver this crate is built on, for callers' own connections
 /// ([`MySqlStore::record_in`] takes a `&mut MySqlConnection`).

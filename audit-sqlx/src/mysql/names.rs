@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sqlx_core::sql_str::{AssertSqlSafe, SqlSafeStr, SqlStr};
 
-use crate::fields::EVENT_COLUMNS;
+use crate::fields::event_columns;
 use crate::ident::NameRule;
 
 /// The longest table suffix the store uses (`schema_migrations`) must fit MySQL's 64-byte
@@ -99,6 +99,7 @@ impl Sql {
         let anchors = names.table("anchors");
         let outbox = names.table("outbox");
         let rejected = names.table("outbox_rejected");
+        let columns = event_columns();
         Self {
             lock_head: sql(format!(
                 "SELECT seq, hash, algorithm FROM {head} WHERE singleton = 1 FOR UPDATE"
@@ -107,13 +108,11 @@ impl Sql {
                 "UPDATE {head} SET seq = ?, hash = ?, algorithm = ? WHERE singleton = 1"
             )),
             head: sql(format!("SELECT seq, hash FROM {head} WHERE singleton = 1")),
-            insert_prefix: format!("INSERT INTO {events} ({EVENT_COLUMNS}) VALUES "),
+            insert_prefix: format!("INSERT INTO {events} ({columns}) VALUES "),
             max_seq: sql(format!("SELECT MAX(seq) FROM {events}")),
-            get: sql(format!(
-                "SELECT {EVENT_COLUMNS} FROM {events} WHERE seq = ?"
-            )),
+            get: sql(format!("SELECT {columns} FROM {events} WHERE seq = ?")),
             scan: sql(format!(
-                "SELECT {EVENT_COLUMNS} FROM {events} WHERE seq > ? AND seq <= ? \
+                "SELECT {columns} FROM {events} WHERE seq > ? AND seq <= ? \
                  ORDER BY seq LIMIT ?"
             )),
             hash_at: sql(format!("SELECT hash FROM {events} WHERE seq = ?")),

@@ -14,10 +14,10 @@ use sqlx_core::query_scalar::query_scalar;
 use sqlx_core::row::Row;
 use sqlx_mysql::MySql;
 
-use super::row::{datetime, ip_bytes};
+use super::row::{MySqlColumns, datetime, ip_bytes};
 use super::store::MySqlStore;
 use crate::error::{Error, Result};
-use crate::fields::{EVENT_COLUMNS, read_fields};
+use crate::fields::{event_columns, read_row};
 use crate::filters::{FilterSql, push_filters, push_page};
 use crate::read::{self, ReadBackend, audit_store_through_read_backend};
 
@@ -81,14 +81,18 @@ impl ReadBackend for MySqlStore {
 
     async fn page(&self, q: &AuditQuery) -> Result<Page> {
         let mut b = QueryBuilder::<MySql>::new(format!(
-            "SELECT {EVENT_COLUMNS} FROM {}",
+            "SELECT {} FROM {}",
+            event_columns(),
             self.inner.sql.events
         ));
         push_filters::<_, MySqlFilters>(&mut b, q, true);
         push_page(&mut b, q);
         let mut conn = self.inner.db.acquire().await?;
         let rows = b.build().fetch_all(&mut *conn).await?;
-        let events = rows.iter().map(read_fields).collect::<Result<Vec<_>>>()?;
+        let events = rows
+            .iter()
+            .map(|r| read_row(MySqlColumns(r)))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_fetched(events, q.page_size()))
     }
 
@@ -134,7 +138,7 @@ impl ReadBackend for MySqlStore {
             .bind(seq)
             .fetch_optional(&mut *conn)
             .await?;
-        row.as_ref().map(read_fields).transpose()
+        row.as_ref().map(|r| read_row(MySqlColumns(r))).transpose()
     }
 
     async fn hash_at(&self, seq: u64) -> Result<Option<ChainHash>> {
@@ -169,7 +173,7 @@ impl ReadBackend for MySqlStore {
             .bind(limit)
             .fetch_all(&mut *conn)
             .await?;
-        Ok(rows.iter().map(read_fields).collect())
+        Ok(rows.iter().map(|r| read_row(MySqlColumns(r))).collect())
     }
 
     async fn head_row(&self) -> Result<(u64, ChainHash)> {

@@ -12,7 +12,9 @@ use sqlx_core::row::Row;
 use sqlx_mysql::{MySql, MySqlArguments, MySqlRow};
 use uuid::Uuid;
 
-use crate::fields::{FieldSink, FieldSource};
+use audit_core::fields::{Field, FieldReader};
+
+use crate::fields::{ChainRow, ColumnSink, column_of};
 
 /// A time as a `DATETIME` parameter. Not `DateTime<Utc>` itself: the driver sends that as a
 /// `TIMESTAMP`, which the server turns into NULL before 1970 (measured).
@@ -38,43 +40,52 @@ fn ip_from_bytes(bytes: &[u8]) -> Result<IpAddr, String> {
     }
 }
 
-fn get<'r, T>(row: &'r MySqlRow, i: usize) -> Result<T, String>
-where
-    T: sqlx_core::decode::Decode<'r, MySql> + sqlx_core::types::Type<MySql>,
-{
-    row.try_get(i).map_err(|err| err.to_string())
+/// A row selected with [`event_columns`](crate::fields::event_columns).
+pub(crate) struct MySqlColumns<'r>(pub &'r MySqlRow);
+
+impl MySqlColumns<'_> {
+    fn get<'r, T>(&'r self, column: usize) -> Result<T, String>
+    where
+        T: sqlx_core::decode::Decode<'r, MySql> + sqlx_core::types::Type<MySql>,
+    {
+        self.0.try_get(column).map_err(|err| err.to_string())
+    }
 }
 
-impl FieldSource for MySqlRow {
-    fn seq(&self, i: usize) -> Result<u64, String> {
-        get(self, i)
+impl FieldReader for MySqlColumns<'_> {
+    type Error = String;
+
+    fn id(&mut self, field: Field) -> Result<Uuid, String> {
+        self.get(column_of(field))
     }
 
-    fn id(&self, i: usize) -> Result<Uuid, String> {
-        get(self, i)
+    fn time(&mut self, field: Field) -> Result<DateTime<Utc>, String> {
+        self.get(column_of(field))
     }
 
-    fn time(&self, i: usize) -> Result<DateTime<Utc>, String> {
-        get(self, i)
+    fn text(&mut self, field: Field) -> Result<Option<String>, String> {
+        self.get(column_of(field))
     }
 
-    fn text(&self, i: usize) -> Result<Option<String>, String> {
-        get(self, i)
-    }
-
-    fn ip(&self, i: usize) -> Result<Option<IpAddr>, String> {
-        get::<Option<Vec<u8>>>(self, i)?
+    fn ip(&mut self, field: Field) -> Result<Option<IpAddr>, String> {
+        self.get::<Option<Vec<u8>>>(column_of(field))?
             .map(|b| ip_from_bytes(&b))
             .transpose()
     }
 
-    fn json(&self, i: usize) -> Result<Value, String> {
-        let text: String = get(self, i)?;
-        serde_json::from_str(&text).map_err(|err| format!("metadata: {err}"))
+    fn json(&mut self, field: Field) -> Result<Value, String> {
+        let text: String = self.get(column_of(field))?;
+        serde_json::from_str(&text).map_err(|err| err.to_string())
+    }
+}
+
+impl ChainRow for MySqlColumns<'_> {
+    fn seq(&self) -> Result<u64, String> {
+        self.get(0)
     }
 
-    fn bytes(&self, i: usize) -> Result<Vec<u8>, String> {
-        get(self, i)
+    fn bytes(&self, column: usize) -> Result<Vec<u8>, String> {
+        self.get(column)
     }
 }
 
@@ -97,7 +108,7 @@ impl Binder {
     }
 }
 
-impl FieldSink for Binder {
+impl ColumnSink for Binder {
     fn seq(&mut self, seq: u64) {
         self.add(seq);
     }

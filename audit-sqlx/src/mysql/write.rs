@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::names::Sql;
 use super::row::Binder;
 use crate::error::{Error, Result};
-use crate::fields::{EVENT_COLUMN_COUNT, write_fields};
+use crate::fields::{EVENT_COLUMN_COUNT, write_columns};
 use crate::link::{Head, Linked};
 use crate::prepared::{Chained, Prepared};
 
@@ -211,7 +211,7 @@ async fn insert_chunk(conn: &mut MySqlConnection, sql: &Sql, rows: &[Chained<'_>
             text.push_str(", ");
         }
         text.push_str(&group);
-        write_fields(row, &mut binder);
+        write_columns(row, &mut binder);
     }
     if let Some(err) = binder.error {
         return Err(Error::Database(sqlx_core::Error::Encode(err)));

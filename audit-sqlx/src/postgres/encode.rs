@@ -6,7 +6,7 @@ use audit_core::chain::ChainHash;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::fields::{EVENT_COLUMN_COUNT, FieldSink, write_fields};
+use crate::fields::{ColumnSink, EVENT_COLUMN_COUNT, write_columns};
 use crate::metadata::{MetadataRules, NumberForm, SERDE_MAX_DEPTH};
 use crate::prepared::{Chained, StorageRules};
 
@@ -24,7 +24,7 @@ pub(crate) const PG_RULES: StorageRules = StorageRules {
 const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
 
 /// The binary `COPY` stream for `rows` (header, tuples, trailer), in
-/// [`EVENT_COLUMNS`](crate::fields::EVENT_COLUMNS) order.
+/// [`event_columns`](crate::fields::event_columns) order.
 pub(crate) fn copy_binary(rows: &[Chained<'_>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(19 + rows.len() * 420 + 2);
     out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
@@ -35,7 +35,7 @@ pub(crate) fn copy_binary(rows: &[Chained<'_>]) -> Vec<u8> {
         tuple
             .0
             .extend_from_slice(&(EVENT_COLUMN_COUNT as i16).to_be_bytes());
-        write_fields(r, &mut tuple);
+        write_columns(r, &mut tuple);
     }
     out.extend_from_slice(&(-1i16).to_be_bytes());
     out
@@ -56,7 +56,7 @@ impl CopyTuple<'_> {
     }
 }
 
-impl FieldSink for CopyTuple<'_> {
+impl ColumnSink for CopyTuple<'_> {
     fn seq(&mut self, seq: u64) {
         self.field(&(seq as i64).to_be_bytes());
     }

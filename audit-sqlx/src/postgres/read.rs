@@ -14,9 +14,10 @@ use sqlx_core::query_scalar::query_scalar;
 use sqlx_core::row::Row;
 use sqlx_postgres::Postgres;
 
+use super::row::PgColumns;
 use super::store::PgStore;
 use crate::error::{Error, Result};
-use crate::fields::{EVENT_COLUMNS, read_fields};
+use crate::fields::{event_columns, read_row};
 use crate::filters::{FilterSql, push_filters, push_page};
 use crate::read::{self, ReadBackend, audit_store_through_read_backend};
 
@@ -61,13 +62,17 @@ impl ReadBackend for PgStore {
 
     async fn page(&self, q: &AuditQuery) -> Result<Page> {
         let mut b = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {EVENT_COLUMNS} FROM {}",
+            "SELECT {} FROM {}",
+            event_columns(),
             self.inner.sql.events
         ));
         push_filters::<_, PgFilters>(&mut b, q, true);
         push_page(&mut b, q);
         let rows = b.build().fetch_all(&self.inner.pool).await?;
-        let events = rows.iter().map(read_fields).collect::<Result<Vec<_>>>()?;
+        let events = rows
+            .iter()
+            .map(|r| read_row(PgColumns(r)))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_fetched(events, q.page_size()))
     }
 
@@ -117,7 +122,7 @@ impl ReadBackend for PgStore {
             .bind(seq)
             .fetch_optional(&self.inner.pool)
             .await?;
-        row.as_ref().map(read_fields).transpose()
+        row.as_ref().map(|r| read_row(PgColumns(r))).transpose()
     }
 
     async fn hash_at(&self, seq: u64) -> Result<Option<ChainHash>> {
@@ -153,7 +158,7 @@ impl ReadBackend for PgStore {
             .bind(i64::from(limit))
             .fetch_all(&self.inner.pool)
             .await?;
-        Ok(rows.iter().map(read_fields).collect())
+        Ok(rows.iter().map(|r| read_row(PgColumns(r))).collect())
     }
 
     async fn head_row(&self) -> Result<(u64, ChainHash)> {

@@ -2,50 +2,59 @@
 
 use std::net::IpAddr;
 
+use audit_core::fields::{Field, FieldReader};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx_core::row::Row;
 use sqlx_core::types::Json;
-use sqlx_postgres::PgRow;
+use sqlx_postgres::{PgRow, Postgres};
 use uuid::Uuid;
 
-use crate::fields::FieldSource;
+use crate::fields::{ChainRow, column_of};
 
-fn get<'r, T>(row: &'r PgRow, i: usize) -> Result<T, String>
-where
-    T: sqlx_core::decode::Decode<'r, sqlx_postgres::Postgres>
-        + sqlx_core::types::Type<sqlx_postgres::Postgres>,
-{
-    row.try_get(i).map_err(|err| err.to_string())
+/// A row selected with [`event_columns`](crate::fields::event_columns).
+pub(crate) struct PgColumns<'r>(pub &'r PgRow);
+
+impl PgColumns<'_> {
+    fn get<'r, T>(&'r self, column: usize) -> Result<T, String>
+    where
+        T: sqlx_core::decode::Decode<'r, Postgres> + sqlx_core::types::Type<Postgres>,
+    {
+        self.0.try_get(column).map_err(|err| err.to_string())
+    }
 }
 
-impl FieldSource for PgRow {
-    fn seq(&self, i: usize) -> Result<u64, String> {
-        let raw: i64 = get(self, i)?;
+impl FieldReader for PgColumns<'_> {
+    type Error = String;
+
+    fn id(&mut self, field: Field) -> Result<Uuid, String> {
+        self.get(column_of(field))
+    }
+
+    fn time(&mut self, field: Field) -> Result<DateTime<Utc>, String> {
+        self.get(column_of(field))
+    }
+
+    fn text(&mut self, field: Field) -> Result<Option<String>, String> {
+        self.get(column_of(field))
+    }
+
+    fn ip(&mut self, field: Field) -> Result<Option<IpAddr>, String> {
+        self.get(column_of(field))
+    }
+
+    fn json(&mut self, field: Field) -> Result<Value, String> {
+        self.get::<Json<Value>>(column_of(field)).map(|Json(v)| v)
+    }
+}
+
+impl ChainRow for PgColumns<'_> {
+    fn seq(&self) -> Result<u64, String> {
+        let raw: i64 = self.get(0)?;
         u64::try_from(raw).map_err(|_| format!("negative seq {raw}"))
     }
 
-    fn id(&self, i: usize) -> Result<Uuid, String> {
-        get(self, i)
-    }
-
-    fn time(&self, i: usize) -> Result<DateTime<Utc>, String> {
-        get(self, i)
-    }
-
-    fn text(&self, i: usize) -> Result<Option<String>, String> {
-        get(self, i)
-    }
-
-    fn ip(&self, i: usize) -> Result<Option<IpAddr>, String> {
-        get(self, i)
-    }
-
-    fn json(&self, i: usize) -> Result<Value, String> {
-        get::<Json<Value>>(self, i).map(|Json(v)| v)
-    }
-
-    fn bytes(&self, i: usize) -> Result<Vec<u8>, String> {
-        get(self, i)
+    fn bytes(&self, column: usize) -> Result<Vec<u8>, String> {
+        self.get(column)
     }
 }

@@ -5,8 +5,33 @@ use std::sync::Arc;
 use sqlx_core::sql_str::{AssertSqlSafe, SqlSafeStr, SqlStr};
 
 use crate::error::Result;
-use crate::fields::EVENT_COLUMNS;
+use audit_core::fields::{Field, FieldKind};
+
+use crate::fields::event_columns;
 use crate::ident::NameRule;
+
+/// The PostgreSQL type of a field's column (and of its `UNNEST` array's elements).
+pub(crate) fn column_type(kind: FieldKind) -> &'static str {
+    match kind {
+        FieldKind::Id => "uuid",
+        FieldKind::Time => "timestamptz",
+        FieldKind::Ip => "inet",
+        FieldKind::Json => "jsonb",
+        FieldKind::Text { .. } => "text",
+    }
+}
+
+/// `$1::bigint[], $2::uuid[], …`: the `UNNEST` arguments for every column.
+fn unnest_params() -> String {
+    let types = std::iter::once("bigint")
+        .chain(Field::ALL.iter().map(|f| column_type(f.kind())))
+        .chain(["bytea", "bytea"]);
+    types
+        .enumerate()
+        .map(|(i, ty)| format!("${}::{ty}[]", i + 1))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// A validated PostgreSQL schema name: only `[a-z_][a-z0-9_]{0,62}`, not starting with `pg_`,
 /// so it can be spliced into SQL text without quoting surprises (schema names cannot be bind
@@ -78,6 +103,7 @@ impl Sql {
     pub fn new(schema: SchemaName) -> Self {
         let s = schema.quoted();
         let events = format!("{s}.audit_events");
+        let columns = event_columns();
         Self {
             lock_head: sql(format!(
                 "SELECT seq, hash, algorithm FROM {s}.audit_chain_head WHERE singleton FOR UPDATE"
@@ -86,18 +112,13 @@ impl Sql {
                 "UPDATE {s}.audit_chain_head SET seq = $1, hash = $2, algorithm = $3 WHERE singleton"
             )),
             copy_in: sql(format!(
-                "COPY {events} ({EVENT_COLUMNS}) FROM STDIN (FORMAT binary)"
+                "COPY {events} ({columns}) FROM STDIN (FORMAT binary)"
             )),
             insert_unnest: sql(format!(
-                "INSERT INTO {events} ({EVENT_COLUMNS}) SELECT * FROM UNNEST(\
-                 $1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], \
-                 $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-                 $13::inet[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], \
-                 $19::text[]::jsonb[], $20::bytea[], $21::bytea[])"
+                "INSERT INTO {events} ({columns}) SELECT * FROM UNNEST({params})",
+                params = unnest_params()
             )),
-            get: sql(format!(
-                "SELECT {EVENT_COLUMNS} FROM {events} WHERE seq = $1"
-            )),
+            get: sql(format!("SELECT {columns} FROM {events} WHERE seq = $1")),
             find_ids: sql(format!(
                 "SELECT id, seq, hash FROM {events} WHERE id = ANY($1)"
             )),
@@ -105,7 +126,7 @@ impl Sql {
                 "SELECT seq, hash FROM {s}.audit_chain_head WHERE singleton"
             )),
             scan: sql(format!(
-                "SELECT {EVENT_COLUMNS} FROM {events} WHERE seq > $1 AND seq <= $2 \
+                "SELECT {columns} FROM {events} WHERE seq > $1 AND seq <= $2 \
                  ORDER BY seq LIMIT $3"
             )),
             latest_anchor: sql(format!(

@@ -15,9 +15,11 @@ use uuid::Uuid;
 use super::encode::copy_binary;
 use super::schema::Sql;
 use crate::error::{Error, Result};
-use crate::fields::{FieldSink, write_fields};
 use crate::link::{Head, Linked};
 use crate::prepared::{Chained, Prepared};
+use audit_core::fields::{Field, FieldKind, FieldValue};
+use serde_json::Value;
+use sqlx_core::types::Json;
 
 /// Whether [`append`] looks up the batch's ids before inserting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,88 +144,74 @@ async fn stored_positions(
     Ok(known)
 }
 
-/// The batch as one array per column (`UNNEST`'s parameters).
-#[derive(Default)]
-struct Columns {
-    seq: Vec<i64>,
-    id: Vec<Uuid>,
-    at: Vec<DateTime<Utc>>,
-    /// The text columns, in table order; `next_text` says which one the walk is at.
-    texts: Vec<Vec<Option<String>>>,
-    next_text: usize,
-    ip: Vec<Option<IpAddr>>,
-    metadata: Vec<String>,
-    hashes: [Vec<Vec<u8>>; 2],
-    next_hash: usize,
+/// One column of an `UNNEST` insert, as an array parameter.
+enum Column<'a> {
+    Id(Vec<Uuid>),
+    Time(Vec<DateTime<Utc>>),
+    Text(Vec<Option<&'a str>>),
+    Ip(Vec<Option<IpAddr>>),
+    Json(Vec<Json<&'a Value>>),
 }
 
-impl FieldSink for Columns {
-    fn seq(&mut self, seq: u64) {
-        self.seq.push(seq as i64);
-        self.next_text = 0;
-        self.next_hash = 0;
-    }
-
-    fn id(&mut self, id: &Uuid) {
-        self.id.push(*id);
-    }
-
-    fn time(&mut self, at: &DateTime<Utc>) {
-        self.at.push(*at);
-    }
-
-    fn text(&mut self, text: Option<&str>) {
-        if self.texts.len() <= self.next_text {
-            self.texts.push(Vec::new());
+impl<'a> Column<'a> {
+    fn new(kind: FieldKind, n: usize) -> Self {
+        match kind {
+            FieldKind::Id => Column::Id(Vec::with_capacity(n)),
+            FieldKind::Time => Column::Time(Vec::with_capacity(n)),
+            FieldKind::Text { .. } => Column::Text(Vec::with_capacity(n)),
+            FieldKind::Ip => Column::Ip(Vec::with_capacity(n)),
+            FieldKind::Json => Column::Json(Vec::with_capacity(n)),
         }
-        self.texts[self.next_text].push(text.map(str::to_owned));
-        self.next_text += 1;
     }
 
-    fn ip(&mut self, ip: Option<IpAddr>) {
-        self.ip.push(ip);
-    }
-
-    fn json(&mut self, json: &str) {
-        self.metadata.push(json.to_owned());
-    }
-
-    fn hash(&mut self, hash: &ChainHash) {
-        self.hashes[self.next_hash].push(hash.as_bytes().to_vec());
-        self.next_hash += 1;
+    fn push(&mut self, field: Field, value: FieldValue<'a>) -> Result<()> {
+        match (self, value) {
+            (Column::Id(v), FieldValue::Id(id)) => v.push(*id),
+            (Column::Time(v), FieldValue::Time(at)) => v.push(at),
+            (Column::Text(v), FieldValue::Text(text)) => v.push(text),
+            (Column::Ip(v), FieldValue::Ip(ip)) => v.push(ip),
+            (Column::Json(v), FieldValue::Json(json)) => v.push(Json(json)),
+            // Unreachable while `Field::kind` describes `Field::value` (audit-core tests it);
+            // refused rather than skipped, as `UNNEST` would pad a short array with NULLs.
+            _ => {
+                return Err(Error::Schema(format!(
+                    "{} holds a value of another kind than its column",
+                    field.name()
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
 async fn insert_unnest(conn: &mut PgConnection, sql: &Sql, rows: &[Chained<'_>]) -> Result<()> {
-    let mut c = Columns::default();
+    let n = rows.len();
+    let mut seq = Vec::with_capacity(n);
+    let mut columns: Vec<Column<'_>> = Field::ALL
+        .iter()
+        .map(|f| Column::new(f.kind(), n))
+        .collect();
+    let mut prev_hash = Vec::with_capacity(n);
+    let mut hash = Vec::with_capacity(n);
     for r in rows {
-        write_fields(r, &mut c);
+        seq.push(r.seq as i64);
+        for (column, field) in columns.iter_mut().zip(Field::ALL) {
+            column.push(field, field.value(&r.row.event))?;
+        }
+        prev_hash.push(r.prev_hash.as_bytes().to_vec());
+        hash.push(r.hash.as_bytes().to_vec());
     }
-    let Columns {
-        seq,
-        id,
-        at,
-        texts,
-        ip,
-        metadata,
-        hashes: [prev_hash, hash],
-        ..
-    } = c;
-    let mut texts = texts.into_iter();
-    let mut text = || texts.next().unwrap_or_default();
-    // Table order: seq, id, occurred_at, 9 text columns, ip, 5 text columns, metadata, hashes.
-    let mut q = query::<Postgres>(sql.insert_unnest.clone())
-        .bind(seq)
-        .bind(id)
-        .bind(at);
-    for _ in 0..9 {
-        q = q.bind(text());
+    let mut insert = query::<Postgres>(sql.insert_unnest.clone()).bind(seq);
+    for column in columns {
+        insert = match column {
+            Column::Id(v) => insert.bind(v),
+            Column::Time(v) => insert.bind(v),
+            Column::Text(v) => insert.bind(v),
+            Column::Ip(v) => insert.bind(v),
+            Column::Json(v) => insert.bind(v),
+        };
     }
-    q = q.bind(ip);
-    for _ in 0..5 {
-        q = q.bind(text());
-    }
-    q.bind(metadata)
+    insert
         .bind(prev_hash)
         .bind(hash)
         .execute(&mut *conn)
