@@ -10,6 +10,12 @@ use audit_core::StoredEvent;
 use audit_core::chain::ChainHash;
 use audit_core::fields::{self, Field, FieldReader, FieldValue};
 use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx_core::column::ColumnIndex;
+use sqlx_core::database::Database;
+use sqlx_core::decode::Decode;
+use sqlx_core::row::Row;
+use sqlx_core::types::Type;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
@@ -62,23 +68,81 @@ pub(crate) fn write_columns(row: &Chained<'_>, sink: &mut impl ColumnSink) {
     sink.hash(&row.hash);
 }
 
-/// A backend's row selected with [`event_columns`]: its event fields through
-/// [`FieldReader`] (by [`column_of`]), and the chain's own columns by index.
-pub(crate) trait ChainRow: FieldReader<Error = String> {
-    fn seq(&self) -> Result<u64, String>;
-    fn bytes(&self, column: usize) -> Result<Vec<u8>, String>;
+/// What a backend decodes its own way from a row selected with [`event_columns`]: the
+/// integer type of `seq`, how it stores IPs and JSON. The rest is decoded here, once.
+pub(crate) trait RowCodec: Row {
+    fn seq_at(&self, column: usize) -> Result<u64, String>;
+    fn ip_at(&self, column: usize) -> Result<Option<IpAddr>, String>;
+    fn json_at(&self, column: usize) -> Result<Value, String>;
+}
+
+/// The types every backend decodes the same way.
+pub(crate) trait PlainColumns<DB: Database>: for<'r> Decode<'r, DB> + Type<DB> {}
+
+impl<DB: Database, T: for<'r> Decode<'r, DB> + Type<DB>> PlainColumns<DB> for T {}
+
+/// Reads `row`'s column `i` as a `T`, the error as text.
+pub(crate) fn column<R, T>(row: &R, i: usize) -> Result<T, String>
+where
+    R: Row,
+    T: PlainColumns<R::Database>,
+    usize: ColumnIndex<R>,
+{
+    row.try_get(i).map_err(|err| err.to_string())
+}
+
+/// A row's event fields, through the one field table's [`FieldReader`].
+struct Columns<'r, R>(&'r R);
+
+impl<R> FieldReader for Columns<'_, R>
+where
+    R: RowCodec,
+    usize: ColumnIndex<R>,
+    Uuid: PlainColumns<R::Database>,
+    DateTime<Utc>: PlainColumns<R::Database>,
+    Option<String>: PlainColumns<R::Database>,
+{
+    type Error = String;
+
+    fn id(&mut self, field: Field) -> Result<Uuid, String> {
+        column(self.0, column_of(field))
+    }
+
+    fn time(&mut self, field: Field) -> Result<DateTime<Utc>, String> {
+        column(self.0, column_of(field))
+    }
+
+    fn text(&mut self, field: Field) -> Result<Option<String>, String> {
+        column(self.0, column_of(field))
+    }
+
+    fn ip(&mut self, field: Field) -> Result<Option<IpAddr>, String> {
+        self.0.ip_at(column_of(field))
+    }
+
+    fn json(&mut self, field: Field) -> Result<Value, String> {
+        self.0.json_at(column_of(field))
+    }
 }
 
 /// Decodes a row selected with [`event_columns`]; a row that does not decode (altered outside
 /// the library) is [`Error::Corrupt`] with its seq.
-pub(crate) fn read_row(mut row: impl ChainRow) -> Result<StoredEvent> {
+pub(crate) fn read_row<R>(row: &R) -> Result<StoredEvent>
+where
+    R: RowCodec,
+    usize: ColumnIndex<R>,
+    Uuid: PlainColumns<R::Database>,
+    DateTime<Utc>: PlainColumns<R::Database>,
+    Option<String>: PlainColumns<R::Database>,
+    Vec<u8>: PlainColumns<R::Database>,
+{
     let seq = row
-        .seq()
+        .seq_at(0)
         .map_err(|message| Error::Corrupt { seq: 0, message })?;
     let corrupt = |message: String| Error::Corrupt { seq, message };
-    let event = fields::read_event(&mut row).map_err(|err| corrupt(err.to_string()))?;
+    let event = fields::read_event(&mut Columns(row)).map_err(|err| corrupt(err.to_string()))?;
     let hash = |i: usize, name: &str| -> Result<ChainHash> {
-        let bytes = row.bytes(i).map_err(corrupt)?;
+        let bytes: Vec<u8> = column(row, i).map_err(corrupt)?;
         ChainHash::from_slice(&bytes).map_err(|err| corrupt(format!("{name}: {err}")))
     };
     Ok(StoredEvent {

@@ -1,13 +1,15 @@
 //! The `WHERE` clause of the shared [`AuditQuery`] model, written once for every backend;
 //! the three filters whose SQL differs between databases come from a [`FilterSql`].
 
-use audit_core::query::{ActionFilter, AuditQuery, Order};
+use audit_core::query::{ActionFilter, AuditQuery, CountBy, GroupCount, Order};
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use sqlx_core::database::Database;
 use sqlx_core::encode::Encode;
 use sqlx_core::query_builder::QueryBuilder;
 use sqlx_core::types::Type;
+
+use crate::fields::event_columns;
 
 /// The filters each database writes its own way.
 pub(crate) trait FilterSql<DB: Database> {
@@ -19,10 +21,64 @@ pub(crate) trait FilterSql<DB: Database> {
     fn description_contains(b: &mut QueryBuilder<DB>, needle: &str);
     /// Binds a time compared with `occurred_at`.
     fn time(b: &mut QueryBuilder<DB>, at: DateTime<Utc>);
+    /// `occurred_at`'s UTC day as `YYYY-MM-DD` text.
+    const DAY: &'static str;
+}
+
+/// What a read selects from the events table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Select {
+    /// One page of `q` (its order, size and cursor): every column, one row more than the
+    /// page to know whether another follows.
+    Page,
+    /// `COUNT(*)` of the matches.
+    Count,
+    /// `(key, COUNT(*))` per group.
+    Groups(CountBy),
+}
+
+/// The whole query for `what` over `events` (the table's SQL name) with `q`'s filters.
+pub(crate) fn select<DB, F>(events: &str, q: &AuditQuery, what: Select) -> QueryBuilder<DB>
+where
+    DB: Database,
+    F: FilterSql<DB>,
+    String: for<'t> Encode<'t, DB> + Type<DB>,
+    i64: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    let head = match what {
+        Select::Page => format!("SELECT {} FROM {events}", event_columns()),
+        Select::Count => format!("SELECT COUNT(*) FROM {events}"),
+        Select::Groups(by) => {
+            let key = match by {
+                CountBy::Action => "action",
+                CountBy::Actor => "COALESCE(actor_id, '')",
+                CountBy::Day => F::DAY,
+            };
+            format!("SELECT {key} AS k, COUNT(*) FROM {events}")
+        }
+    };
+    let mut b = QueryBuilder::new(head);
+    push_filters::<DB, F>(&mut b, q, matches!(what, Select::Page));
+    match what {
+        Select::Page => push_page(&mut b, q),
+        Select::Count => {}
+        Select::Groups(_) => {
+            b.push(" GROUP BY k");
+        }
+    }
+    b
+}
+
+/// A `(key, COUNT(*))` row of [`Select::Groups`].
+pub(crate) fn group(key: String, count: i64) -> GroupCount {
+    GroupCount {
+        key,
+        count: u64::try_from(count).unwrap_or(0),
+    }
 }
 
 /// Appends ` WHERE ...` for every filter set in `q` (and the cursor when `with_cursor`).
-pub(crate) fn push_filters<DB, F>(b: &mut QueryBuilder<DB>, q: &AuditQuery, with_cursor: bool)
+fn push_filters<DB, F>(b: &mut QueryBuilder<DB>, q: &AuditQuery, with_cursor: bool)
 where
     DB: Database,
     F: FilterSql<DB>,
@@ -78,7 +134,7 @@ where
 
 /// ` ORDER BY seq ... LIMIT n + 1` for `q`'s order and page size (one row more than the page,
 /// to know whether another page follows).
-pub(crate) fn push_page<DB>(b: &mut QueryBuilder<DB>, q: &AuditQuery)
+fn push_page<DB>(b: &mut QueryBuilder<DB>, q: &AuditQuery)
 where
     DB: Database,
     i64: for<'t> Encode<'t, DB> + Type<DB>,

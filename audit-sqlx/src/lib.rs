@@ -243,6 +243,7 @@
 #[cfg(not(any(feature = "postgres", feature = "mysql")))]
 compile_error!("audit-sqlx needs a backend: enable the `postgres` or the `mysql` feature");
 
+mod append;
 mod error;
 mod fields;
 mod filters;
@@ -250,6 +251,7 @@ mod ident;
 mod link;
 mod metadata;
 mod migrations;
+mod options;
 mod prepared;
 mod read;
 mod relay;

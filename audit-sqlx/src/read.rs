@@ -188,9 +188,36 @@ pub(crate) async fn export<W: Write>(
     Ok((exporter.finish()?, written))
 }
 
-/// Implements [`AuditStore`](audit_core::AuditStore) for a store that is a [`ReadBackend`].
+/// Implements [`AuditStore`](audit_core::AuditStore) for a store that is a [`ReadBackend`],
+/// and gives it the inherent `export` and `retention_anchor`.
 macro_rules! audit_store_through_read_backend {
     ($store:ty) => {
+        impl $store {
+            /// Writes every record matching `query`'s filters to `writer` in `format`, in the
+            /// query's order, fetching [`MAX_PAGE_SIZE`](audit_core::query::MAX_PAGE_SIZE)
+            /// rows per round trip (memory stays bounded whatever the log's size). `query`'s
+            /// limit and cursor are ignored: the export covers all matches. Returns the writer
+            /// and how many records were written.
+            ///
+            /// `writer` is a blocking [`Write`](std::io::Write); give it a buffered file or an
+            /// in-memory buffer (the exporter buffers its own output as well).
+            pub async fn export<W: std::io::Write>(
+                &self,
+                query: &audit_core::query::AuditQuery,
+                format: audit_core::export::ExportFormat,
+                writer: W,
+            ) -> $crate::Result<(W, u64)> {
+                $crate::read::export(self, query, format, writer).await
+            }
+
+            /// The newest retention anchor (where purged history ended), if any.
+            pub async fn retention_anchor(
+                &self,
+            ) -> $crate::Result<Option<audit_core::chain::ChainAnchor>> {
+                $crate::read::ReadBackend::retention_anchor(self).await
+            }
+        }
+
         #[async_trait::async_trait]
         impl audit_core::AuditStore for $store {
             async fn query(

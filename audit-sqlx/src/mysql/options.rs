@@ -6,6 +6,7 @@ use audit_core::ChainHasher;
 
 use super::names::{DATABASE_NAME, Names, TABLE_PREFIX};
 use crate::error::Result;
+use crate::options::store_options;
 
 /// How to open a [`MySqlStore`](super::MySqlStore).
 ///
@@ -71,32 +72,7 @@ impl MySqlOptions {
         self.names.database.as_deref()
     }
 
-    /// Links the chain with this hasher (HMAC-SHA256 with a key the database never sees, so a
-    /// database writer cannot forge the chain). A store keeps the algorithm of its first write.
-    pub fn hasher(mut self, hasher: ChainHasher) -> Self {
-        self.hasher = hasher;
-        self
-    }
-
-    /// Size of the store's own pool (default 4).
-    pub fn max_connections(mut self, n: u32) -> Self {
-        self.max_connections = n.max(1);
-        self
-    }
-
-    /// How long to wait for a pooled connection (default 30 s).
-    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
-        self.acquire_timeout = timeout;
-        self
-    }
-
-    /// Whether connecting applies pending migrations (default true). Turn it off for an
-    /// application user without `CREATE` rights; the store then only checks the schema
-    /// version.
-    pub fn migrate(mut self, migrate: bool) -> Self {
-        self.migrate = migrate;
-        self
-    }
+    store_options!();
 
     /// How long a write waits for the chain head lock before it fails with a transient error
     /// that the pipeline retries (`innodb_lock_wait_timeout` of the store's sessions, whole

@@ -11,7 +11,8 @@ use sqlx_core::row::Row;
 use sqlx_mysql::{MySql, MySqlConnection};
 
 use super::store::MySqlStore;
-use super::write::{Check, append};
+use super::write::append;
+use crate::append::Check;
 use crate::error::{Error, Result};
 use crate::prepared::Prepared;
 use crate::relay::{self, Relay, RelayHandle, Wake};

@@ -3,7 +3,6 @@
 
 use async_trait::async_trait;
 use audit_core::chain::{ChainAnchor, ChainHash};
-use audit_core::export::ExportFormat;
 use audit_core::query::{AuditQuery, CountBy, GroupCount, Page};
 use audit_core::{ChainHasher, StoredEvent};
 use chrono::{DateTime, Utc};
@@ -14,12 +13,12 @@ use sqlx_core::query_scalar::query_scalar;
 use sqlx_core::row::Row;
 use sqlx_mysql::MySql;
 
-use super::row::{MySqlColumns, datetime, ip_bytes};
+use super::row::{datetime, ip_bytes};
 use super::store::MySqlStore;
 use crate::error::{Error, Result};
-use crate::fields::{event_columns, read_row};
-use crate::filters::{FilterSql, push_filters, push_page};
-use crate::read::{self, ReadBackend, audit_store_through_read_backend};
+use crate::fields::read_row;
+use crate::filters::{FilterSql, Select, group, select};
+use crate::read::{ReadBackend, audit_store_through_read_backend};
 
 struct MySqlFilters;
 
@@ -64,6 +63,9 @@ impl FilterSql<MySql> for MySqlFilters {
     fn time(b: &mut QueryBuilder<MySql>, at: DateTime<Utc>) {
         b.push_bind(datetime(at));
     }
+
+    // DATETIME holds UTC: the date part is the UTC day.
+    const DAY: &'static str = "DATE_FORMAT(occurred_at, '%Y-%m-%d')";
 }
 
 fn corrupt_hash(seq: u64, bytes: &[u8]) -> Result<ChainHash> {
@@ -80,56 +82,27 @@ impl ReadBackend for MySqlStore {
     }
 
     async fn page(&self, q: &AuditQuery) -> Result<Page> {
-        let mut b = QueryBuilder::<MySql>::new(format!(
-            "SELECT {} FROM {}",
-            event_columns(),
-            self.inner.sql.events
-        ));
-        push_filters::<_, MySqlFilters>(&mut b, q, true);
-        push_page(&mut b, q);
+        let mut b = select::<_, MySqlFilters>(&self.inner.sql.events, q, Select::Page);
         let mut conn = self.inner.db.acquire().await?;
         let rows = b.build().fetch_all(&mut *conn).await?;
-        let events = rows
-            .iter()
-            .map(|r| read_row(MySqlColumns(r)))
-            .collect::<Result<Vec<_>>>()?;
+        let events = rows.iter().map(read_row).collect::<Result<Vec<_>>>()?;
         Ok(Page::from_fetched(events, q.page_size()))
     }
 
     async fn count(&self, q: &AuditQuery) -> Result<u64> {
-        let mut b =
-            QueryBuilder::<MySql>::new(format!("SELECT COUNT(*) FROM {}", self.inner.sql.events));
-        push_filters::<_, MySqlFilters>(&mut b, q, false);
+        let mut b = select::<_, MySqlFilters>(&self.inner.sql.events, q, Select::Count);
         let mut conn = self.inner.db.acquire().await?;
         let n: i64 = b.build_query_scalar::<i64>().fetch_one(&mut *conn).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn count_groups(&self, q: &AuditQuery, by: CountBy) -> Result<Vec<GroupCount>> {
-        let key = match by {
-            CountBy::Action => "action",
-            CountBy::Actor => "COALESCE(actor_id, '')",
-            // DATETIME holds UTC: the date part is the UTC day.
-            CountBy::Day => "DATE_FORMAT(occurred_at, '%Y-%m-%d')",
-        };
-        let mut b = QueryBuilder::<MySql>::new(format!(
-            "SELECT {key} AS k, COUNT(*) FROM {}",
-            self.inner.sql.events
-        ));
-        push_filters::<_, MySqlFilters>(&mut b, q, false);
-        b.push(" GROUP BY k");
+        let mut b = select::<_, MySqlFilters>(&self.inner.sql.events, q, Select::Groups(by));
         let mut conn = self.inner.db.acquire().await?;
         let rows = b.build().fetch_all(&mut *conn).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let key: String = row.try_get(0)?;
-            let count: i64 = row.try_get(1)?;
-            out.push(GroupCount {
-                key,
-                count: u64::try_from(count).unwrap_or(0),
-            });
-        }
-        Ok(out)
+        rows.iter()
+            .map(|row| Ok(group(row.try_get(0)?, row.try_get(1)?)))
+            .collect()
     }
 
     async fn get(&self, seq: u64) -> Result<Option<StoredEvent>> {
@@ -138,7 +111,7 @@ impl ReadBackend for MySqlStore {
             .bind(seq)
             .fetch_optional(&mut *conn)
             .await?;
-        row.as_ref().map(|r| read_row(MySqlColumns(r))).transpose()
+        row.as_ref().map(read_row).transpose()
     }
 
     async fn hash_at(&self, seq: u64) -> Result<Option<ChainHash>> {
@@ -173,7 +146,7 @@ impl ReadBackend for MySqlStore {
             .bind(limit)
             .fetch_all(&mut *conn)
             .await?;
-        Ok(rows.iter().map(|r| read_row(MySqlColumns(r))).collect())
+        Ok(rows.iter().map(read_row).collect())
     }
 
     async fn head_row(&self) -> Result<(u64, ChainHash)> {
@@ -191,23 +164,3 @@ impl ReadBackend for MySqlStore {
 }
 
 audit_store_through_read_backend!(MySqlStore);
-
-impl MySqlStore {
-    /// The newest retention anchor (where purged history ended), if any.
-    pub async fn retention_anchor(&self) -> Result<Option<ChainAnchor>> {
-        ReadBackend::retention_anchor(self).await
-    }
-
-    /// Writes every record matching `query`'s filters to `writer` in `format`, in the query's
-    /// order, fetching [`MAX_PAGE_SIZE`](audit_core::query::MAX_PAGE_SIZE) rows per round
-    /// trip (memory stays bounded whatever the log's size). `query`'s limit and cursor are
-    /// ignored. Returns the writer and how many records were written.
-    pub async fn export<W: std::io::Write>(
-        &self,
-        query: &AuditQuery,
-        format: ExportFormat,
-        writer: W,
-    ) -> Result<(W, u64)> {
-        read::export(self, query, format, writer).await
-    }
-}

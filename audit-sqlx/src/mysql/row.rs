@@ -8,13 +8,10 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 use sqlx_core::arguments::Arguments;
 use sqlx_core::error::BoxDynError;
-use sqlx_core::row::Row;
 use sqlx_mysql::{MySql, MySqlArguments, MySqlRow};
 use uuid::Uuid;
 
-use audit_core::fields::{Field, FieldReader};
-
-use crate::fields::{ChainRow, ColumnSink, column_of};
+use crate::fields::{ColumnSink, RowCodec, column};
 
 /// A time as a `DATETIME` parameter. Not `DateTime<Utc>` itself: the driver sends that as a
 /// `TIMESTAMP`, which the server turns into NULL before 1970 (measured).
@@ -40,52 +37,20 @@ fn ip_from_bytes(bytes: &[u8]) -> Result<IpAddr, String> {
     }
 }
 
-/// A row selected with [`event_columns`](crate::fields::event_columns).
-pub(crate) struct MySqlColumns<'r>(pub &'r MySqlRow);
-
-impl MySqlColumns<'_> {
-    fn get<'r, T>(&'r self, column: usize) -> Result<T, String>
-    where
-        T: sqlx_core::decode::Decode<'r, MySql> + sqlx_core::types::Type<MySql>,
-    {
-        self.0.try_get(column).map_err(|err| err.to_string())
-    }
-}
-
-impl FieldReader for MySqlColumns<'_> {
-    type Error = String;
-
-    fn id(&mut self, field: Field) -> Result<Uuid, String> {
-        self.get(column_of(field))
+impl RowCodec for MySqlRow {
+    fn seq_at(&self, i: usize) -> Result<u64, String> {
+        column(self, i)
     }
 
-    fn time(&mut self, field: Field) -> Result<DateTime<Utc>, String> {
-        self.get(column_of(field))
-    }
-
-    fn text(&mut self, field: Field) -> Result<Option<String>, String> {
-        self.get(column_of(field))
-    }
-
-    fn ip(&mut self, field: Field) -> Result<Option<IpAddr>, String> {
-        self.get::<Option<Vec<u8>>>(column_of(field))?
+    fn ip_at(&self, i: usize) -> Result<Option<IpAddr>, String> {
+        column::<_, Option<Vec<u8>>>(self, i)?
             .map(|b| ip_from_bytes(&b))
             .transpose()
     }
 
-    fn json(&mut self, field: Field) -> Result<Value, String> {
-        let text: String = self.get(column_of(field))?;
+    fn json_at(&self, i: usize) -> Result<Value, String> {
+        let text: String = column(self, i)?;
         serde_json::from_str(&text).map_err(|err| err.to_string())
-    }
-}
-
-impl ChainRow for MySqlColumns<'_> {
-    fn seq(&self) -> Result<u64, String> {
-        self.get(0)
-    }
-
-    fn bytes(&self, column: usize) -> Result<Vec<u8>, String> {
-        self.get(column)
     }
 }
 

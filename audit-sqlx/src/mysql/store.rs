@@ -3,18 +3,18 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use audit_core::{AuditEvent, AuditSink, BatchAck, ChainHasher, ChainPosition, SinkError};
+use audit_core::{AuditEvent, ChainHasher, ChainPosition};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::db::Db;
 use super::migrate;
 use super::names::Sql;
 use super::options::MySqlOptions;
-use super::write::{Check, append};
+use super::write::append;
+use crate::append::{ChainWriter, Check, audit_sink_through_append};
 use crate::error::Result;
 use crate::metadata::{MetadataRules, NumberForm, SERDE_MAX_DEPTH};
 use crate::prepared::{Prepared, StorageRules};
-use crate::retry::is_duplicate_key;
 
 /// The metadata column keeps its text (MariaDB's JSON is a checked LONGTEXT, and the MySQL
 /// schema spells that out); it accepts `\u0000` escapes but, on MariaDB, no JSON nested deeper
@@ -106,25 +106,7 @@ impl MySqlStore {
     /// batch retried after a lost acknowledgement) are acknowledged with their stored
     /// positions, not stored again.
     pub async fn append(&self, events: &[AuditEvent]) -> Result<Vec<ChainPosition>> {
-        let mut rows = Prepared::batch(events, &self.inner.rules)?;
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        match self.append_rows(&mut rows, Check::Nothing).await {
-            // A retried batch, a replayed spool, or a row inserted behind the library's back
-            // on the next seq: look up what is stored, chain the rest.
-            Err(err) if is_duplicate_key(&err) => self.append_rows(&mut rows, Check::Stored).await,
-            other => other,
-        }
-    }
-
-    /// One transaction of [`append`](Self::append).
-    async fn append_rows(&self, rows: &mut [Prepared], check: Check) -> Result<Vec<ChainPosition>> {
-        let inner = &self.inner;
-        let mut tx = inner.db.begin().await?;
-        let positions = append(&mut tx, &inner.sql, &inner.hasher, rows, check).await?;
-        tx.commit().await?;
-        Ok(positions)
+        crate::append::append(self, events).await
     }
 
     /// Closes the pool, waiting for connections in use to be returned.
@@ -134,16 +116,18 @@ impl MySqlStore {
 }
 
 #[async_trait]
-impl AuditSink for MySqlStore {
-    async fn write(&self, batch: &[AuditEvent]) -> Result<BatchAck, SinkError> {
-        let positions = self.append(batch).await?;
-        Ok(BatchAck::chained(positions))
+impl ChainWriter for MySqlStore {
+    fn rules(&self) -> &StorageRules {
+        &self.inner.rules
     }
 
-    /// Leaves the pool open: clones of this store (the read side, a relay) share it and may
-    /// outlive the pipeline. The pool closes when the last clone is dropped, or explicitly
-    /// with [`MySqlStore::close`].
-    async fn shutdown(&self) -> Result<(), SinkError> {
-        Ok(())
+    async fn append_rows(&self, rows: &mut [Prepared], check: Check) -> Result<Vec<ChainPosition>> {
+        let inner = &self.inner;
+        let mut tx = inner.db.begin().await?;
+        let positions = append(&mut tx, &inner.sql, &inner.hasher, rows, check).await?;
+        tx.commit().await?;
+        Ok(positions)
     }
 }
+
+audit_sink_through_append!(MySqlStore);

@@ -19,24 +19,11 @@ use uuid::Uuid;
 
 use super::names::Sql;
 use super::row::Binder;
+use crate::append::{Check, first_free_seq};
 use crate::error::{Error, Result};
 use crate::fields::{EVENT_COLUMN_COUNT, write_columns};
 use crate::link::{Head, Linked};
 use crate::prepared::{Chained, Prepared};
-
-/// How much [`append`] checks before inserting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Check {
-    /// Insert straight after the head; a stored id (a retried batch) or an occupied seq (a
-    /// row inserted behind the library's back) fails the transaction with a unique violation
-    /// ([`is_duplicate_key`](crate::retry::is_duplicate_key)), to be retried with
-    /// [`Check::Stored`]. The common case pays for nothing.
-    Nothing,
-    /// Look the batch's ids up (stored ones are acknowledged with their stored positions) and
-    /// find the highest stored seq (the chain continues after rows that occupy seqs beyond
-    /// the head, which verification then reports).
-    Stored,
-}
 
 /// Placeholders per statement are limited to 65 535; statements to `max_allowed_packet`
 /// (16 MiB by default on MariaDB): a chunk stays below both.
@@ -61,7 +48,7 @@ pub(crate) async fn append(
         Check::Nothing => (HashMap::new(), head.seq + 1),
         Check::Stored => (
             stored_positions(conn, sql, rows).await?,
-            first_free_seq(conn, sql, head).await?,
+            free_seq(conn, sql, head).await?,
         ),
     };
     let linked = Linked::new(rows, hasher, head, first_seq, stored, &sql.names);
@@ -94,28 +81,12 @@ pub(crate) async fn lock_head(
     Head::from_row(seq, &hash, algorithm.as_deref(), hasher, &sql.names)
 }
 
-/// The first seq after every stored row. Rows beyond the head were not written through it (an
-/// application user with `INSERT` can add rows, not move the head consistently with them):
-/// the chain goes on after them rather than stopping every writer on their seqs, and
-/// verification reports them.
-async fn first_free_seq(conn: &mut MySqlConnection, sql: &Sql, head: Head) -> Result<u64> {
+/// The first seq after every stored row (see [`first_free_seq`]).
+async fn free_seq(conn: &mut MySqlConnection, sql: &Sql, head: Head) -> Result<u64> {
     let max: Option<u64> = query_scalar::<MySql, Option<u64>>(sql.max_seq.clone())
         .fetch_one(&mut *conn)
         .await?;
-    match max {
-        Some(max) if max > head.seq => {
-            tracing::error!(
-                store = %sql.names,
-                head = head.seq,
-                highest = max,
-                "audit events table holds rows beyond the chain head that were not written \
-                 through it (inserted behind the library's back?); the chain continues after \
-                 them and verification reports them"
-            );
-            Ok(max + 1)
-        }
-        _ => Ok(head.seq + 1),
-    }
+    Ok(first_free_seq(head, max, &sql.names))
 }
 
 /// The stored positions of the batch's ids that are already in the table.

@@ -1,7 +1,6 @@
 //! The PostgreSQL backend: [`PgStore`] and its options (the crate docs are its guide).
 
 mod encode;
-mod export;
 mod migrate;
 mod outbox;
 mod read;

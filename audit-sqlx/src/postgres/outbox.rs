@@ -14,7 +14,8 @@ use sqlx_postgres::{PgConnection, PgListener, Postgres};
 use super::encode::PG_RULES;
 use super::schema::notify_channel;
 use super::store::PgStore;
-use super::write::{IdCheck, append};
+use super::write::append;
+use crate::append::Check;
 use crate::error::{Error, Result};
 use crate::prepared::Prepared;
 use crate::relay::{self, Relay, RelayHandle, Wake};
@@ -77,7 +78,7 @@ impl PgStore {
             &mut prepared,
             // The relay's transaction also deletes the outbox rows: no retry in a new
             // transaction here, so look the ids up first.
-            IdCheck::First,
+            Check::Stored,
         )
         .await?;
         query::<Postgres>(inner.sql.outbox_delete.clone())

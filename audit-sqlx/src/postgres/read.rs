@@ -14,11 +14,10 @@ use sqlx_core::query_scalar::query_scalar;
 use sqlx_core::row::Row;
 use sqlx_postgres::Postgres;
 
-use super::row::PgColumns;
 use super::store::PgStore;
 use crate::error::{Error, Result};
-use crate::fields::{event_columns, read_row};
-use crate::filters::{FilterSql, push_filters, push_page};
+use crate::fields::read_row;
+use crate::filters::{FilterSql, Select, group, select};
 use crate::read::{self, ReadBackend, audit_store_through_read_backend};
 
 struct PgFilters;
@@ -45,6 +44,8 @@ impl FilterSql<Postgres> for PgFilters {
     fn time(b: &mut QueryBuilder<Postgres>, at: DateTime<Utc>) {
         b.push_bind(at);
     }
+
+    const DAY: &'static str = "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
 }
 
 fn hash_of(seq: u64, bytes: &[u8]) -> Result<ChainHash> {
@@ -61,27 +62,14 @@ impl ReadBackend for PgStore {
     }
 
     async fn page(&self, q: &AuditQuery) -> Result<Page> {
-        let mut b = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {} FROM {}",
-            event_columns(),
-            self.inner.sql.events
-        ));
-        push_filters::<_, PgFilters>(&mut b, q, true);
-        push_page(&mut b, q);
+        let mut b = select::<_, PgFilters>(&self.inner.sql.events, q, Select::Page);
         let rows = b.build().fetch_all(&self.inner.pool).await?;
-        let events = rows
-            .iter()
-            .map(|r| read_row(PgColumns(r)))
-            .collect::<Result<Vec<_>>>()?;
+        let events = rows.iter().map(read_row).collect::<Result<Vec<_>>>()?;
         Ok(Page::from_fetched(events, q.page_size()))
     }
 
     async fn count(&self, q: &AuditQuery) -> Result<u64> {
-        let mut b = QueryBuilder::<Postgres>::new(format!(
-            "SELECT count(*) FROM {}",
-            self.inner.sql.events
-        ));
-        push_filters::<_, PgFilters>(&mut b, q, false);
+        let mut b = select::<_, PgFilters>(&self.inner.sql.events, q, Select::Count);
         let n: i64 = b
             .build_query_scalar::<i64>()
             .fetch_one(&self.inner.pool)
@@ -90,28 +78,11 @@ impl ReadBackend for PgStore {
     }
 
     async fn count_groups(&self, q: &AuditQuery, by: CountBy) -> Result<Vec<GroupCount>> {
-        let key = match by {
-            CountBy::Action => "action",
-            CountBy::Actor => "COALESCE(actor_id, '')",
-            CountBy::Day => "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-        };
-        let mut b = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {key} AS k, count(*) FROM {}",
-            self.inner.sql.events
-        ));
-        push_filters::<_, PgFilters>(&mut b, q, false);
-        b.push(" GROUP BY 1");
+        let mut b = select::<_, PgFilters>(&self.inner.sql.events, q, Select::Groups(by));
         let rows = b.build().fetch_all(&self.inner.pool).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let key: String = row.try_get(0)?;
-            let count: i64 = row.try_get(1)?;
-            out.push(GroupCount {
-                key,
-                count: u64::try_from(count).unwrap_or(0),
-            });
-        }
-        Ok(out)
+        rows.iter()
+            .map(|row| Ok(group(row.try_get(0)?, row.try_get(1)?)))
+            .collect()
     }
 
     async fn get(&self, seq: u64) -> Result<Option<StoredEvent>> {
@@ -122,7 +93,7 @@ impl ReadBackend for PgStore {
             .bind(seq)
             .fetch_optional(&self.inner.pool)
             .await?;
-        row.as_ref().map(|r| read_row(PgColumns(r))).transpose()
+        row.as_ref().map(read_row).transpose()
     }
 
     async fn hash_at(&self, seq: u64) -> Result<Option<ChainHash>> {
@@ -158,7 +129,7 @@ impl ReadBackend for PgStore {
             .bind(i64::from(limit))
             .fetch_all(&self.inner.pool)
             .await?;
-        Ok(rows.iter().map(|r| read_row(PgColumns(r))).collect())
+        Ok(rows.iter().map(read_row).collect())
     }
 
     async fn head_row(&self) -> Result<(u64, ChainHash)> {
@@ -180,11 +151,6 @@ impl PgStore {
     /// Looks up one record by seq.
     pub async fn get_event(&self, seq: u64) -> Result<Option<StoredEvent>> {
         ReadBackend::get(self, seq).await
-    }
-
-    /// The newest retention anchor (where purged history ended), if any.
-    pub async fn retention_anchor(&self) -> Result<Option<ChainAnchor>> {
-        ReadBackend::retention_anchor(self).await
     }
 
     /// Streams the records of `scope` through a

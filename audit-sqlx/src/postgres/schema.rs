@@ -85,6 +85,7 @@ pub(crate) struct Sql {
     pub insert_unnest: SqlStr,
     pub get: SqlStr,
     pub find_ids: SqlStr,
+    pub max_seq: SqlStr,
     pub head: SqlStr,
     pub scan: SqlStr,
     pub latest_anchor: SqlStr,
@@ -119,6 +120,7 @@ impl Sql {
                 params = unnest_params()
             )),
             get: sql(format!("SELECT {columns} FROM {events} WHERE seq = $1")),
+            max_seq: sql(format!("SELECT max(seq) FROM {events}")),
             find_ids: sql(format!(
                 "SELECT id, seq, hash FROM {events} WHERE id = ANY($1)"
             )),

@@ -4,16 +4,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use audit_core::{AuditEvent, AuditSink, BatchAck, ChainHasher, SinkError};
+use audit_core::{AuditEvent, ChainHasher, ChainPosition};
 use sqlx_postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::encode::PG_RULES;
 use super::migrate;
 use super::schema::{SchemaName, Sql};
-use super::write::{IdCheck, InsertMode, append};
+use super::write::{InsertMode, append};
+use crate::append::{ChainWriter, Check, audit_sink_through_append};
 use crate::error::Result;
-use crate::prepared::Prepared;
-use crate::retry::is_duplicate_key;
+use crate::options::store_options;
+use crate::prepared::{Prepared, StorageRules};
 
 /// How to open a [`PgStore`].
 ///
@@ -66,31 +67,7 @@ impl PgOptions {
         &self.schema
     }
 
-    /// Links the chain with this hasher (HMAC-SHA256 with a key the database never sees, so a
-    /// database writer cannot forge the chain). A schema keeps the algorithm of its first write.
-    pub fn hasher(mut self, hasher: ChainHasher) -> Self {
-        self.hasher = hasher;
-        self
-    }
-
-    /// Size of the store's own pool (default 4).
-    pub fn max_connections(mut self, n: u32) -> Self {
-        self.max_connections = n.max(1);
-        self
-    }
-
-    /// How long to wait for a pooled connection (default 30 s).
-    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
-        self.acquire_timeout = timeout;
-        self
-    }
-
-    /// Whether [`PgStore::connect`] applies pending migrations (default true). Turn it off for
-    /// an app role without `CREATE` rights; the store then only checks the schema version.
-    pub fn migrate(mut self, migrate: bool) -> Self {
-        self.migrate = migrate;
-        self
-    }
+    store_options!();
 
     /// The server ends a session of this store that sits idle inside a transaction for longer
     /// than this (default 60 s), so a writer that hangs while holding the chain head lock
@@ -178,42 +155,13 @@ impl PgStore {
         &self.inner.pool
     }
 
-    /// Appends `batch` to the chain in one transaction and returns each event's position.
+    /// Appends `events` to the chain in one transaction and returns each event's position.
     ///
     /// All or nothing: on error nothing was committed. Invalid events are refused before any
-    /// database work.
-    pub async fn append(&self, batch: &[AuditEvent]) -> Result<Vec<audit_core::ChainPosition>> {
-        let mut rows = Prepared::batch(batch, &PG_RULES)?;
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        match self.append_rows(&mut rows, IdCheck::OnConflict).await {
-            // A retried batch (its commit's acknowledgement was lost) or a replayed spool:
-            // acknowledge what is stored, chain the rest.
-            Err(err) if is_duplicate_key(&err) => self.append_rows(&mut rows, IdCheck::First).await,
-            other => other,
-        }
-    }
-
-    /// One transaction of [`append`](Self::append).
-    async fn append_rows(
-        &self,
-        rows: &mut [Prepared],
-        ids: IdCheck,
-    ) -> Result<Vec<audit_core::ChainPosition>> {
-        let inner = &self.inner;
-        let mut tx = inner.pool.begin().await?;
-        let positions = append(
-            &mut tx,
-            &inner.sql,
-            &inner.hasher,
-            inner.insert_mode,
-            rows,
-            ids,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(positions)
+    /// database work. Events already stored (a batch retried after a lost acknowledgement)
+    /// are acknowledged with their stored positions, not stored again.
+    pub async fn append(&self, events: &[AuditEvent]) -> Result<Vec<ChainPosition>> {
+        crate::append::append(self, events).await
     }
 
     /// Closes the pool, waiting for connections in use to be returned.
@@ -223,16 +171,26 @@ impl PgStore {
 }
 
 #[async_trait]
-impl AuditSink for PgStore {
-    async fn write(&self, batch: &[AuditEvent]) -> Result<BatchAck, SinkError> {
-        let positions = self.append(batch).await?;
-        Ok(BatchAck::chained(positions))
+impl ChainWriter for PgStore {
+    fn rules(&self) -> &StorageRules {
+        &PG_RULES
     }
 
-    /// Leaves the pool open: clones of this store (the read side, a relay) share it and may
-    /// outlive the pipeline. The pool closes when the last clone is dropped, or explicitly
-    /// with [`PgStore::close`].
-    async fn shutdown(&self) -> Result<(), SinkError> {
-        Ok(())
+    async fn append_rows(&self, rows: &mut [Prepared], check: Check) -> Result<Vec<ChainPosition>> {
+        let inner = &self.inner;
+        let mut tx = inner.pool.begin().await?;
+        let positions = append(
+            &mut tx,
+            &inner.sql,
+            &inner.hasher,
+            inner.insert_mode,
+            rows,
+            check,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(positions)
     }
 }
+
+audit_sink_through_append!(PgStore);

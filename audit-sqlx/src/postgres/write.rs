@@ -14,22 +14,13 @@ use uuid::Uuid;
 
 use super::encode::copy_binary;
 use super::schema::Sql;
+use crate::append::{Check, first_free_seq};
 use crate::error::{Error, Result};
 use crate::link::{Head, Linked};
 use crate::prepared::{Chained, Prepared};
 use audit_core::fields::{Field, FieldKind, FieldValue};
 use serde_json::Value;
 use sqlx_core::types::Json;
-
-/// Whether [`append`] looks up the batch's ids before inserting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum IdCheck {
-    /// Look them up: stored ones are acknowledged with their stored positions.
-    First,
-    /// Insert straight away; a stored id fails the transaction with a unique violation
-    /// ([`is_duplicate_key`](crate::retry::is_duplicate_key)).
-    OnConflict,
-}
 
 /// How a batch travels to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,21 +38,14 @@ pub enum InsertMode {
 /// ends, which is what serialises all writers (threads, processes, machines) onto one
 /// gap-free chain.
 ///
-/// Rows whose event id is already stored (a batch retried after a commit whose
-/// acknowledgement was lost, a spool replayed twice) are not stored again: they are
-/// acknowledged with their stored position. The same id twice in one batch counts once.
-///
-/// With [`IdCheck::OnConflict`] the ids are not looked up first: a batch holding a stored id
-/// then fails with a unique violation and must be retried in a new transaction with
-/// [`IdCheck::First`]. Replays are rare, and the lookup (one index probe per event under the
-/// head lock) was the largest cost of an append beside the raw `COPY`.
+/// What is checked first is `check`'s (see [`Check`]).
 pub(crate) async fn append(
     conn: &mut PgConnection,
     sql: &Sql,
     hasher: &ChainHasher,
     mode: InsertMode,
     rows: &mut [Prepared],
-    ids: IdCheck,
+    check: Check,
 ) -> Result<Vec<ChainPosition>> {
     if rows.is_empty() {
         return Ok(Vec::new());
@@ -78,11 +62,21 @@ pub(crate) async fn append(
         .map_err(|_| Error::Schema(format!("chain head seq {head_seq} is negative")))?;
     let head = Head::from_row(head_seq, &head_hash, algorithm.as_deref(), hasher, &place)?;
 
-    let stored = match ids {
-        IdCheck::First => stored_positions(conn, sql, rows).await?,
-        IdCheck::OnConflict => HashMap::new(),
+    let (stored, first_seq) = match check {
+        Check::Nothing => (HashMap::new(), head.seq + 1),
+        Check::Stored => {
+            let max: Option<i64> =
+                sqlx_core::query_scalar::query_scalar::<Postgres, Option<i64>>(sql.max_seq.clone())
+                    .fetch_one(&mut *conn)
+                    .await?;
+            let max = max.and_then(|m| u64::try_from(m).ok());
+            (
+                stored_positions(conn, sql, rows).await?,
+                first_free_seq(head, max, &place),
+            )
+        }
     };
-    let linked = Linked::new(rows, hasher, head, head.seq + 1, stored, &place);
+    let linked = Linked::new(rows, hasher, head, first_seq, stored, &place);
     if linked.is_empty() {
         return Ok(linked.positions);
     }
