@@ -33,35 +33,19 @@ async fn connect_takes_just_a_url_and_keeps_tables_in_its_database() {
 #[tokio::test]
 async fn retried_batch_is_acknowledged_with_its_stored_positions_and_not_stored_again() {
     let url = require_mysql!();
-    let store = fresh_store(&url, "retry").await;
-    let batch = events(0..5);
-    let first = store.append(&batch).await.unwrap();
-    let again = store.append(&batch).await.unwrap();
-    assert_eq!(again, first);
-    assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), 5);
+    check_retried_batch_is_acknowledged(fresh_store(&url, "retry").await).await;
 }
 
 #[tokio::test]
 async fn batch_mixing_stored_and_new_events_stores_only_the_new_ones() {
     let url = require_mysql!();
-    let store = fresh_store(&url, "retrymix").await;
-    let batch = events(0..6);
-    let first = store.append(&batch[..3]).await.unwrap();
-    let all = store.append(&batch).await.unwrap();
-    assert_eq!(&all[..3], &first[..]);
-    let new_seqs: Vec<u64> = all[3..].iter().map(|p| p.seq).collect();
-    assert_eq!(new_seqs, vec![4, 5, 6]);
-    assert_chain_links(&all_records(&store).await, &ChainHasher::sha256());
+    check_mixed_batch_stores_only_new_events(fresh_store(&url, "retrymix").await).await;
 }
 
 #[tokio::test]
 async fn the_same_event_twice_in_one_batch_is_stored_once() {
     let url = require_mysql!();
-    let store = fresh_store(&url, "dupinbatch").await;
-    let e = event(0);
-    let positions = store.append(&[e.clone(), e]).await.unwrap();
-    assert_eq!(positions[0], positions[1]);
-    assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), 1);
+    check_same_event_twice_is_stored_once(fresh_store(&url, "dupinbatch").await).await;
 }
 
 #[tokio::test]
@@ -124,23 +108,7 @@ async fn cidr_filter_is_exact_for_ipv4_ipv6_and_mapped_addresses() {
 #[tokio::test]
 async fn concurrent_tasks_on_one_pool_build_one_gap_free_chain() {
     let url = require_mysql!();
-    let store = fresh_store(&url, "tasks").await;
-    let mut handles = Vec::new();
-    for t in 0..4 {
-        let store = store.clone();
-        handles.push(tokio::spawn(async move {
-            for b in 0..5 {
-                let start = t * 100 + b * 10;
-                store.append(&events(start..start + 10)).await.unwrap();
-            }
-        }));
-    }
-    for h in handles {
-        h.await.unwrap();
-    }
-    let records = all_records(&store).await;
-    assert_eq!(records.len(), 200);
-    assert_chain_links(&records, &ChainHasher::sha256());
+    check_concurrent_tasks_build_one_chain(fresh_store(&url, "tasks").await).await;
 }
 
 #[tokio::test]

@@ -1,12 +1,15 @@
 //! Backend-neutral helpers of the integration tests: varied events, reading a whole store
-//! back, an independent chain check, unique names.
+//! back, an independent chain check, unique names; and the checks of behaviours both SQL
+//! backends share, written once.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use audit_core::chain::ChainHash;
 use audit_core::query::{AuditQuery, Order};
-use audit_core::{Actor, AuditEvent, AuditStore, Category, ChainHasher, Severity, StoredEvent};
+use audit_core::{
+    Actor, AuditEvent, AuditStore, Category, ChainHasher, ChainPosition, Severity, StoredEvent,
+};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -101,4 +104,232 @@ pub fn assert_chain_links(records: &[StoredEvent], hasher: &ChainHasher) {
         );
         prev = r.hash;
     }
+}
+
+// ----- Behaviours both SQL backends must show, checked on a fresh store of either -----
+//
+// Each takes a store that is an `AuditSink` and an `AuditStore` (both backends are), so one
+// body serves the PostgreSQL and the MySQL test of the same behaviour.
+
+/// Positions of `batch` written through the sink.
+pub async fn write(store: &impl audit_core::AuditSink, batch: &[AuditEvent]) -> Vec<ChainPosition> {
+    let ack = store.write(batch).await.expect("batch committed");
+    (0..batch.len())
+        .map(|i| ack.position(i).expect("a chained ack"))
+        .collect()
+}
+
+/// A retried batch is acknowledged with its stored positions and not stored again.
+pub async fn check_retried_batch_is_acknowledged(store: impl audit_core::AuditSink + AuditStore) {
+    let batch = events(0..5);
+    let first = write(&store, &batch).await;
+    let again = write(&store, &batch).await;
+    assert_eq!(again, first);
+    assert_eq!(store.count(&AuditQuery::new()).await.expect("count"), 5);
+}
+
+/// A batch mixing stored and new events stores only the new ones, chained after the rest.
+pub async fn check_mixed_batch_stores_only_new_events(
+    store: impl audit_core::AuditSink + AuditStore,
+) {
+    let batch = events(0..6);
+    let first = write(&store, &batch[..3]).await;
+    let all = write(&store, &batch).await;
+    assert_eq!(&all[..3], &first[..]);
+    let new_seqs: Vec<u64> = all[3..].iter().map(|p| p.seq).collect();
+    assert_eq!(new_seqs, vec![4, 5, 6]);
+    assert_chain_links(&all_records(&store).await, &ChainHasher::sha256());
+}
+
+/// The same event twice in one batch is stored once.
+pub async fn check_same_event_twice_is_stored_once(store: impl audit_core::AuditSink + AuditStore) {
+    let e = event(0);
+    let positions = write(&store, &[e.clone(), e]).await;
+    assert_eq!(positions[0], positions[1]);
+    assert_eq!(store.count(&AuditQuery::new()).await.expect("count"), 1);
+}
+
+/// Tasks writing at once on one store build one gap-free chain.
+pub async fn check_concurrent_tasks_build_one_chain<S>(store: S)
+where
+    S: audit_core::AuditSink + AuditStore + Clone,
+{
+    let mut handles = Vec::new();
+    for t in 0..4 {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            for b in 0..5 {
+                let start = t * 100 + b * 10;
+                write(&store, &events(start..start + 10)).await;
+            }
+        }));
+    }
+    for h in handles {
+        h.await.expect("writer task");
+    }
+    let records = all_records(&store).await;
+    assert_eq!(records.len(), 200);
+    assert_chain_links(&records, &ChainHasher::sha256());
+}
+
+/// Behind the Auditor pipeline, a durable receipt carries the stored position.
+pub async fn check_durable_receipt_is_the_stored_position<S>(store: S)
+where
+    S: audit_core::AuditSink + AuditStore + Clone,
+{
+    let auditor = audit_core::Auditor::builder(store.clone())
+        .build()
+        .expect("auditor");
+    let event = event(4);
+    let receipt = auditor
+        .record_durable(event.clone())
+        .await
+        .expect("recorded");
+    let position = receipt.position.expect("the store keeps a chain");
+    let stored = store.get(position.seq).await.expect("get").expect("stored");
+    assert_eq!(stored.hash, position.hash);
+    assert_eq!(stored.event.id, event.id);
+    auditor.shutdown().await.expect("shutdown");
+}
+
+/// Events recorded without waiting are all stored, in one chain, once the pipeline shut down.
+pub async fn check_recorded_events_are_stored_after_shutdown<S>(store: S)
+where
+    S: audit_core::AuditSink + AuditStore + Clone,
+{
+    let auditor = audit_core::Auditor::builder(store.clone())
+        .build()
+        .expect("auditor");
+    for e in events(0..500) {
+        auditor.record(e);
+    }
+    auditor.shutdown().await.expect("shutdown");
+    assert_eq!(store.count(&AuditQuery::new()).await.expect("count"), 500);
+    assert_chain_links(&all_records(&store).await, &ChainHasher::sha256());
+}
+
+// ----- Several OS processes writing at once -----
+
+/// How many processes, batches per process and events per batch the multi-process tests use.
+pub const WRITERS: usize = 4;
+pub const WRITER_BATCHES: usize = 25;
+pub const WRITER_BATCH: usize = 20;
+
+/// Batch `b` of writer `writer`: its own events, tagged with the writer in `session_id`.
+pub fn writer_batch(writer: usize, b: usize) -> Vec<AuditEvent> {
+    let start = writer * 10_000 + b * WRITER_BATCH;
+    events(start..start + WRITER_BATCH)
+        .into_iter()
+        .map(|mut e| {
+            e.session_id = Some(format!("writer-{writer}"));
+            e
+        })
+        .collect()
+}
+
+/// Runs [`WRITERS`] copies of this test binary's test `child` at once, each with `env` and
+/// `AUDIT_SQLX_CHILD_ID`, and waits for all; a failing child fails the test with its output.
+pub fn run_writer_processes(child: &str, env: &[(&str, &str)]) {
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe().expect("test binary path");
+    let children: Vec<_> = (0..WRITERS)
+        .map(|id| {
+            let mut cmd = Command::new(&exe);
+            cmd.args([child, "--exact", "--nocapture", "--test-threads=1"])
+                .env("AUDIT_SQLX_CHILD_ID", id.to_string())
+                // The child's libtest summary would read like this binary's own; keep it and
+                // show it only when the child fails.
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            cmd.spawn().expect("spawn writer process")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("wait for writer process");
+        assert!(
+            out.status.success(),
+            "a writer process failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The writer id of a child started by [`run_writer_processes`].
+pub fn child_writer_id() -> usize {
+    std::env::var("AUDIT_SQLX_CHILD_ID")
+        .expect("the parent passes AUDIT_SQLX_CHILD_ID")
+        .parse()
+        .expect("numeric writer id")
+}
+
+/// After [`run_writer_processes`]: exactly every event of every writer, in one gap-free,
+/// valid chain.
+pub async fn assert_every_writer_in_one_chain(store: &impl AuditStore) {
+    let total = (WRITERS * WRITER_BATCHES * WRITER_BATCH) as u64;
+    assert_eq!(store.count(&AuditQuery::new()).await.expect("count"), total);
+    let records = all_records(store).await;
+    assert_chain_links(&records, &ChainHasher::sha256());
+    for w in 0..WRITERS {
+        let n = records
+            .iter()
+            .filter(|r| r.event.session_id.as_deref() == Some(&format!("writer-{w}")))
+            .count();
+        assert_eq!(n, WRITER_BATCHES * WRITER_BATCH, "writer {w}");
+    }
+    let report = store
+        .verify(audit_core::store::VerifyScope::All, None)
+        .await
+        .expect("verify");
+    assert!(report.is_valid(), "{report:?}");
+    assert_eq!(report.checked, total);
+}
+
+// ----- Server tests never pass silently without a server -----
+
+/// Re-runs this test binary's test `probe` with `url_var` removed, and `CI` set or not.
+pub fn run_probe(probe: &str, url_var: &str, ci: bool) -> std::process::Output {
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary path"));
+    cmd.args([probe, "--exact", "--nocapture", "--test-threads=1"])
+        .env("AUDIT_SQLX_PROBE", "1")
+        .env_remove(url_var)
+        .env_remove("CI");
+    if ci {
+        cmd.env("CI", "true");
+    }
+    cmd.output().expect("run the probe")
+}
+
+/// Whether this process is a probe started by [`run_probe`].
+pub fn is_probe() -> bool {
+    std::env::var_os("AUDIT_SQLX_PROBE").is_some()
+}
+
+/// The probe fails under CI, saying `url_var` is missing.
+pub fn assert_probe_fails_under_ci(probe: &str, url_var: &str) {
+    let out = run_probe(probe, url_var, true);
+    assert!(
+        !out.status.success(),
+        "the probe passed without a server under CI"
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("{url_var} is not set and CI is")),
+        "{text}"
+    );
+}
+
+/// The probe passes outside CI, saying loudly that it skipped.
+pub fn assert_probe_skips_loudly(probe: &str, url_var: &str) {
+    let out = run_probe(probe, url_var, false);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SKIPPED"));
 }
