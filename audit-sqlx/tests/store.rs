@@ -92,11 +92,7 @@ async fn nul_character_in_metadata_is_refused_before_writing() {
 #[tokio::test]
 async fn invalid_event_rejects_the_whole_batch() {
     let url = require_pg!();
-    let store = fresh_store(&url, "invalid").await;
-    let bad = AuditEvent::builder("not a code!").build();
-    let err = store.write(&[event(0), bad]).await.unwrap_err();
-    assert!(!err.is_retryable(), "{err}");
-    assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), 0);
+    check_invalid_event_rejects_the_whole_batch(fresh_store(&url, "invalid").await).await;
 }
 
 #[tokio::test]
@@ -422,46 +418,14 @@ async fn verify_with_a_later_checkpoint_reports_truncation() {
 #[tokio::test]
 async fn retention_removes_an_old_prefix_and_the_rest_still_verifies() {
     let url = require_pg!();
-    let store = fresh_store(&url, "retention").await;
-    let old = chrono::Utc::now() - chrono::Duration::days(400);
-    let old_events: Vec<AuditEvent> = (0..5)
-        .map(|i| {
-            AuditEvent::builder("OLD")
-                .occurred_at(old + chrono::Duration::seconds(i))
-                .build()
-        })
-        .collect();
-    store.append(&old_events).await.unwrap();
-    store.append(&events(0..3)).await.unwrap();
-    let report = store
-        .purge_before(chrono::Utc::now() - chrono::Duration::days(365))
-        .await
-        .unwrap();
-    assert_eq!(report.deleted, 5);
-    assert_eq!(report.anchor.map(|a| a.seq), Some(5));
-    assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), 3);
-    let verified = store.verify(VerifyScope::All, None).await.unwrap();
-    assert!(verified.is_valid(), "{verified:?}");
+    check_retention_removes_an_old_prefix(fresh_store(&url, "retention").await).await;
 }
 
 #[tokio::test]
 async fn retention_stops_at_the_first_event_newer_than_the_cutoff() {
     let url = require_pg!();
-    let store = fresh_store(&url, "retentionprefix").await;
-    let old = chrono::Utc::now() - chrono::Duration::days(400);
-    let at = |t| AuditEvent::builder("E").occurred_at(t).build();
-    // seq 3 is new, seq 4 is old again (clock skew between writers): only 1..=2 may go.
-    store
-        .append(&[at(old), at(old), at(chrono::Utc::now()), at(old)])
-        .await
-        .unwrap();
-    let report = store
-        .purge_before(chrono::Utc::now() - chrono::Duration::days(365))
-        .await
-        .unwrap();
-    assert_eq!(report.deleted, 2);
-    let left: Vec<u64> = all_records(&store).await.iter().map(|r| r.seq).collect();
-    assert_eq!(left, vec![3, 4]);
+    check_retention_stops_at_the_first_newer_event(fresh_store(&url, "retentionprefix").await)
+        .await;
 }
 
 #[tokio::test]

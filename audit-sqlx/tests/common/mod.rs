@@ -87,3 +87,14 @@ pub async fn tamper(url: &str, store: &audit_sqlx::PgStore, sql: impl FnOnce(&st
     .await
     .expect("tampering with the events table");
 }
+
+#[async_trait::async_trait]
+impl Purge for PgStore {
+    async fn purge(&self, cutoff: chrono::DateTime<chrono::Utc>) -> audit_sqlx::PurgeReport {
+        self.purge_before(cutoff).await.expect("purge")
+    }
+
+    async fn anchor(&self) -> Option<audit_core::chain::ChainAnchor> {
+        self.retention_anchor().await.expect("anchor")
+    }
+}

@@ -147,3 +147,14 @@ pub fn url_as(url: &str, user: &str, password: &str) -> String {
     let host = host.split('/').next().unwrap_or(host);
     format!("{scheme}://{user}:{password}@{host}")
 }
+
+#[async_trait::async_trait]
+impl Purge for MySqlStore {
+    async fn purge(&self, cutoff: chrono::DateTime<chrono::Utc>) -> audit_sqlx::PurgeReport {
+        self.purge_before(cutoff).await.expect("purge")
+    }
+
+    async fn anchor(&self) -> Option<audit_core::chain::ChainAnchor> {
+        self.retention_anchor().await.expect("anchor")
+    }
+}
