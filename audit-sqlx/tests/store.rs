@@ -296,25 +296,13 @@ async fn concurrent_tasks_on_one_pool_build_one_gap_free_chain() {
 #[tokio::test]
 async fn a_schema_keeps_the_chain_algorithm_of_its_first_write() {
     let url = require_pg!();
-    let opts = options(&url, "algo");
-    let plain = PgStore::connect_with(opts.clone()).await.unwrap();
-    plain.append(&events(0..1)).await.unwrap();
-    let keyed = PgStore::connect_with(opts.hasher(ChainHasher::hmac_sha256(b"k")))
-        .await
-        .unwrap();
-    let err = keyed.append(&events(1..2)).await.unwrap_err();
-    assert!(matches!(err, Error::Schema(_)), "{err}");
+    check_the_chain_keeps_its_first_algorithm(fresh_store(&url, "algo").await).await;
 }
 
 #[tokio::test]
 async fn hmac_chain_links_with_the_key() {
     let url = require_pg!();
-    let hasher = ChainHasher::hmac_sha256(b"secret key");
-    let store = PgStore::connect_with(options(&url, "hmac").hasher(hasher.clone()))
-        .await
-        .unwrap();
-    store.append(&events(0..5)).await.unwrap();
-    assert_chain_links(&all_records(&store).await, &hasher);
+    check_hmac_chain_links_with_the_key(fresh_store(&url, "hmac").await).await;
 }
 
 #[tokio::test]

@@ -26,7 +26,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use audit_benches::{batch, env, epoch};
+use audit_benches::{batch, env, epoch, fresh_ids};
 use audit_core::chain::{ChainHash, ChainHasher};
 use audit_core::fields::{self, Field, FieldValue};
 use audit_core::query::{AuditQuery, CountBy};
@@ -39,19 +39,6 @@ use sqlx_core::query::query_with;
 use sqlx_core::sql_str::AssertSqlSafe;
 
 const BATCH: usize = 1000;
-
-/// The batch with fresh ids: the store acknowledges an already stored id without storing it
-/// again, so reusing ids would measure nothing. (The raw path pays for new ids too.)
-fn fresh(events: &[AuditEvent]) -> Vec<AuditEvent> {
-    events
-        .iter()
-        .map(|e| {
-            let mut e = e.clone();
-            e.id = uuid::Uuid::now_v7();
-            e
-        })
-        .collect()
-}
 
 /// What a hand-written loader has ready before it inserts: the events, their metadata text
 /// and some 32-byte hashes (it does not chain).
@@ -261,7 +248,7 @@ fn mysql(c: &mut Criterion) {
     group.bench_function("library_chain", |b| {
         b.to_async(&rt).iter(|| {
             i += 1;
-            let events = fresh(&pool[i % pool.len()]);
+            let events = fresh_ids(&pool[i % pool.len()]);
             let library = &library;
             async move { library.append(&events).await.expect("append") }
         })
@@ -271,8 +258,8 @@ fn mysql(c: &mut Criterion) {
     group.bench_function("library_chain_2_writers", |b| {
         b.to_async(&rt).iter(|| {
             i += 2;
-            let x = fresh(&pool[i % pool.len()]);
-            let y = fresh(&pool[(i + 1) % pool.len()]);
+            let x = fresh_ids(&pool[i % pool.len()]);
+            let y = fresh_ids(&pool[(i + 1) % pool.len()]);
             let store = &library;
             async move {
                 let (a, b) = tokio::join!(store.append(&x), store.append(&y));

@@ -85,3 +85,16 @@ pub fn event(i: u64) -> AuditEvent {
 pub fn batch(start: u64, size: usize) -> Vec<AuditEvent> {
     (start..start + size as u64).map(event).collect()
 }
+
+/// `events` with fresh ids: a store acknowledges an already stored id without storing it
+/// again, so a bench that reuses ids would measure nothing. (Raw paths pay for new ids too.)
+pub fn fresh_ids(events: &[AuditEvent]) -> Vec<AuditEvent> {
+    events
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e.id = uuid::Uuid::now_v7();
+            e
+        })
+        .collect()
+}

@@ -98,3 +98,15 @@ impl Purge for PgStore {
         self.retention_anchor().await.expect("anchor")
     }
 }
+
+#[async_trait::async_trait]
+impl Reopen for PgStore {
+    async fn reopen_with(&self, hasher: audit_core::ChainHasher) -> Self {
+        let url = database_url().expect("a server for this store");
+        let options = PgOptions::new(url)
+            .schema(self.schema().as_str())
+            .expect("a valid name")
+            .hasher(hasher);
+        PgStore::connect_with(options).await.expect("reopen")
+    }
+}

@@ -158,3 +158,18 @@ impl Purge for MySqlStore {
         self.retention_anchor().await.expect("anchor")
     }
 }
+
+#[async_trait::async_trait]
+impl Reopen for MySqlStore {
+    async fn reopen_with(&self, hasher: audit_core::ChainHasher) -> Self {
+        let url = mysql_url().expect("a server for this store");
+        let options = MySqlOptions::new(url)
+            .database(
+                self.database()
+                    .expect("test stores have their own database"),
+            )
+            .expect("a valid name")
+            .hasher(hasher);
+        MySqlStore::connect_with(options).await.expect("reopen")
+    }
+}

@@ -400,3 +400,32 @@ pub async fn check_invalid_event_rejects_the_whole_batch(
     assert!(!err.is_retryable(), "{err}");
     assert_eq!(store.count(&AuditQuery::new()).await.expect("count"), 0);
 }
+
+// ----- The chain's hasher -----
+
+/// Opens a second store on the same tables with another hasher (each backend's test helpers
+/// implement it).
+#[async_trait::async_trait]
+pub trait Reopen: AuditStore + audit_core::AuditSink + Sized {
+    async fn reopen_with(&self, hasher: ChainHasher) -> Self;
+}
+
+/// A store keeps the chain algorithm of its first write: another one is refused for good.
+pub async fn check_the_chain_keeps_its_first_algorithm(store: impl Reopen) {
+    write(&store, &events(0..1)).await;
+    let keyed = store.reopen_with(ChainHasher::hmac_sha256(b"k")).await;
+    let err = keyed.write(&events(1..2)).await.expect_err("refused");
+    assert!(!err.is_retryable(), "{err}");
+    assert!(
+        format!("{:?}", err).contains("linked with sha256"),
+        "{err:?}"
+    );
+}
+
+/// An HMAC-keyed store links its chain with the key.
+pub async fn check_hmac_chain_links_with_the_key(store: impl Reopen) {
+    let hasher = ChainHasher::hmac_sha256(b"secret key");
+    let keyed = store.reopen_with(hasher.clone()).await;
+    write(&keyed, &events(0..5)).await;
+    assert_chain_links(&all_records(&keyed).await, &hasher);
+}
