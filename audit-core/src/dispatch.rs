@@ -1,33 +1,166 @@
-//! Routing recorded events to the current auditor: a scoped override, else the global one.
+//! Routing recorded events to the current [`Recorder`]: a scoped one, else the global default.
 //!
-//! Libraries and `#[audited]` functions call [`record`] and never hold an
-//! [`Auditor`]; the application decides where events go:
+//! Libraries and `#[audited]` functions call [`record`] and never hold a
+//! recorder; the application decides where events go:
 //!
-//! - [`set_global`] installs the process-wide default;
-//! - [`Auditor::scope`] / [`Auditor::sync_scope`] override it for one future or closure (tests,
-//!   multi-tenant services with one auditor per tenant);
-//! - [`testing::capture`](crate::testing::capture) is a scoped override that keeps events in
-//!   memory.
+//! - [`set_global_default`] installs the process-wide default, **once**: a second install is
+//!   an error ([`SetGlobalDefaultError`]), as with `tracing::subscriber::set_global_default`,
+//!   not a silent replacement. (The `audit` facade's `init` calls it.)
+//! - [`with_recorder`] / [`sync_with_recorder`] route one future or closure elsewhere: tests,
+//!   processes that run several apps, one auditor per tenant. The pipeline's `Auditor::scope`
+//!   and [`testing::capture`](crate::testing::capture) are such scopes.
 //!
-//! With no auditor at all, recording is a no-op that is counted ([`unrouted_count`]) and
-//! warned about once through `tracing`; it never panics.
+//! # Before a recorder is installed
+//!
+//! Events recorded while no recorder is scoped and none is installed are **held**, up to
+//! [`EARLY_CAPACITY`], and replayed into the global default as soon as one is installed (in
+//! the order they were recorded; an event recorded by another thread while the replay runs
+//! may be written before them). Beyond that capacity they are dropped, counted
+//! ([`early_events`]) and reported once through `tracing` at error level. Nothing panics and
+//! no caller fails either way. A process that never installs a global default (one that
+//! routes every unit of work through a scope) keeps at most [`EARLY_CAPACITY`] stray events in
+//! memory and can see them in [`early_events`].
+//!
+//! ```
+//! use audit_core::{AuditEvent, dispatch, testing};
+//!
+//! // Inside a scope, events go to its recorder, whatever the global default is.
+//! let ((), captured) = testing::capture(|| {
+//!     audit_core::record(AuditEvent::builder("INSIDE").build());
+//! });
+//! assert_eq!(captured.actions(), ["INSIDE"]);
+//!
+//! // Outside every scope and before any install, events are held for the first install.
+//! audit_core::record(AuditEvent::builder("EARLY").build());
+//! assert_eq!(dispatch::early_events().held, 1);
+//! ```
 
+use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use crate::context::AuditContext;
+use crate::context::scope::{self, Setting, Settings};
 use crate::event::AuditEvent;
-use crate::pipeline::{Auditor, Recorded};
-use crate::testing::CaptureState;
+use crate::recorder::{Recorded, Recorder};
 
-tokio::task_local! {
-    static SCOPED: Option<Dispatch>;
+/// How many events recorded before any recorder is installed are held for it.
+pub const EARLY_CAPACITY: usize = 1024;
+
+static GLOBAL: OnceLock<Arc<dyn Recorder>> = OnceLock::new();
+static EARLY: Mutex<Early> = Mutex::new(Early {
+    held: VecDeque::new(),
+    lost: 0,
+});
+static WARNED_HELD: AtomicBool = AtomicBool::new(false);
+static WARNED_LOST: AtomicBool = AtomicBool::new(false);
+
+struct Early {
+    held: VecDeque<Recorded>,
+    lost: u64,
 }
 
-static GLOBAL: RwLock<Option<Auditor>> = RwLock::new(None);
-static UNROUTED: AtomicU64 = AtomicU64::new(0);
-static WARNED_UNROUTED: AtomicBool = AtomicBool::new(false);
+fn early() -> MutexGuard<'static, Early> {
+    // Every update under the lock is a single push or a swap: a poisoned lock is consistent.
+    EARLY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The events recorded while no recorder was scoped or installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct EarlyEvents {
+    /// Held now, to be replayed into the first global default installed.
+    pub held: usize,
+    /// Dropped because [`EARLY_CAPACITY`] events were held already.
+    pub lost: u64,
+}
+
+/// How many events were recorded with nowhere to go yet, and how many of those were lost.
+pub fn early_events() -> EarlyEvents {
+    let early = early();
+    EarlyEvents {
+        held: early.held.len(),
+        lost: early.lost,
+    }
+}
+
+/// The global default was installed already.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "a global default audit recorder is already installed; it can be installed once per \
+     process (use a scope, e.g. `Auditor::scope`, to route part of a process elsewhere)"
+)]
+#[non_exhaustive]
+pub struct SetGlobalDefaultError;
+
+/// Installs the process-wide default recorder, once; events held since the start of the
+/// process (see the [module docs](self)) are replayed into it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use audit_core::{dispatch, testing::Capture};
+/// # use audit_core::recorder::{Recorded, Recorder};
+/// # struct Discard;
+/// # impl Recorder for Discard { fn record(&self, _: Recorded) {} }
+///
+/// let recorder: Arc<dyn Recorder> = Arc::new(Discard);
+/// assert!(dispatch::set_global_default(recorder.clone()).is_ok());
+/// assert!(dispatch::set_global_default(recorder).is_err()); // once per process
+/// ```
+pub fn set_global_default(
+    recorder: impl Into<Arc<dyn Recorder>>,
+) -> Result<(), SetGlobalDefaultError> {
+    let recorder = recorder.into();
+    let (held, lost) = {
+        let mut early = early();
+        GLOBAL
+            .set(Arc::clone(&recorder))
+            .map_err(|_| SetGlobalDefaultError)?;
+        // Set under the lock: a recording thread that found no global checks again under
+        // it, so nothing can be left behind in the buffer.
+        (std::mem::take(&mut early.held), early.lost)
+    };
+    if lost > 0 {
+        tracing::error!(
+            lost,
+            "audit events recorded before the first recorder was installed were lost \
+             (more than {EARLY_CAPACITY} were held)"
+        );
+    }
+    for recorded in held {
+        recorder.record(recorded);
+    }
+    Ok(())
+}
+
+/// The process-wide default recorder, if one is installed.
+pub fn global_default() -> Option<Arc<dyn Recorder>> {
+    GLOBAL.get().cloned()
+}
+
+/// Runs `future` with `recorder` as the target of [`record`] and `#[audited]`,
+/// instead of the global default. Work carried over with
+/// [`context::spawn`](crate::context::spawn) and friends inherits it.
+pub fn with_recorder<F: Future>(
+    recorder: impl Into<Arc<dyn Recorder>>,
+    future: F,
+) -> impl Future<Output = F::Output> {
+    scope::enter(recorder_only(recorder.into()), future)
+}
+
+/// Runs `f` with `recorder` as the target of [`record`] on this thread.
+pub fn sync_with_recorder<R>(recorder: impl Into<Arc<dyn Recorder>>, f: impl FnOnce() -> R) -> R {
+    scope::sync_enter(recorder_only(recorder.into()), f)
+}
+
+/// Settings that set the recorder and inherit the context.
+fn recorder_only(recorder: Arc<dyn Recorder>) -> Settings {
+    Settings {
+        context: Setting::Inherit,
+        recorder: Setting::Set(Some(recorder)),
+    }
+}
 
 /// A cheap handle on where events go, captured once and usable later from anywhere.
 ///
@@ -37,45 +170,26 @@ static WARNED_UNROUTED: AtomicBool = AtomicBool::new(false);
 #[doc(hidden)]
 #[derive(Clone, Default)]
 pub struct Dispatch {
-    target: Target,
-}
-
-#[derive(Clone, Default)]
-enum Target {
-    #[default]
-    None,
-    Auditor(Auditor),
-    Capture(Arc<CaptureState>),
+    /// `None`: no recorder was scoped when the handle was taken; the global default (or the
+    /// early buffer) is looked up when it records.
+    recorder: Option<Arc<dyn Recorder>>,
 }
 
 impl std::fmt::Debug for Dispatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let target = match &self.target {
-            Target::None => "none",
-            Target::Auditor(_) => "auditor",
-            Target::Capture(_) => "capture",
+        let target = if self.recorder.is_some() {
+            "scoped"
+        } else {
+            "global"
         };
         f.debug_struct("Dispatch").field("target", &target).finish()
     }
 }
 
 impl Dispatch {
-    /// A dispatch that sends events to `auditor`.
-    pub fn to_auditor(auditor: Auditor) -> Self {
-        Self {
-            target: Target::Auditor(auditor),
-        }
-    }
-
-    pub(crate) fn to_capture(state: Arc<CaptureState>) -> Self {
-        Self {
-            target: Target::Capture(state),
-        }
-    }
-
-    /// Whether events recorded through this dispatch go anywhere.
-    pub fn is_active(&self) -> bool {
-        !matches!(self.target, Target::None)
+    /// A handle from a frame read once (`#[audited]` reads context and recorder together).
+    pub(crate) fn from_scoped(recorder: Option<Arc<dyn Recorder>>) -> Self {
+        Self { recorder }
     }
 
     /// Records `event` with the context current on the calling task or thread.
@@ -88,71 +202,63 @@ impl Dispatch {
         self.submit(Recorded::new(event, ctx));
     }
 
-    /// Records an event with the facts whose metadata entries are added off the caller's
-    /// path (what `#[audited]` records).
+    /// Hands a recorded event to the recorder.
     pub(crate) fn submit(&self, recorded: Recorded) {
-        match &self.target {
-            Target::Auditor(auditor) => auditor.submit(recorded),
-            Target::Capture(state) => state.record(recorded),
-            Target::None => unrouted(),
+        match &self.recorder {
+            Some(recorder) => recorder.record(recorded),
+            None => submit_unscoped(recorded),
         }
     }
 }
 
-fn unrouted() {
-    UNROUTED.fetch_add(1, Ordering::Relaxed);
-    if !WARNED_UNROUTED.swap(true, Ordering::Relaxed) {
-        tracing::warn!(
-            "an audit event was recorded but no auditor is installed (audit_core::set_global); \
-             it was discarded, and later ones will be counted without a warning"
-        );
-    }
-}
-
-/// How many events were recorded while no auditor was installed (and so went nowhere).
-pub fn unrouted_count() -> u64 {
-    UNROUTED.load(Ordering::Relaxed)
-}
-
-/// The dispatch current now: the innermost scoped auditor, else the global one, else none.
+/// The dispatch current now: the innermost scoped recorder, else the global default.
 #[doc(hidden)]
 pub fn current() -> Dispatch {
-    if let Some(scoped) = scoped() {
-        return scoped;
+    Dispatch::from_scoped(scope::scoped_recorder())
+}
+
+/// To the global default, or into the early buffer while there is none.
+fn submit_unscoped(recorded: Recorded) {
+    if let Some(global) = GLOBAL.get() {
+        return global.record(recorded);
     }
-    match &*GLOBAL.read().unwrap_or_else(PoisonError::into_inner) {
-        Some(auditor) => Dispatch::to_auditor(auditor.clone()),
-        None => Dispatch::default(),
+    let mut early = early();
+    // Installed since the check above: `set_global_default` sets it under this lock.
+    if let Some(global) = GLOBAL.get() {
+        drop(early);
+        return global.record(recorded);
+    }
+    if early.held.len() < EARLY_CAPACITY {
+        early.held.push_back(recorded);
+        drop(early);
+        if !WARNED_HELD.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "an audit event was recorded before any recorder was installed; holding up \
+                 to {EARLY_CAPACITY} such events for the first one (audit::init or \
+                 audit_core::dispatch::set_global_default)"
+            );
+        }
+    } else {
+        early.lost += 1;
+        drop(early);
+        if !WARNED_LOST.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                "audit events are being LOST: {EARLY_CAPACITY} were recorded before any \
+                 recorder was installed and more keep coming (see \
+                 audit_core::dispatch::early_events)"
+            );
+        }
     }
 }
 
-/// The innermost scoped dispatch, if any (the global one is not consulted).
-pub(crate) fn scoped() -> Option<Dispatch> {
-    SCOPED.try_with(Clone::clone).ok().flatten()
-}
-
-/// Runs `future` with `dispatch` as the scoped target (`None`: fall back to the global one).
-pub(crate) fn scope_option<F: Future>(
-    dispatch: Option<Dispatch>,
-    future: F,
-) -> impl Future<Output = F::Output> {
-    SCOPED.scope(dispatch, future)
-}
-
-/// Runs `f` with `dispatch` as the scoped target on this thread.
-pub(crate) fn sync_scope_option<R>(dispatch: Option<Dispatch>, f: impl FnOnce() -> R) -> R {
-    SCOPED.sync_scope(dispatch, f)
-}
-
-/// Records `event` through the current auditor (scoped override, else the global one),
+/// Records `event` through the current recorder (a scoped one, else the global default),
 /// picking up the current [`AuditContext`].
 ///
 /// Never fails and never panics: problems (an invalid event, a full queue, a failing sink)
-/// are reported by the pipeline itself. It waits only where
-/// [`Auditor::record`] does: for room in a full queue under the default
-/// [`OverflowPolicy::Block`](crate::pipeline::OverflowPolicy::Block), on a plain thread or
-/// (inside `block_in_place`) in a tokio multi-thread runtime; a caller in a current-thread
-/// runtime never waits (see [`Auditor::record`] for what happens there instead).
+/// are reported by the recorder itself. It waits only where the recorder does: the
+/// pipeline's `Auditor::record` waits for room in a full queue under its default `Block`
+/// overflow policy on a plain thread or in a tokio multi-thread runtime; in async code
+/// [`record_async`] waits without holding up a thread.
 ///
 /// ```
 /// use audit_core::{AuditEvent, testing};
@@ -163,44 +269,17 @@ pub(crate) fn sync_scope_option<R>(dispatch: Option<Dispatch>, f: impl FnOnce() 
 /// assert_eq!(captured.single().action, "REPORT_EXPORTED");
 /// ```
 pub fn record(event: AuditEvent) {
-    if let Some(scoped) = scoped() {
-        return scoped.record(event);
-    }
-    // Cloned out of the lock: under `OverflowPolicy::Block` recording may wait for room, and
-    // a reader waiting there would hold off `set_global` and, behind that writer, the
-    // worker itself whenever it records (an error hook, an observer).
-    match global() {
-        Some(auditor) => auditor.record(event),
-        None => unrouted(),
-    }
+    let frame = scope::current_frame();
+    Dispatch::from_scoped(frame.recorder).submit(Recorded::new(event, frame.context));
 }
 
-/// Installs the process-wide default auditor, replacing any previous one.
-///
-/// A replaced auditor keeps running for whoever still holds it; shut it down with
-/// [`Auditor::shutdown`] if nobody does.
-pub fn set_global(auditor: Auditor) {
-    *GLOBAL.write().unwrap_or_else(PoisonError::into_inner) = Some(auditor);
-}
-
-/// The process-wide default auditor, if one is installed.
-pub fn global() -> Option<Auditor> {
-    GLOBAL
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone()
-}
-
-impl Auditor {
-    /// Runs `future` with this auditor as the target of [`record`], instead of
-    /// the global one. Spawned work inherits it through [`context::spawn`](crate::context::spawn)
-    /// and friends.
-    pub fn scope<F: Future>(&self, future: F) -> impl Future<Output = F::Output> {
-        scope_option(Some(Dispatch::to_auditor(self.clone())), future)
-    }
-
-    /// Runs `f` with this auditor as the target of [`record`] on this thread.
-    pub fn sync_scope<R>(&self, f: impl FnOnce() -> R) -> R {
-        sync_scope_option(Some(Dispatch::to_auditor(self.clone())), f)
+/// [`record`] for async code: a recorder with backpressure (the pipeline under its default
+/// overflow policy) waits for room without blocking the thread.
+pub async fn record_async(event: AuditEvent) {
+    let frame = scope::current_frame();
+    let recorded = Recorded::new(event, frame.context);
+    match frame.recorder.or_else(global_default) {
+        Some(recorder) => recorder.record_async(recorded).await,
+        None => submit_unscoped(recorded),
     }
 }

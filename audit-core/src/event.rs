@@ -14,7 +14,7 @@ use uuid::timestamp::context::ContextV7;
 use uuid::{Timestamp, Uuid};
 
 use crate::chain::ChainHash;
-use crate::validate::{self, ValidationError};
+use crate::validate::error::ValidationError;
 
 /// A text value that is usually known at compile time (action codes, entity types).
 ///
@@ -151,7 +151,7 @@ pub struct AuditEvent {
     /// When the action happened, UTC, truncated to microseconds so it round-trips through
     /// every backend unchanged.
     pub occurred_at: DateTime<Utc>,
-    /// The event code, such as `FTMS_BOOKING_CREATED` (see [`validate::action_code`]).
+    /// The event code, such as `FTMS_BOOKING_CREATED` (see [`action_code`](crate::validate::action_code)).
     pub action: StaticText,
     /// The broad class of the event.
     pub category: Category,
@@ -206,11 +206,6 @@ impl AuditEvent {
     /// fails the caller: it is reported by the pipeline instead.
     pub fn builder(action: impl Into<StaticText>) -> AuditEventBuilder {
         AuditEventBuilder::new(action.into())
-    }
-
-    /// Checks the action code grammar, text lengths and the metadata shape.
-    pub fn validate(&self) -> Result<(), ValidationError> {
-        validate::event(self)
     }
 }
 

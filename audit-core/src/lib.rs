@@ -1,25 +1,31 @@
 //! # audit-core
 //!
-//! A trustworthy record of who did what, when, from where, and with what result.
+//! The vocabulary every crate of the audit workspace shares: the event model
+//! ([`AuditEvent`]) and its field table ([`fields`]), validation and redaction, request
+//! context ([`context`]), routing to the current [`Recorder`]
+//! ([`record`], [`dispatch`]), the auth/authz event vocabulary ([`auth`]), a hash chain that
+//! makes tampering detectable ([`chain`]), the query model every store shares ([`query`],
+//! [`AuditStore`]), the [`AuditSink`] trait, export encoders, reference sinks ([`sinks`]) and
+//! test capture ([`testing`]).
 //!
-//! This crate holds the event model ([`AuditEvent`]), the pluggable async [`AuditSink`], the
-//! [`Auditor`] pipeline that never slows or breaks the caller and never loses an event, request
-//! context ([`context`]), redaction, a hash chain that makes tampering detectable ([`chain`]),
-//! the query model every store shares ([`query`], [`AuditStore`]), and test helpers
-//! ([`testing`]).
+//! Applications depend on the `audit` facade, which re-exports this crate beside the
+//! pipeline and the backends. Backends and framework integrations depend on this crate
+//! alone, so a change to the pipeline (the `audit-pipeline` crate, which holds the
+//! `Auditor`) does not rebuild them.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod alert;
 pub mod auth;
 pub mod chain;
 pub mod context;
+pub mod dispatch;
 pub mod event;
 pub mod export;
 pub mod fields;
 pub mod observer;
-pub mod pipeline;
+pub mod prepare;
 pub mod query;
+pub mod recorder;
 pub mod redact;
 pub mod sink;
 pub mod sinks;
@@ -27,21 +33,17 @@ pub mod store;
 pub mod testing;
 pub mod validate;
 
-pub mod dispatch;
 mod macro_support;
-
-#[cfg(feature = "conformance")]
-pub mod conformance;
 
 pub use chain::{ChainHash, ChainHasher};
 pub use context::AuditContext;
-pub use dispatch::{record, set_global};
+pub use dispatch::{record, record_async, set_global_default};
 pub use event::{
     Actor, ActorKind, AuditEvent, AuditEventBuilder, Category, Outcome, Severity, StoredEvent,
 };
 pub use observer::EventObserver;
-pub use pipeline::Auditor;
 pub use query::AuditQuery;
+pub use recorder::{Recorded, Recorder};
 pub use sink::{AuditSink, BatchAck, ChainPosition, Receipt, SinkError};
 pub use store::{AuditStore, StoreError};
 pub use validate::ValidationError;

@@ -32,9 +32,10 @@ use uuid::Uuid;
 pub use crate::event::{Category, Severity};
 
 use crate::context::AuditContext;
-use crate::dispatch::{self, Dispatch};
+use crate::context::scope;
+use crate::dispatch::Dispatch;
 use crate::event::{Actor, AuditEvent, Outcome, stamp};
-use crate::pipeline::Recorded;
+use crate::recorder::Recorded;
 use crate::validate::{MAX_TEXT_LEN, truncate};
 
 /// The reason recorded when an async call's future is dropped before it completes.
@@ -87,10 +88,12 @@ impl Guard {
     pub fn start(action: &'static str, category: Category, severity: Severity) -> Self {
         panic_message::prepare();
         let (id, occurred_at) = stamp();
+        // One read of the task-local slot for both.
+        let frame = scope::current_frame();
         Guard {
             pending: Some(Pending {
-                dispatch: dispatch::current(),
-                context: AuditContext::current(),
+                dispatch: Dispatch::from_scoped(frame.recorder),
+                context: frame.context,
                 started: Instant::now(),
                 id,
                 occurred_at,
@@ -204,11 +207,8 @@ impl Pending {
             severity: self.severity,
             metadata: Value::Object(metadata),
         };
-        self.dispatch.submit(Recorded {
-            event,
-            ctx: self.context,
-            duration_us: Some(micros),
-        });
+        self.dispatch
+            .submit(Recorded::new(event, self.context).with_duration_us(micros));
     }
 }
 

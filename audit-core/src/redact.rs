@@ -1,6 +1,6 @@
 //! Redaction of sensitive metadata before any sink sees it.
 //!
-//! The [`Auditor`](crate::Auditor) runs a [`Redactor`] over every event's metadata on its
+//! The `Auditor` (crate `audit-pipeline`) runs a [`Redactor`] over every event's metadata on its
 //! worker: the value of any key that looks sensitive (`password`, `api_key`, `Authorization`,
 //! `user_password`, `creditCardNumber`, …) is replaced by `"[REDACTED]"`, at any depth,
 //! including objects inside arrays. The failure reason, free text that often quotes an

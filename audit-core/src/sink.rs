@@ -44,7 +44,7 @@ impl BatchAck {
 }
 
 /// Proof that an event was committed by the sink, returned by
-/// [`Auditor::record_durable`](crate::Auditor::record_durable).
+/// `Auditor::record_durable` (crate `audit-pipeline`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Receipt {
     /// The event's id.
@@ -72,7 +72,7 @@ pub enum SinkError {
     /// The backend refused the batch and would refuse it again (a constraint, a schema
     /// mismatch). The pipeline then writes the batch one event at a time and keeps only the
     /// refused events, in a dead-letter file (`rejected-*.jsonl` in the spool directory, see
-    /// [`spool`](crate::pipeline::spool)); they are never retried automatically.
+    /// the `audit-pipeline` crate's `spool` module); they are never retried automatically.
     #[error("sink rejected the batch: {message}")]
     Rejected {
         /// What went wrong.
@@ -111,7 +111,7 @@ impl SinkError {
 
 /// A destination for audit events: a file, a database, a message queue.
 ///
-/// The [`Auditor`](crate::Auditor) calls `write` from its worker with batches in the order
+/// The `Auditor` (crate `audit-pipeline`) calls `write` from its worker with batches in the order
 /// events were recorded, one call at a time. A sink must either commit the whole batch and
 /// return `Ok`, or commit nothing and return `Err`; the pipeline then retries, spools, and
 /// replays, so a sink never needs its own retry loop.

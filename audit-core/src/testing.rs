@@ -1,14 +1,14 @@
 //! Capturing the events recorded inside a closure or a future, to assert on them in tests.
 //!
 //! [`capture`] and [`capture_async`] install a *scoped* target for
-//! [`record`](crate::record) (and for `#[audited]` functions): they touch no global state,
+//! [`record`](crate::record()) (and for `#[audited]` functions): they touch no global state,
 //! so tests running in parallel on `cargo test`'s threads each see only their own events.
-//! Events go through the same preparation as in the [`Auditor`](crate::Auditor): the current
-//! [`AuditContext`] is merged in (explicit fields win), metadata and failure reasons are
+//! Events go through the same preparation as in the `Auditor` (crate `audit-pipeline`): the current
+//! [`AuditContext`](crate::AuditContext) is merged in (explicit fields win), metadata and failure reasons are
 //! redacted, and invalid events are reported separately ([`Captured::invalid`]). Everything
 //! is available as soon as the closure returns: nothing is queued. There is no pipeline, so
 //! observers (alert rules) do not run: test an
-//! [`AlertEngine`](crate::alert::AlertEngine) by calling its `observe` directly.
+//! `AlertEngine` (crate `audit-alert`) by calling its `observe` directly.
 //!
 //! ```
 //! use audit_core::{Actor, AuditContext, AuditEvent, testing};
@@ -36,10 +36,10 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::dispatch::{self, Dispatch};
+use crate::dispatch;
 use crate::event::AuditEvent;
-use crate::pipeline::Recorded;
-use crate::pipeline::prepare::prepare;
+use crate::prepare::prepare;
+use crate::recorder::{Recorded, Recorder};
 use crate::redact::Redactor;
 use crate::validate::ValidationError;
 
@@ -99,22 +99,22 @@ impl Capture {
     /// Like [`capture`].
     pub fn run<R>(self, f: impl FnOnce() -> R) -> (R, Captured) {
         let state = Arc::new(CaptureState::new(self.redactor));
-        let dispatch = Dispatch::to_capture(Arc::clone(&state));
-        let result = dispatch::sync_scope_option(Some(dispatch), f);
+        let recorder: Arc<dyn Recorder> = state.clone();
+        let result = dispatch::sync_with_recorder(recorder, f);
         (result, state.take())
     }
 
     /// Like [`capture_async`].
     pub async fn run_async<F: Future>(self, future: F) -> (F::Output, Captured) {
         let state = Arc::new(CaptureState::new(self.redactor));
-        let dispatch = Dispatch::to_capture(Arc::clone(&state));
-        let result = dispatch::scope_option(Some(dispatch), future).await;
+        let recorder: Arc<dyn Recorder> = state.clone();
+        let result = dispatch::with_recorder(recorder, future).await;
         (result, state.take())
     }
 }
 
-/// The in-memory target behind a capture.
-pub(crate) struct CaptureState {
+/// The in-memory recorder behind a capture.
+struct CaptureState {
     redactor: Redactor,
     captured: Mutex<Captured>,
 }
@@ -127,9 +127,15 @@ impl CaptureState {
         }
     }
 
-    pub(crate) fn record(&self, mut recorded: Recorded) {
-        recorded.settle();
-        let prepared = prepare(recorded.event, recorded.ctx.as_deref(), &self.redactor);
+    fn take(&self) -> Captured {
+        std::mem::take(&mut *self.captured.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Recorder for CaptureState {
+    fn record(&self, recorded: Recorded) {
+        let (event, ctx) = recorded.into_settled();
+        let prepared = prepare(event, ctx.as_deref(), &self.redactor);
         let mut captured = self.captured.lock().unwrap_or_else(PoisonError::into_inner);
         match prepared {
             Ok(event) => captured.events.push(event),
@@ -139,10 +145,6 @@ impl CaptureState {
                 stand_in: invalid.stand_in,
             }),
         }
-    }
-
-    fn take(&self) -> Captured {
-        std::mem::take(&mut *self.captured.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 

@@ -38,6 +38,30 @@ fn try_expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     Ok(generate(&args, &checked, function))
 }
 
+/// Where the runtime support is when `crate = ..` is not given: the `audit` facade if the
+/// calling package depends on it (under whatever name), else `audit-core`.
+///
+/// Found in the caller's Cargo.toml, so a service that depends on the facade alone compiles
+/// without naming `audit_core`. Inside the facade's or core's own tests, doctests and
+/// examples the package itself is the dependency, under its library name.
+fn default_crate() -> Path {
+    use proc_macro_crate::{FoundCrate, crate_name};
+    for (package, library) in [("audit", "audit"), ("audit-core", "audit_core")] {
+        match crate_name(package) {
+            Ok(FoundCrate::Name(name)) => {
+                let name = Ident::new(&name, Span::call_site());
+                return syn::parse_quote!(::#name);
+            }
+            Ok(FoundCrate::Itself) => {
+                let name = Ident::new(library, Span::call_site());
+                return syn::parse_quote!(::#name);
+            }
+            Err(_) => {}
+        }
+    }
+    syn::parse_quote!(::audit_core)
+}
+
 /// Names of the locals the generated code introduces.
 struct Locals {
     guard: Ident,
@@ -46,10 +70,7 @@ struct Locals {
 }
 
 fn generate(args: &Args, checked: &Checked, function: Function) -> TokenStream {
-    let krate: Path = args
-        .krate
-        .clone()
-        .unwrap_or_else(|| syn::parse_quote!(::audit_core));
+    let krate: Path = args.krate.clone().unwrap_or_else(default_crate);
     let private = quote!(#krate::__private);
     let locals = Locals {
         guard: Ident::new("__audit_guard", Span::mixed_site()),

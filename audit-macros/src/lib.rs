@@ -1,7 +1,9 @@
 //! The `#[audited]` attribute: one audit event for every call of a function.
 //!
-//! Use it through `audit_core` (feature `macros`, on by default), so the generated code and
-//! your code agree on one `audit_core`:
+//! Use it through the `audit` facade (`audit::audited`) or `audit_core` (feature `macros`, on
+//! by default). The generated code calls the runtime support of whichever of the two your
+//! package depends on (the facade first), found in your `Cargo.toml`, so your code and the
+//! generated code agree on one `audit_core`:
 //!
 //! ```
 //! use audit_core::{audited, testing, Outcome};
@@ -82,7 +84,7 @@
 //! | `category = authorization` | `authentication`, `authorization`, `business` or `system` (an identifier, a path such as `Category::System`, or a string) | — |
 //! | `severity = warning` | `info`, `notice`, `warning`, `error` or `critical` | — |
 //! | `metadata(seats = req.seats, ..)` | `key = expr` pairs; values go through `serde::Serialize` | before the body |
-//! | `crate = path` | where `audit_core` is, when it is renamed or re-exported | — |
+//! | `crate = path` | where the runtime support is (`audit` or `audit_core`), when the macro cannot find it in your `Cargo.toml` (a crate that re-exports it) | — |
 //!
 //! Options are evaluated by reference before the body runs, so they may name arguments the
 //! body moves or consumes, and need no `Clone`.

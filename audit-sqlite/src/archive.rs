@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::codec::{self, seq_param};
 use crate::error::{Error, Result};
-use crate::{schema, writer};
+use crate::{chain_append, schema};
 
 /// The action code of the event recorded in the live log after each archival.
 pub const ARCHIVED_ACTION: &str = "AUDIT_ARCHIVED";
@@ -173,7 +173,7 @@ pub(crate) fn run(
             ],
         )?;
         let event = archived_event(from_seq, to_seq, &sha256, &file_name, &last_anchor, request);
-        let positions = writer::append_events(&tx, hasher, &[event], false)?;
+        let positions = chain_append::append_events(&tx, hasher, &[event], false)?;
         Ok(positions.first().map(|p| p.seq))
     })();
     let event_seq = match result.and_then(|seq| tx.commit().map(|()| seq).map_err(Error::from)) {

@@ -4,7 +4,7 @@
 //!
 //! [`SqliteStore`] is both halves of an audit backend:
 //!
-//! - an [`AuditSink`](audit_core::AuditSink): the [`Auditor`](audit_core::Auditor) pipeline
+//! - an [`AuditSink`](audit_core::AuditSink): the `Auditor` pipeline (crate `audit-pipeline`)
 //!   hands it batches, and each batch is committed in the store's **own** transaction on a
 //!   dedicated writer thread and connection, never the caller's: an event stays recorded
 //!   when the caller's database work rolls back;
@@ -39,34 +39,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! To record through the pipeline, give a clone of the store to the
-//! [`Auditor`](audit_core::Auditor) as its sink and keep another clone for queries: clones
-//! share one writer thread and one pool of reader connections.
-//!
-//! ```
-//! use audit_core::{Actor, AuditEvent, AuditStore, Auditor};
-//! use audit_sqlite::{SqliteOptions, SqliteStore};
-//! use audit_core::ChainHasher;
-//!
-//! # #[tokio::main]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let dir = tempfile::tempdir()?;
-//! # let path = dir.path().join("audit.db");
-//! let store = SqliteStore::open_with(
-//!     SqliteOptions::new(&path).hasher(ChainHasher::hmac_sha256(b"key from your secret store")),
-//! )?;
-//! let auditor = Auditor::builder(store.clone()).build()?;
-//!
-//! auditor.record(AuditEvent::builder("AUTHN_LOGIN_SUCCESS").actor(Actor::user("bob")).build());
-//! let receipt = auditor
-//!     .record_durable(AuditEvent::builder("FTMS_BOOKING_CREATED").build())
-//!     .await?;
-//! assert_eq!(receipt.position.map(|p| p.seq), Some(2));
-//!
-//! auditor.shutdown().await?;
-//! assert!(store.verify(Default::default(), None).await?.is_valid());
-//! # Ok(()) }
-//! ```
+//! To record through the pipeline, hand the store to the `audit` facade (`audit::init(
+//! audit::sqlite("audit.db"))`, or `audit::Setup::new(store)` for a store opened with
+//! [`SqliteOptions`]), which gives the `Auditor` one clone as its sink and keeps another for
+//! queries: clones share one writer thread and one pool of reader connections. This crate
+//! does not depend on the pipeline.
 //!
 //! ## How the file is laid out
 //!
@@ -149,6 +126,7 @@
 #![forbid(unsafe_code)]
 
 mod archive;
+mod chain_append;
 mod codec;
 mod error;
 mod export;

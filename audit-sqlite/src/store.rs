@@ -19,10 +19,10 @@ use crate::error::Result;
 use crate::options::SqliteOptions;
 use crate::reader::{Readers, blocking};
 use crate::writer::{Command, WriterHandle};
-use crate::{query, schema, verify, writer};
+use crate::{chain_append, query, schema, verify, writer};
 
 /// An audit log in one SQLite file: an [`AuditSink`] for the
-/// [`Auditor`](audit_core::Auditor) and an [`AuditStore`] for admins.
+/// `Auditor` (crate `audit-pipeline`) and an [`AuditStore`] for admins.
 ///
 /// Cloning is cheap and shares the writer thread and the reader connections; the writer
 /// thread stops when the last clone is dropped. See the [crate documentation](crate).
@@ -87,7 +87,7 @@ impl SqliteStore {
     /// Appends a batch in one transaction and returns each event's chain position.
     ///
     /// This is what [`AuditSink::write`] does; it is public for tools that write without
-    /// an [`Auditor`](audit_core::Auditor).
+    /// an `Auditor` (crate `audit-pipeline`).
     pub async fn append(&self, events: &[AuditEvent]) -> Result<Vec<ChainPosition>> {
         let events = events.to_vec();
         self.inner
@@ -238,7 +238,7 @@ impl AuditStore for SqliteStore {
     }
 
     async fn head(&self) -> Result<Option<Checkpoint>, StoreError> {
-        let head = self.read(|conn, _| writer::head(conn)).await?;
+        let head = self.read(|conn, _| chain_append::head(conn)).await?;
         Ok((head.seq > 0).then(|| Checkpoint {
             seq: head.seq,
             hash: head.hash,

@@ -7,16 +7,13 @@
 use std::sync::mpsc;
 use std::thread;
 
-use audit_core::chain::{ChainAnchor, ChainHash};
 use audit_core::{AuditEvent, ChainHasher, ChainPosition};
-use rusqlite::ffi::ErrorCode;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use crate::archive::{self, ArchiveReport, ArchiveRequest};
-use crate::codec;
+use crate::chain_append::{append, append_valid, validate};
 use crate::error::{Error, Result};
-use crate::schema;
 
 /// What the writer thread can be asked to do.
 pub(crate) enum Command {
@@ -203,121 +200,4 @@ impl Writer {
             }
         }
     }
-}
-
-/// The newest chain position: the last stored event, else the archive anchor, else genesis.
-pub(crate) fn head(conn: &Connection) -> Result<ChainAnchor> {
-    let last = conn
-        .query_row(
-            "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
-            [],
-            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)),
-        )
-        .optional()?;
-    match last {
-        Some((seq, hash)) => {
-            let seq = u64::try_from(seq).map_err(|_| Error::corrupt_record(0, "negative seq"))?;
-            let hash = ChainHash::from_slice(&hash)
-                .map_err(|_| Error::corrupt_record(seq, "hash is not 32 bytes"))?;
-            Ok(ChainAnchor { seq, hash })
-        }
-        None => schema::anchor(conn),
-    }
-}
-
-/// Appends `events` in one `BEGIN IMMEDIATE` transaction: the head is read and advanced
-/// under the database write lock, so writers in other processes extend the same chain.
-///
-/// An event whose id is already stored (a batch replayed after a lost reply) is not stored
-/// twice: its existing position is returned.
-pub(crate) fn append(
-    conn: &mut Connection,
-    hasher: &ChainHasher,
-    events: &[AuditEvent],
-) -> Result<Vec<ChainPosition>> {
-    validate(events)?;
-    append_valid(conn, hasher, events)
-}
-
-fn validate(events: &[AuditEvent]) -> Result<()> {
-    for (index, event) in events.iter().enumerate() {
-        event
-            .validate()
-            .map_err(|source| Error::InvalidEvent { index, source })?;
-    }
-    Ok(())
-}
-
-/// [`append`] of events already validated.
-fn append_valid(
-    conn: &mut Connection,
-    hasher: &ChainHasher,
-    events: &[AuditEvent],
-) -> Result<Vec<ChainPosition>> {
-    match append_in_transaction(conn, hasher, events, false) {
-        Err(Error::Sqlite(err)) if is_duplicate_id(&err) => {
-            append_in_transaction(conn, hasher, events, true)
-        }
-        other => other,
-    }
-}
-
-fn append_in_transaction(
-    conn: &mut Connection,
-    hasher: &ChainHasher,
-    events: &[AuditEvent],
-    dedup: bool,
-) -> Result<Vec<ChainPosition>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let positions = append_events(&tx, hasher, events, dedup)?;
-    tx.commit()?;
-    Ok(positions)
-}
-
-/// Appends inside the caller's (already immediate) transaction.
-pub(crate) fn append_events(
-    conn: &Connection,
-    hasher: &ChainHasher,
-    events: &[AuditEvent],
-    dedup: bool,
-) -> Result<Vec<ChainPosition>> {
-    let ChainAnchor {
-        seq: mut last_seq,
-        hash: mut last_hash,
-    } = head(conn)?;
-    let mut insert = conn.prepare(codec::insert_sql())?;
-    let mut existing = conn.prepare("SELECT seq, hash FROM audit_events WHERE id = ?1")?;
-    let mut positions = Vec::with_capacity(events.len());
-    let mut scratch = Vec::with_capacity(512);
-    for event in events {
-        if dedup {
-            let found = existing
-                .query_row([&event.id.as_bytes()[..]], |row| {
-                    Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?))
-                })
-                .optional()?;
-            if let Some((seq, hash)) = found {
-                let seq = u64::try_from(seq).map_err(|_| Error::corrupt_record(0, "bad seq"))?;
-                let hash = ChainHash::from_slice(&hash)
-                    .map_err(|_| Error::corrupt_record(seq, "hash is not 32 bytes"))?;
-                positions.push(ChainPosition { seq, hash });
-                continue;
-            }
-        }
-        let seq = last_seq + 1;
-        let hash = hasher.hash_with_scratch(&last_hash, event, &mut scratch);
-        codec::insert(&mut insert, seq, event, &last_hash, &hash)?;
-        positions.push(ChainPosition { seq, hash });
-        last_seq = seq;
-        last_hash = hash;
-    }
-    Ok(positions)
-}
-
-fn is_duplicate_id(err: &rusqlite::Error) -> bool {
-    matches!(
-        err,
-        rusqlite::Error::SqliteFailure(e, Some(message))
-            if e.code == ErrorCode::ConstraintViolation && message.contains("audit_events.id")
-    )
 }

@@ -5,7 +5,7 @@
 //! MySQL and MariaDB) store [`audit_core`] events with the same guarantees and produce
 //! byte-identical chains from the same events (`tests/tests/cross_backend.rs` writes one set
 //! of events to SQLite, PostgreSQL and MariaDB and compares). Each is an
-//! [`AuditSink`](audit_core::AuditSink) (plug it into an [`Auditor`](audit_core::Auditor)) and
+//! [`AuditSink`](audit_core::AuditSink) (plug it into an `Auditor`, crate `audit-pipeline`) and
 //! an [`AuditStore`](audit_core::AuditStore) (queries, counts, verification, head).
 //!
 //! ```toml
@@ -83,7 +83,7 @@
 //! stays gap-free and in one order; a rolled-back transaction leaves the head where it was, so
 //! no seq is ever burnt. The event's canonical bytes are encoded before the lock is taken;
 //! only hashing and the insert happen while others wait, and batching
-//! (the [`Auditor`](audit_core::Auditor) hands the sink whole batches) amortises the lock. A
+//! (the `Auditor` (crate `audit-pipeline`) hands the sink whole batches) amortises the lock. A
 //! writer that hangs while holding it (a frozen process, a lost network) is cut off by the
 //! server after [`PgOptions::idle_in_transaction_timeout`], and its batch rolls back.
 //!

@@ -34,10 +34,11 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use audit_core::pipeline::OverflowPolicy;
 use audit_core::{
-    Actor, AuditContext, AuditEvent, AuditSink, Auditor, BatchAck, Category, SinkError, audited,
+    Actor, AuditContext, AuditEvent, AuditSink, BatchAck, Category, SinkError, audited,
 };
+use audit_pipeline::Auditor;
+use audit_pipeline::OverflowPolicy;
 use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
@@ -339,7 +340,9 @@ fn latency_table(dispatch: &tracing::Dispatch, auditor: &Auditor) {
 
 fn caller_overhead(c: &mut Criterion) {
     let auditor = auditor();
-    audit_core::set_global(auditor.clone());
+    auditor
+        .set_global_default()
+        .expect("the bench installs the only default auditor");
     let dir = tempfile::tempdir().expect("cannot create a temp dir for the tracing log");
     let (writer, writer_guard) = tracing_writer(dir.path());
     let dropped_lines = writer.error_counter();

@@ -10,7 +10,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use audit_core::{AuditEvent, AuditSink, Auditor, BatchAck, SinkError, audited};
+use audit_core::{AuditEvent, AuditSink, BatchAck, SinkError, audited};
+use audit_pipeline::Auditor;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// Accepts every batch and keeps nothing.
@@ -86,11 +87,19 @@ async fn audited_async(id: u64) -> Result<u64, Refused> {
     bare(id)
 }
 
-fn auditor() -> Auditor {
-    match Auditor::builder(NoopSink).queue_capacity(1 << 16).build() {
-        Ok(auditor) => auditor,
-        Err(err) => panic!("cannot build the bench auditor: {err}"),
-    }
+/// The process default auditor, built and installed once (a default installs once).
+fn global_auditor() -> &'static Auditor {
+    static AUDITOR: std::sync::OnceLock<Auditor> = std::sync::OnceLock::new();
+    AUDITOR.get_or_init(|| {
+        let auditor = match Auditor::builder(NoopSink).queue_capacity(1 << 16).build() {
+            Ok(auditor) => auditor,
+            Err(err) => panic!("cannot build the bench auditor: {err}"),
+        };
+        if let Err(err) = auditor.set_global_default() {
+            panic!("cannot install the bench auditor: {err}");
+        }
+        auditor
+    })
 }
 
 fn unrouted(c: &mut Criterion) {
@@ -117,28 +126,26 @@ fn timed_then_flushed<R>(auditor: &Auditor, iters: u64, mut call: impl FnMut() -
 }
 
 fn sync(c: &mut Criterion) {
-    let auditor = auditor();
-    audit_core::set_global(auditor.clone());
+    let auditor = global_auditor();
     let mut group = c.benchmark_group("macro_overhead/sync");
     group.bench_function("bare", |b| {
-        b.iter_custom(|iters| timed_then_flushed(&auditor, iters, || bare(black_box(7))))
+        b.iter_custom(|iters| timed_then_flushed(auditor, iters, || bare(black_box(7))))
     });
     group.bench_function("manual_record", |b| {
-        b.iter_custom(|iters| timed_then_flushed(&auditor, iters, || manual(black_box(7))))
+        b.iter_custom(|iters| timed_then_flushed(auditor, iters, || manual(black_box(7))))
     });
     group.bench_function("audited", |b| {
-        b.iter_custom(|iters| timed_then_flushed(&auditor, iters, || audited_minimal(black_box(7))))
+        b.iter_custom(|iters| timed_then_flushed(auditor, iters, || audited_minimal(black_box(7))))
     });
     group.bench_function("audited_entity", |b| {
-        b.iter_custom(|iters| timed_then_flushed(&auditor, iters, || audited_entity(black_box(7))))
+        b.iter_custom(|iters| timed_then_flushed(auditor, iters, || audited_entity(black_box(7))))
     });
     group.finish();
-    let _ = auditor.shutdown_blocking();
+    let _ = auditor.flush_blocking();
 }
 
 fn asynchronous(c: &mut Criterion) {
-    let auditor = auditor();
-    audit_core::set_global(auditor.clone());
+    let auditor = global_auditor();
     let runtime = match tokio::runtime::Builder::new_current_thread().build() {
         Ok(runtime) => runtime,
         Err(err) => panic!("cannot build the bench runtime: {err}"),
@@ -171,7 +178,7 @@ fn asynchronous(c: &mut Criterion) {
         })
     });
     group.finish();
-    let _ = auditor.shutdown_blocking();
+    let _ = auditor.flush_blocking();
 }
 
 criterion_group! {

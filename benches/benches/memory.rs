@@ -21,8 +21,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use audit_core::pipeline::OverflowPolicy;
-use audit_core::{Actor, AuditEvent, AuditSink, Auditor, BatchAck, SinkError};
+use audit_core::{Actor, AuditEvent, AuditSink, BatchAck, SinkError};
+use audit_pipeline::Auditor;
+use audit_pipeline::OverflowPolicy;
 
 /// Set in a child process: the scenario it runs.
 const CHILD_ENV: &str = "AUDIT_BENCH_MEMORY_SCENARIO";

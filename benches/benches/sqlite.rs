@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use audit_benches::{batch, env, epoch};
 use audit_core::query::{AuditQuery, CountBy};
-use audit_core::{AuditEvent, AuditStore, Auditor};
+use audit_core::{AuditEvent, AuditStore};
+use audit_pipeline::Auditor;
 use audit_sqlite::SqliteStore;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rusqlite::Connection;

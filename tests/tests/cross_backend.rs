@@ -14,6 +14,8 @@ use chrono::{TimeZone, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use audit_integration_tests::{database_url, fresh_mysql, fresh_pg, mysql_url};
+
 /// Deterministic, awkward events: unicode, nested metadata, IPv4 and IPv6, absent fields.
 fn events() -> Vec<AuditEvent> {
     let base = Utc
@@ -101,31 +103,6 @@ fn assert_same_chain(name: &str, reference: &[StoredEvent], other: &[StoredEvent
     }
 }
 
-/// A server's URL from `var`, or `None` (loudly) outside CI; under CI a missing one fails.
-fn server_url(var: &str, server: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("{var} is not set and CI is: run the tests through `bash scripts/test.sh`")
-        }
-        _ => {
-            eprintln!(
-                "!!!!! SKIPPED the {server} column: {var} is not set (use `bash scripts/test.sh`)"
-            );
-            None
-        }
-    }
-}
-
-/// A name no earlier run used (schemas, databases).
-fn fresh_name() -> String {
-    format!(
-        "xb_{}_{}",
-        std::process::id(),
-        Utc::now().timestamp_micros()
-    )
-}
-
 /// Parses a JSON Lines export and checks it with nothing but audit-core's verifier.
 fn verify_export(name: &str, hasher: &ChainHasher, bytes: &[u8]) -> Vec<StoredEvent> {
     let records: Vec<StoredEvent> = bytes
@@ -199,14 +176,8 @@ async fn memory_sqlite_postgres_and_mysql_build_the_same_chain() {
     )
     .await;
 
-    if let Some(url) = server_url("DATABASE_URL", "PostgreSQL") {
-        let options = audit_sqlx::PgOptions::new(url)
-            .schema(&fresh_name())
-            .expect("valid schema name")
-            .hasher(hasher.clone());
-        let pg = audit_sqlx::PgStore::connect_with(options)
-            .await
-            .expect("connect to PostgreSQL");
+    if let Some(url) = database_url() {
+        let pg = fresh_pg(&url, "b", hasher.clone()).await;
         write_all(&pg, &events).await;
         let (export, _) = pg
             .export(&all(), ExportFormat::JsonLines, Vec::new())
@@ -216,14 +187,8 @@ async fn memory_sqlite_postgres_and_mysql_build_the_same_chain() {
         pg.close().await;
     }
 
-    if let Some(url) = server_url("MYSQL_URL", "MySQL") {
-        let options = audit_sqlx::MySqlOptions::new(url)
-            .database(&fresh_name())
-            .expect("valid database name")
-            .hasher(hasher.clone());
-        let mysql = audit_sqlx::MySqlStore::connect_with(options)
-            .await
-            .expect("connect to MySQL");
+    if let Some(url) = mysql_url() {
+        let mysql = fresh_mysql(&url, "b", hasher.clone()).await;
         write_all(&mysql, &events).await;
         let (export, _) = mysql
             .export(&all(), ExportFormat::JsonLines, Vec::new())

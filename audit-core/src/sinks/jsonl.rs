@@ -43,17 +43,17 @@ pub struct JsonLinesContents {
 ///
 /// A batch is committed whole or not at all: if writing fails halfway, the file is cut back
 /// to where the batch began. The file is only ever appended to. I/O is blocking, which is
-/// what the [`Auditor`](crate::Auditor)'s dedicated worker thread is for.
+/// what the pipeline's dedicated worker thread (the `Auditor` of `audit-pipeline`) is for.
 ///
 /// ```
-/// use audit_core::{AuditEvent, Auditor, sinks::{FsyncPolicy, JsonLinesSink}};
+/// use audit_core::{AuditEvent, AuditSink, sinks::{FsyncPolicy, JsonLinesSink}};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("audit.jsonl");
 /// let sink = JsonLinesSink::open(&path).unwrap().fsync(FsyncPolicy::EveryBatch);
-/// let auditor = Auditor::builder(sink).build().unwrap();
-/// auditor.record(AuditEvent::builder("USER_LOGIN").build());
-/// auditor.shutdown_blocking().unwrap();
+/// // The pipeline's worker calls `write` with each batch.
+/// futures::executor::block_on(sink.write(&[AuditEvent::builder("USER_LOGIN").build()]))
+///     .unwrap();
 ///
 /// let contents = JsonLinesSink::read(&path).unwrap();
 /// assert_eq!(contents.events[0].action, "USER_LOGIN");

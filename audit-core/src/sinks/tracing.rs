@@ -22,11 +22,13 @@ pub const TARGET: &str = "audit";
 /// never on the recording thread.
 ///
 /// ```
-/// use audit_core::{Auditor, sinks::{MemorySink, TracingSink}};
+/// use audit_core::{AuditEvent, AuditSink, sinks::{MemorySink, TracingSink}};
 ///
 /// let store = MemorySink::new();
-/// let auditor = Auditor::builder(TracingSink::wrap(store.clone())).build().unwrap();
-/// # auditor.shutdown_blocking().unwrap();
+/// let sink = TracingSink::wrap(store.clone()); // hand this one to the pipeline
+/// futures::executor::block_on(sink.write(&[AuditEvent::builder("USER_LOGIN").build()]))
+///     .unwrap();
+/// assert_eq!(store.len(), 1);
 /// ```
 #[derive(Clone)]
 pub struct TracingSink {

@@ -31,7 +31,7 @@
 //! ## Writing
 //!
 //! [`MySqlStore::append`] (and the [`AuditSink`](audit_core::AuditSink) the
-//! [`Auditor`](audit_core::Auditor) calls) runs one transaction per batch on the store's own
+//! `Auditor` of `audit-pipeline` calls) runs one transaction per batch on the store's own
 //! pool, in `READ COMMITTED`: `SELECT … FOR UPDATE` on the head row, link, multi-row
 //! `INSERT`s (at most 3 120 rows and about 4 MiB each, the placeholder and packet limits),
 //! move the head, commit. Not `LOAD DATA LOCAL INFILE`: the sqlx driver does not implement

@@ -3,7 +3,7 @@
 //! dropped and put back).
 
 use async_trait::async_trait;
-use audit_core::conformance::{self, Backend, Tamper};
+use audit_conformance::{self as conformance, Backend, Tamper};
 use audit_core::sink::BoxError;
 use audit_core::{AuditEvent, ChainHasher};
 use audit_sqlx::MySqlStore;

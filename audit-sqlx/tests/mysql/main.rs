@@ -17,5 +17,4 @@ mod grants;
 mod hostile;
 mod multiprocess;
 mod outbox;
-mod pipeline;
 mod store;

@@ -172,42 +172,6 @@ where
     assert_chain_links(&records, &ChainHasher::sha256());
 }
 
-/// Behind the Auditor pipeline, a durable receipt carries the stored position.
-pub async fn check_durable_receipt_is_the_stored_position<S>(store: S)
-where
-    S: audit_core::AuditSink + AuditStore + Clone,
-{
-    let auditor = audit_core::Auditor::builder(store.clone())
-        .build()
-        .expect("auditor");
-    let event = event(4);
-    let receipt = auditor
-        .record_durable(event.clone())
-        .await
-        .expect("recorded");
-    let position = receipt.position.expect("the store keeps a chain");
-    let stored = store.get(position.seq).await.expect("get").expect("stored");
-    assert_eq!(stored.hash, position.hash);
-    assert_eq!(stored.event.id, event.id);
-    auditor.shutdown().await.expect("shutdown");
-}
-
-/// Events recorded without waiting are all stored, in one chain, once the pipeline shut down.
-pub async fn check_recorded_events_are_stored_after_shutdown<S>(store: S)
-where
-    S: audit_core::AuditSink + AuditStore + Clone,
-{
-    let auditor = audit_core::Auditor::builder(store.clone())
-        .build()
-        .expect("auditor");
-    for e in events(0..500) {
-        auditor.record(e);
-    }
-    auditor.shutdown().await.expect("shutdown");
-    assert_eq!(store.count(&AuditQuery::new()).await.expect("count"), 500);
-    assert_chain_links(&all_records(&store).await, &ChainHasher::sha256());
-}
-
 // ----- Several OS processes writing at once -----
 
 /// How many processes, batches per process and events per batch the multi-process tests use.

@@ -3,12 +3,14 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use audit_axum::{AuditLayer, Principal, authorize, client_ip::TrustedProxies, require_permission};
-use audit_core::auth::{self, LoginFailure};
-use audit_core::query::{AuditQuery, Cursor, Order};
-use audit_core::store::VerifyScope;
-use audit_core::{AuditStore, Category, Outcome};
-use audit_sqlite::SqliteStore;
+use audit::auth::{self, LoginFailure};
+use audit::axum::{
+    AuditLayer, Principal, authorize, client_ip::TrustedProxies, require_permission,
+};
+use audit::query::{AuditQuery, Cursor, Order};
+use audit::store::VerifyScope;
+use audit::stores::sqlite::SqliteStore;
+use audit::{AuditStore, Category, Outcome};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header::AUTHORIZATION};
 use axum::response::{IntoResponse, Response};
@@ -84,12 +86,12 @@ struct LoginRequest {
 async fn login(State(state): State<Shared>, Json(body): Json<LoginRequest>) -> Response {
     match state.users.login(&body.username, &body.password) {
         Ok(token) => {
-            audit_axum::record(auth::login_success(body.username));
+            audit::axum::record(auth::login_success(body.username));
             Json(json!({ "token": token })).into_response()
         }
         Err(why) => {
             // The log says why; the client gets the same answer whatever the reason.
-            audit_axum::record(auth::login_failed(&body.username, why));
+            audit::axum::record(auth::login_failed(&body.username, why));
             error(StatusCode::UNAUTHORIZED, LoginFailure::client_message(&why))
         }
     }
@@ -102,7 +104,7 @@ async fn logout(State(state): State<Shared>, headers: HeaderMap) -> Response {
         .and_then(bearer);
     match token.and_then(|t| state.users.logout(t)) {
         Some(user) => {
-            audit_axum::record(auth::logout(user));
+            audit::axum::record(auth::logout(user));
             StatusCode::NO_CONTENT.into_response()
         }
         None => error(StatusCode::UNAUTHORIZED, "authentication required"),

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use audit_core::audited;
+use audit::audited;
 use serde::{Deserialize, Serialize};
 
 /// A booking request.

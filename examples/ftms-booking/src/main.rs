@@ -26,10 +26,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use audit_axum::client_ip::{InvalidNetwork, TrustedProxies};
-use audit_core::Auditor;
-use audit_core::alert::{Alert, AlertEngine, AlertRule};
-use audit_sqlite::SqliteStore;
+use audit::alert::{Alert, AlertEngine, AlertRule};
+use audit::axum::client_ip::{InvalidNetwork, TrustedProxies};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -43,10 +41,8 @@ enum StartError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot open the audit store: {0}")]
-    Store(#[from] audit_sqlite::Error),
-    #[error("cannot start the audit pipeline: {0}")]
-    Pipeline(#[from] audit_core::pipeline::BuildError),
+    #[error("cannot start auditing: {0}")]
+    Audit(#[from] audit::InitError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -118,16 +114,13 @@ async fn run() -> Result<(), StartError> {
             source,
         })?;
     }
-    let store = SqliteStore::open(&options.db)?;
-    let auditor = Auditor::builder(store.clone())
-        .observer(alert_engine())
-        .build()?;
-    audit_core::set_global(auditor.clone());
+    // Drains the audit queue into the file when dropped, however `run` returns.
+    let audit = audit::init(audit::sqlite(&options.db).auditor(|b| b.observer(alert_engine())))?;
 
     let state = Arc::new(app::AppState {
         users: users::Users::demo(),
         bookings: bookings::Bookings::demo(),
-        store,
+        store: audit.store().clone(),
     });
     let app = app::router(state, trusted);
 
@@ -151,8 +144,8 @@ async fn run() -> Result<(), StartError> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await;
-    // Drain the audit queue before exiting, whatever happened to the server.
-    if let Err(err) = auditor.shutdown().await {
+    // Drain the audit queue now, to report what could not be written.
+    if let Err(err) = audit.shutdown().await {
         eprintln!("audit pipeline shutdown: {err}");
     }
     served.map_err(StartError::Serve)

@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
-use audit_axum::Principal;
-use audit_core::Actor;
-use audit_core::auth::LoginFailure;
+use audit::Actor;
+use audit::auth::LoginFailure;
+use audit::axum::Principal;
 use sha2::{Digest, Sha256};
 
 /// What each role may do.

@@ -398,7 +398,7 @@ async fn the_database_file_and_its_directory_are_created_on_first_run() {
 #[cfg(unix)]
 #[tokio::test]
 async fn sigterm_drains_the_audit_queue_before_exit() {
-    use audit_core::{AuditQuery, AuditStore};
+    use audit::{AuditQuery, AuditStore};
 
     let mut server = Server::start();
     server.login("alice", "alice-pass", "203.0.113.40").await;
@@ -410,7 +410,7 @@ async fn sigterm_drains_the_audit_queue_before_exit() {
     let exit = server.child.wait().expect("wait for exit");
     assert!(exit.success(), "{exit:?}");
 
-    let store = audit_sqlite::SqliteStore::open(&server.db).expect("open the log");
+    let store = audit::stores::sqlite::SqliteStore::open(&server.db).expect("open the log");
     let page = store
         .query(&AuditQuery::new().action("authn_login_success"))
         .await

@@ -1,0 +1,140 @@
+//! What happens to every event before a sink sees it, shared by every recorder (the
+//! pipeline's worker, [`testing`](crate::testing)): context merge, redaction, validation, and
+//! the `AUDIT_EVENT_INVALID` stand-in for an event that fails validation.
+
+use serde_json::{Map, Value};
+
+use crate::context::AuditContext;
+use crate::event::{AuditEvent, Category, Outcome, Severity};
+use crate::redact::Redactor;
+use crate::validate::{self, ValidationError};
+
+/// The action code of the event written in place of an invalid one.
+pub const INVALID_EVENT_ACTION: &str = "AUDIT_EVENT_INVALID";
+
+/// How many characters of an invalid event's action are kept in its stand-in's metadata.
+const KEPT_ACTION_CHARS: usize = 128;
+
+/// An event that failed validation, and the `AUDIT_EVENT_INVALID` stand-in written in its
+/// place.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Invalid {
+    /// The event as recorded (after context merge and redaction).
+    pub original: AuditEvent,
+    /// Why it is invalid.
+    pub error: ValidationError,
+    /// The event to write in its place.
+    pub stand_in: AuditEvent,
+}
+
+/// Merges the context (explicit fields win), redacts, then validates.
+///
+/// Redaction runs before validation so that the size limit applies to what is stored.
+pub fn prepare(
+    mut event: AuditEvent,
+    ctx: Option<&AuditContext>,
+    redactor: &Redactor,
+) -> Result<AuditEvent, Box<Invalid>> {
+    if let Some(ctx) = ctx {
+        ctx.apply_to(&mut event);
+    }
+    redactor.redact_event(&mut event);
+    match event.validate() {
+        Ok(()) => Ok(event),
+        Err(error) => {
+            let stand_in = stand_in(&event, &error);
+            Err(Box::new(Invalid {
+                original: event,
+                error,
+                stand_in,
+            }))
+        }
+    }
+}
+
+/// The `AUDIT_EVENT_INVALID` event recorded in place of `original`, so nothing vanishes.
+///
+/// It keeps the original's who/where fields when they are valid on their own, so the
+/// failure can still be traced to an actor and a request.
+pub fn stand_in(original: &AuditEvent, error: &ValidationError) -> AuditEvent {
+    let mut metadata = Map::new();
+    metadata.insert("original_id".into(), Value::String(original.id.to_string()));
+    metadata.insert(
+        "original_action".into(),
+        Value::String(original.action.chars().take(KEPT_ACTION_CHARS).collect()),
+    );
+    let mut reason = error.to_string();
+    validate::truncate(&mut reason, validate::MAX_TEXT_LEN);
+    let bare = AuditEvent::builder(INVALID_EVENT_ACTION)
+        .category(Category::System)
+        .severity(Severity::Error)
+        .outcome(Outcome::Failure, Some(reason))
+        .occurred_at(original.occurred_at)
+        .metadata(Value::Object(metadata))
+        .build();
+    let mut event = bare.clone();
+    event.actor.clone_from(&original.actor);
+    event.ip = original.ip;
+    event.user_agent.clone_from(&original.user_agent);
+    event.request_id.clone_from(&original.request_id);
+    event.session_id.clone_from(&original.session_id);
+    event.tenant.clone_from(&original.tenant);
+    event.entity_type.clone_from(&original.entity_type);
+    event.entity_id.clone_from(&original.entity_id);
+    if event.validate().is_ok() {
+        event
+    } else {
+        bare
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Actor;
+
+    #[test]
+    fn explicit_fields_win_over_the_context() {
+        let ctx = AuditContext::new()
+            .actor(Actor::user("ctx"))
+            .request_id("r-ctx");
+        let event = AuditEvent::builder("A")
+            .actor(Actor::user("explicit"))
+            .build();
+        let Ok(event) = prepare(event, Some(&ctx), &Redactor::default()) else {
+            panic!("valid event");
+        };
+        assert_eq!(event.actor, Some(Actor::user("explicit")));
+        assert_eq!(event.request_id.as_deref(), Some("r-ctx"));
+    }
+
+    #[test]
+    fn invalid_event_gets_a_system_stand_in() {
+        let event = AuditEvent::builder("drop table;").build();
+        let id = event.id;
+        let Err(invalid) = prepare(event, None, &Redactor::default()) else {
+            panic!("invalid event");
+        };
+        let stand_in = invalid.stand_in;
+        assert_eq!(stand_in.action, INVALID_EVENT_ACTION);
+        assert_eq!(stand_in.category, Category::System);
+        assert_eq!(stand_in.severity, Severity::Error);
+        assert_eq!(stand_in.metadata["original_id"], id.to_string());
+        assert_eq!(stand_in.metadata["original_action"], "drop table;");
+        assert!(stand_in.validate().is_ok());
+    }
+
+    #[test]
+    fn stand_in_drops_the_fields_that_made_it_invalid() {
+        let event = AuditEvent::builder("A")
+            .actor(Actor::user("x".repeat(1000)))
+            .build();
+        let Err(invalid) = prepare(event, None, &Redactor::default()) else {
+            panic!("invalid event");
+        };
+        let stand_in = invalid.stand_in;
+        assert!(stand_in.actor.is_none());
+        assert!(stand_in.validate().is_ok());
+    }
+}

@@ -1,0 +1,390 @@
+//! The spool: events the sink could not take yet, kept in order on disk (or in memory
+//! without a spool directory) and replayed before anything newer.
+//!
+//! # Files
+//!
+//! A spool directory holds JSON Lines files, one record per line,
+//! `{"observed":true,"event":{…}}` (the event as prepared for the sink, and whether the
+//! pipeline's observers already saw it):
+//!
+//! - `spool-<id>.jsonl`: one batch the worker could not write. Written to a `.tmp` file,
+//!   fsync'd, then renamed, so a segment is whole or absent. Replayed oldest `id` first and
+//!   deleted once the sink committed it (a crash in between replays it again: delivery is
+//!   at least once, and event ids tell duplicates apart).
+//! - `lane-<id>.jsonl`: the overflow lane of [`OverflowPolicy::Spool`], appended to by
+//!   recording threads. A crash can leave a torn last line there.
+//! - `rejected-<id>.jsonl`: dead letters, batches the sink refused permanently. Never
+//!   replayed automatically: an operator inspects and re-imports them ([`read_spool_file`]).
+//!
+//! - `LOCK`: the id of the process using the directory (and, on Linux, of the boot it runs
+//!   in); a second live process is refused, a lock left by a dead one is taken over.
+//!
+//! # Recovery
+//!
+//! On start, leftover `.tmp` segments are completed by renaming, leftover lanes become the
+//! newest segments (a lane always holds the newest events), and everything is replayed in
+//! order before new events. A line that cannot be parsed (a torn write) is skipped, counted
+//! in [`Metrics::spool_corrupt`](crate::Metrics::spool_corrupt) and reported; it
+//! never stops the replay.
+//!
+//! [`OverflowPolicy::Spool`]: crate::OverflowPolicy::Spool
+
+mod lock;
+pub(crate) mod record;
+
+use std::collections::VecDeque;
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use audit_core::event::AuditEvent;
+
+use crate::lane::file::{LANE_READ_BYTES, consumed_marker, lane_consumed, mark_lane_consumed};
+use lock::{LOCK, lock};
+pub use record::read_spool_file;
+use record::{
+    Corrupt, EXT, LANE, REJECTED, SEGMENT, SpoolRecord, TMP, count_lines, parse_id, parse_lines,
+    segment_name, sync_dir, write_atomically, write_bytes_atomically,
+};
+
+#[derive(Debug)]
+enum Segment {
+    File { path: PathBuf, events: u64 },
+    Memory(Vec<SpoolRecord>),
+}
+
+/// The ordered spool the worker owns.
+#[derive(Debug)]
+pub(crate) struct Spool {
+    dir: Option<PathBuf>,
+    segments: VecDeque<Segment>,
+    ids: Arc<AtomicU64>,
+    pending: u64,
+}
+
+impl Spool {
+    /// Opens (creating if needed) the spool directory and queues what a previous process
+    /// left behind. Without a directory the spool lives in memory.
+    pub(crate) fn open(dir: Option<&Path>) -> io::Result<Self> {
+        let mut spool = Self {
+            dir: dir.map(Path::to_path_buf),
+            segments: VecDeque::new(),
+            ids: Arc::new(AtomicU64::new(1)),
+            pending: 0,
+        };
+        let Some(dir) = dir else { return Ok(spool) };
+        fs::create_dir_all(dir)?;
+        lock(dir)?;
+        let mut segments = Vec::new();
+        let mut lanes = Vec::new();
+        let mut max_id = 0;
+        for entry in fs::read_dir(dir)? {
+            let path = entry?.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if let Some(id) = parse_id(name, SEGMENT, TMP) {
+                // A segment written but not yet renamed when the process died: keep it.
+                let done = dir.join(segment_name(id));
+                fs::rename(&path, &done)?;
+                segments.push((id, done));
+                max_id = max_id.max(id);
+            } else if let Some(id) = parse_id(name, SEGMENT, EXT) {
+                segments.push((id, path));
+                max_id = max_id.max(id);
+            } else if let Some(id) = parse_id(name, LANE, EXT) {
+                lanes.push((id, path));
+                max_id = max_id.max(id);
+            } else if let Some(id) = parse_id(name, REJECTED, EXT) {
+                max_id = max_id.max(id);
+            }
+        }
+        segments.sort();
+        lanes.sort();
+        spool.ids.store(max_id + 1, Ordering::SeqCst);
+        for (_, path) in segments {
+            spool.adopt(path)?;
+        }
+        for (_, lane) in lanes {
+            spool.adopt_lane(dir, &lane)?;
+        }
+        sync_dir(dir);
+        Ok(spool)
+    }
+
+    /// Turns the part of a lane that a crashed process had not delivered into segments of
+    /// about [`LANE_READ_BYTES`] each, oldest first, so that replaying a lane as big as the
+    /// flood that made it never holds all of it (nor hands it to the sink as one batch).
+    /// The marker follows each segment written: a crash midway resumes, not repeats.
+    fn adopt_lane(&mut self, dir: &Path, lane: &Path) -> io::Result<()> {
+        let mut offset = lane_consumed(lane);
+        let mut file = File::open(lane)?;
+        file.seek(SeekFrom::Start(offset))?;
+        let mut reader = BufReader::new(file);
+        let mut chunk = Vec::new();
+        loop {
+            // A torn last line (no newline) is kept: replay reports it as corrupt.
+            let n = reader.read_until(b'\n', &mut chunk)?;
+            if !chunk.is_empty() && (n == 0 || chunk.len() as u64 >= LANE_READ_BYTES) {
+                let path = dir.join(segment_name(self.next_id()));
+                write_bytes_atomically(&path, &chunk)?;
+                offset += chunk.len() as u64;
+                chunk.clear();
+                mark_lane_consumed(lane, offset)?;
+                self.adopt(path)?;
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        fs::remove_file(lane)?;
+        let _ = fs::remove_file(consumed_marker(lane));
+        Ok(())
+    }
+
+    fn adopt(&mut self, path: PathBuf) -> io::Result<()> {
+        let events = count_lines(&path)?;
+        self.pending += events;
+        self.segments.push_back(Segment::File { path, events });
+        Ok(())
+    }
+
+    /// The id counter shared with the overflow lane, so file names sort by creation.
+    pub(crate) fn ids(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.ids)
+    }
+
+    fn next_id(&self) -> u64 {
+        self.ids.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// The spool directory, if any.
+    pub(crate) fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.segments.is_empty()
+    }
+
+    /// Events waiting (approximate for recovered files: their line count).
+    pub(crate) fn pending(&self) -> u64 {
+        self.pending
+    }
+
+    /// Appends a batch as the newest segment. If the file cannot be written, the batch is
+    /// kept in memory (still in order) and the error is returned for reporting.
+    pub(crate) fn push(&mut self, records: Vec<SpoolRecord>) -> Result<(), (PathBuf, io::Error)> {
+        self.pending += records.len() as u64;
+        let Some(dir) = self.dir.clone() else {
+            self.segments.push_back(Segment::Memory(records));
+            return Ok(());
+        };
+        let path = dir.join(segment_name(self.next_id()));
+        match write_atomically(&path, &records) {
+            Ok(()) => {
+                let events = records.len() as u64;
+                self.segments.push_back(Segment::File { path, events });
+                Ok(())
+            }
+            Err(err) => {
+                self.segments.push_back(Segment::Memory(records));
+                Err((path, err))
+            }
+        }
+    }
+
+    /// Reads the oldest segment: its readable records and its unreadable lines.
+    pub(crate) fn read_front(&self) -> Option<io::Result<(Vec<SpoolRecord>, Vec<Corrupt>)>> {
+        Some(match self.segments.front()? {
+            Segment::Memory(records) => Ok((records.clone(), Vec::new())),
+            Segment::File { path, .. } => fs::read(path).map(|bytes| parse_lines(&bytes, path)),
+        })
+    }
+
+    /// Forgets the oldest segment (its events were committed or dead-lettered).
+    pub(crate) fn pop_front(&mut self) -> io::Result<()> {
+        let Some(segment) = self.segments.pop_front() else {
+            return Ok(());
+        };
+        match segment {
+            Segment::Memory(records) => self.pending -= records.len() as u64,
+            Segment::File { path, events } => {
+                self.pending = self.pending.saturating_sub(events);
+                fs::remove_file(&path)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the oldest segment's content with `records` (what is left after a partial
+    /// replay).
+    pub(crate) fn replace_front(&mut self, records: Vec<SpoolRecord>) -> io::Result<()> {
+        let Some(front) = self.segments.front_mut() else {
+            return Ok(());
+        };
+        match front {
+            Segment::Memory(old) => {
+                self.pending -= (old.len() - records.len().min(old.len())) as u64;
+                *old = records;
+            }
+            Segment::File { path, events } => {
+                write_atomically(path, &records)?;
+                self.pending = self.pending.saturating_sub(*events) + records.len() as u64;
+                *events = records.len() as u64;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps events the sink refused for good in a `rejected-<id>.jsonl` file. Returns the
+    /// file, or `None` without a spool directory.
+    pub(crate) fn dead_letter(&self, records: &[SpoolRecord]) -> io::Result<Option<PathBuf>> {
+        let Some(dir) = &self.dir else {
+            return Ok(None);
+        };
+        let path = dir.join(format!("{REJECTED}{:020}{EXT}", self.next_id()));
+        write_atomically(&path, records)?;
+        Ok(Some(path))
+    }
+
+    /// The events of memory segments, which a process exit would lose.
+    pub(crate) fn memory_events(&self) -> impl Iterator<Item = &AuditEvent> {
+        self.segments.iter().flat_map(|s| {
+            match s {
+                Segment::Memory(records) => records.as_slice(),
+                Segment::File { .. } => &[],
+            }
+            .iter()
+            .map(|r| &r.event)
+        })
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = fs::remove_file(dir.join(LOCK));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lane::file::{Lane, read_lane};
+    use lock::BOOT_ID;
+
+    fn record(action: &'static str) -> SpoolRecord {
+        SpoolRecord {
+            observed: true,
+            ticket: None,
+            event: AuditEvent::builder(action).build(),
+        }
+    }
+
+    #[test]
+    fn segments_replay_oldest_first_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(Some(dir.path())).unwrap();
+        spool.push(vec![record("A"), record("B")]).unwrap();
+        spool.push(vec![record("C")]).unwrap();
+        drop(spool);
+        let mut spool = Spool::open(Some(dir.path())).unwrap();
+        assert_eq!(spool.pending(), 3);
+        let mut seen = Vec::new();
+        while let Some(read) = spool.read_front() {
+            let (records, _) = read.unwrap();
+            seen.extend(records.into_iter().map(|r| r.event.action.into_owned()));
+            spool.pop_front().unwrap();
+        }
+        assert_eq!(seen, ["A", "B", "C"]);
+        assert_eq!(spool.pending(), 0);
+    }
+
+    #[test]
+    fn a_directory_locked_by_a_live_process_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // PID 1 is always alive on Linux.
+        fs::write(dir.path().join(LOCK), "1").unwrap();
+        let opened = Spool::open(Some(dir.path()));
+        if cfg!(target_os = "linux") {
+            assert!(opened.is_err());
+        }
+        fs::write(dir.path().join(LOCK), u32::MAX.to_string()).unwrap();
+        let spool = Spool::open(Some(dir.path())).unwrap();
+        drop(spool);
+        assert!(!dir.path().join(LOCK).exists());
+    }
+
+    #[test]
+    fn a_lock_from_before_a_reboot_is_stale_even_if_its_pid_is_alive_again() {
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        // After a crash and a reboot the old pid (here 1, always alive) may belong to
+        // another process: the lock's boot id tells it is not ours.
+        let other_boot = "00000000-0000-0000-0000-000000000000";
+        fs::write(dir.path().join(LOCK), format!("1\n{other_boot}\n")).unwrap();
+        drop(Spool::open(Some(dir.path())).unwrap());
+        let this_boot = fs::read_to_string(BOOT_ID).unwrap();
+        fs::write(dir.path().join(LOCK), format!("1\n{}\n", this_boot.trim())).unwrap();
+        assert!(Spool::open(Some(dir.path())).is_err());
+    }
+
+    #[test]
+    fn leftover_lane_becomes_the_newest_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(Some(dir.path())).unwrap();
+        spool.push(vec![record("OLD")]).unwrap();
+        let mut lane = Lane::create(dir.path(), spool.next_id()).unwrap();
+        lane.append(record("LANE")).unwrap();
+        drop((spool, lane));
+        let spool = Spool::open(Some(dir.path())).unwrap();
+        assert_eq!(spool.segments.len(), 2);
+        let (first, _) = spool.read_front().unwrap().unwrap();
+        assert_eq!(first[0].event.action, "OLD");
+    }
+
+    #[test]
+    fn a_big_leftover_lane_is_split_into_bounded_segments_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(Some(dir.path())).unwrap();
+        let n = 6_000;
+        let mut lane = Lane::create(dir.path(), spool.next_id()).unwrap();
+        for i in 0..n {
+            let event = AuditEvent::builder(format!("E{i}")).build();
+            let record = SpoolRecord {
+                observed: true,
+                ticket: None,
+                event,
+            };
+            lane.append(record).unwrap();
+        }
+        assert!(
+            lane.written > LANE_READ_BYTES,
+            "the lane spans several segments"
+        );
+        // The crashed process had delivered the first 10.
+        let tenth = read_lane(&lane.path, 0, lane.written, 0, 10, u64::MAX).unwrap();
+        mark_lane_consumed(&lane.path, tenth.end).unwrap();
+        drop((spool, lane));
+        let mut spool = Spool::open(Some(dir.path())).unwrap();
+        assert!(spool.segments.len() > 1);
+        assert_eq!(spool.pending(), n - 10);
+        let mut seen = Vec::new();
+        while let Some(read) = spool.read_front() {
+            let (records, corrupt) = read.unwrap();
+            assert!(corrupt.is_empty());
+            seen.extend(records.into_iter().map(|r| r.event.action.into_owned()));
+            spool.pop_front().unwrap();
+        }
+        let expected: Vec<String> = (10..n).map(|i| format!("E{i}")).collect();
+        assert_eq!(seen, expected);
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "only the lock is left");
+    }
+}

@@ -1,0 +1,178 @@
+//! Tampering done behind the store's back (triggers dropped) is found at the right seq.
+
+use crate::common::{db_path, events, fresh_store, raw};
+use audit_core::AuditStore;
+use audit_core::chain::{ChainAnchor, FaultKind, VerifyReport};
+use audit_core::store::VerifyScope;
+use audit_sqlite::SqliteStore;
+use tempfile::TempDir;
+
+/// A store holding 10 events, and a raw connection with the append-only triggers dropped.
+async fn ten_events() -> (SqliteStore, TempDir, rusqlite::Connection) {
+    let (store, dir) = fresh_store();
+    store
+        .append(&events(10, "FTMS_BOOKING_CREATED"))
+        .await
+        .expect("test setup");
+    let conn = raw(&db_path(&dir));
+    conn.execute_batch("DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;")
+        .expect("test setup");
+    (store, dir, conn)
+}
+
+async fn verify_all(store: &SqliteStore) -> VerifyReport {
+    store
+        .verify(VerifyScope::All, None)
+        .await
+        .expect("test setup")
+}
+
+fn fault(report: &VerifyReport) -> (u64, FaultKind) {
+    let fault = report.fault.as_ref().expect("a fault");
+    (fault.seq, fault.kind)
+}
+
+#[tokio::test]
+async fn an_update_with_triggers_dropped_is_modified_at_its_seq() {
+    let (store, _dir, conn) = ten_events().await;
+    conn.execute(
+        "UPDATE audit_events SET actor_id = 'mallory' WHERE seq = 6",
+        [],
+    )
+    .unwrap();
+    assert_eq!(fault(&verify_all(&store).await), (6, FaultKind::Modified));
+}
+
+#[tokio::test]
+async fn a_row_that_no_longer_decodes_is_modified_at_its_seq() {
+    let (store, _dir, conn) = ten_events().await;
+    conn.execute(
+        "UPDATE audit_events SET category = 'bogus' WHERE seq = 4",
+        [],
+    )
+    .unwrap();
+    assert_eq!(fault(&verify_all(&store).await), (4, FaultKind::Modified));
+}
+
+#[tokio::test]
+async fn a_deleted_row_is_missing_at_its_seq() {
+    let (store, _dir, conn) = ten_events().await;
+    conn.execute("DELETE FROM audit_events WHERE seq = 5", [])
+        .unwrap();
+    assert_eq!(fault(&verify_all(&store).await), (5, FaultKind::Missing));
+}
+
+#[tokio::test]
+async fn an_inserted_row_is_inserted_at_its_seq() {
+    let (store, _dir, conn) = ten_events().await;
+    // Make room at seq 5 (two steps, so the primary key never collides), then forge a row
+    // linked to record 4, as an attacker without the key would.
+    conn.execute_batch(
+        "UPDATE audit_events SET seq = -seq WHERE seq >= 5;
+         UPDATE audit_events SET seq = 1 - seq WHERE seq < 0;
+         INSERT INTO audit_events
+             SELECT 5, randomblob(16), occurred_at, 'FORGED_EVENT', category, outcome, reason,
+                    actor_kind, actor_id, entity_type, entity_id, description, ip, user_agent,
+                    request_id, session_id, tenant, severity, metadata, hash, randomblob(32)
+             FROM audit_events WHERE seq = 4;",
+    )
+    .unwrap();
+    assert_eq!(fault(&verify_all(&store).await), (5, FaultKind::Inserted));
+}
+
+#[tokio::test]
+async fn swapped_rows_are_reordered_at_the_first() {
+    let (store, _dir, conn) = ten_events().await;
+    conn.execute_batch(
+        "UPDATE audit_events SET seq = -7 WHERE seq = 7;
+         UPDATE audit_events SET seq = 7 WHERE seq = 8;
+         UPDATE audit_events SET seq = 8 WHERE seq = -7;",
+    )
+    .unwrap();
+    assert_eq!(fault(&verify_all(&store).await), (7, FaultKind::Reordered));
+}
+
+#[tokio::test]
+async fn a_truncated_tail_is_found_against_a_checkpoint() {
+    let (store, _dir, conn) = ten_events().await;
+    let checkpoint = store.head().await.unwrap().unwrap();
+    conn.execute("DELETE FROM audit_events WHERE seq > 8", [])
+        .unwrap();
+    assert!(
+        verify_all(&store).await.is_valid(),
+        "undetectable without a checkpoint"
+    );
+    let report = store
+        .verify(VerifyScope::All, Some(&checkpoint))
+        .await
+        .unwrap();
+    assert_eq!(fault(&report), (10, FaultKind::Truncated));
+}
+
+#[tokio::test]
+async fn a_checkpoint_inside_the_chain_that_still_matches_is_valid() {
+    let (store, _dir) = fresh_store();
+    store.append(&events(5, "A_ONE")).await.unwrap();
+    let checkpoint = store.head().await.unwrap().unwrap();
+    store.append(&events(5, "A_TWO")).await.unwrap();
+    let report = store
+        .verify(VerifyScope::All, Some(&checkpoint))
+        .await
+        .unwrap();
+    assert!(report.is_valid(), "{report:?}");
+}
+
+#[tokio::test]
+async fn a_range_is_verified_from_the_record_before_it() {
+    let (store, _dir, conn) = ten_events().await;
+    conn.execute(
+        "UPDATE audit_events SET action = 'CHANGED' WHERE seq = 2",
+        [],
+    )
+    .unwrap();
+    let clean = store
+        .verify(VerifyScope::Range { from: 4, to: 9 }, None)
+        .await
+        .unwrap();
+    assert!(clean.is_valid(), "{clean:?}");
+    assert_eq!(clean.checked, 6);
+    let dirty = store
+        .verify(VerifyScope::Range { from: 1, to: 3 }, None)
+        .await
+        .unwrap();
+    assert_eq!(fault(&dirty), (2, FaultKind::Modified));
+}
+
+#[tokio::test]
+async fn verification_after_a_trusted_anchor_skips_the_records_before_it() {
+    let (store, _dir, conn) = ten_events().await;
+    let anchor_record = store.get(6).await.unwrap().unwrap();
+    conn.execute(
+        "UPDATE audit_events SET action = 'CHANGED' WHERE seq = 3",
+        [],
+    )
+    .unwrap();
+    let anchor = ChainAnchor {
+        seq: 6,
+        hash: anchor_record.hash,
+    };
+    let report = store
+        .verify(VerifyScope::After(anchor), None)
+        .await
+        .unwrap();
+    assert!(report.is_valid(), "{report:?}");
+    assert_eq!(report.checked, 4);
+}
+
+#[tokio::test]
+async fn an_empty_range_is_an_invalid_request() {
+    let (store, _dir) = fresh_store();
+    let err = store
+        .verify(VerifyScope::Range { from: 5, to: 2 }, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, audit_core::StoreError::InvalidRequest(_)),
+        "{err:?}"
+    );
+}

@@ -1,0 +1,15 @@
+//! The PostgreSQL store against a real server: append-only, conformance, export, outbox, store.
+//!
+//! One test binary for the tests that need no process of their own (fewer link steps).
+#![cfg(feature = "postgres")]
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../common/mod.rs"]
+#[macro_use]
+mod common;
+mod append_only;
+mod conformance;
+mod export;
+mod outbox;
+mod store;
