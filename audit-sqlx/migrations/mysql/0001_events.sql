@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS {events} (
     KEY events_entity (entity_type, entity_id),
     KEY events_time (occurred_at, action),
     KEY events_action (action),
-    -- Sortable bytes: a CIDR filter is one range scan `ip BETWEEN first AND last`.
+    -- Sortable bytes: a CIDR filter can be one range scan `ip BETWEEN first AND last`.
     KEY events_ip (ip),
     KEY events_request (request_id),
     CONSTRAINT {prefix}events_seq_positive CHECK (seq > 0),
