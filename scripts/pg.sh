@@ -18,6 +18,8 @@
 #   eval "$(scripts/pg.sh start)"                   # leave a cluster running, print exports
 #   scripts/pg.sh stop                              # stop the one named by $PG_SH_DIR
 #   scripts/pg.sh install                           # only install the server packages
+#   scripts/pg.sh halt / scripts/pg.sh resume       # stop / restart the server of $PG_SH_DIR,
+#                                                   # keeping its data and port (outage tests)
 #
 # Knobs (environment):
 #   PG_SH_FSYNC=off|on   durability of the throw-away cluster (default off: tests only;
@@ -146,10 +148,13 @@ pg_start() {
                 return 1
             }
         fi
+        local options="-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='$dir' \
+            -c fsync=$fsync -c synchronous_commit=$fsync -c full_page_writes=$fsync \
+            -c max_connections=200 -c shared_buffers=256MB"
         if pg__as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-            -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='$dir' \
-                -c fsync=$fsync -c synchronous_commit=$fsync -c full_page_writes=$fsync \
-                -c max_connections=200 -c shared_buffers=256MB" >/dev/null 2>&1; then
+            -o "$options" >/dev/null 2>&1; then
+            # `resume` restarts the server with the same options.
+            printf '%s\n' "$options" >"$dir/options"
             break
         fi
         pg__log "start on port $port failed (attempt $attempt)"
@@ -208,6 +213,16 @@ pg__main() {
     local cmd="${1:-}"
     shift || true
     case "$cmd" in
+    halt)
+        # An outage: the server of $PG_SH_DIR stops; data, port and URL stay for `resume`.
+        [ -n "${PG_SH_DIR:-}" ] && [ -n "${PG_SH_BIN:-}" ] || { pg__log "halt: PG_SH_DIR/PG_SH_BIN not set"; return 1; }
+        pg__as_owner "$PG_SH_BIN/pg_ctl" -D "$PG_SH_DIR/data" -m fast -w -t 60 stop >/dev/null
+        ;;
+    resume)
+        [ -n "${PG_SH_DIR:-}" ] && [ -n "${PG_SH_BIN:-}" ] || { pg__log "resume: PG_SH_DIR/PG_SH_BIN not set"; return 1; }
+        pg__as_owner "$PG_SH_BIN/pg_ctl" -D "$PG_SH_DIR/data" -l "$PG_SH_DIR/server.log" -w -t 60 start \
+            -o "$(cat "$PG_SH_DIR/options")" >/dev/null
+        ;;
     install)
         pg_install
         ;;
@@ -237,7 +252,7 @@ pg__main() {
         return "$rc"
         ;;
     *)
-        pg__log "usage: pg.sh {install|start|stop [dir]|run -- <command>}  (or: source it, then pg_start / pg_stop)"
+        pg__log "usage: pg.sh {install|start|stop [dir]|halt|resume|run -- <command>}  (or: source it, then pg_start / pg_stop)"
         return 2
         ;;
     esac

@@ -30,7 +30,10 @@ pub struct Invalid {
 
 /// Merges the context (explicit fields win), redacts, then validates.
 ///
-/// Redaction runs before validation so that the size limit applies to what is stored.
+/// Redaction runs before validation so that the size limit applies to what is stored. The
+/// metadata's shape (nesting depth, NUL) is checked first of all, without recursion, so that
+/// nothing recursive ever runs on hostile metadata; metadata refused for its shape is freed
+/// without recursion too, and replaced in [`Invalid::original`] by a note saying why.
 pub fn prepare(
     mut event: AuditEvent,
     ctx: Option<&AuditContext>,
@@ -38,6 +41,19 @@ pub fn prepare(
 ) -> Result<AuditEvent, Box<Invalid>> {
     if let Some(ctx) = ctx {
         ctx.apply_to(&mut event);
+    }
+    if let Err(error) = validate::metadata_shape(&event.metadata) {
+        let hostile = std::mem::replace(
+            &mut event.metadata,
+            Value::String(format!("<not kept: {error}>")),
+        );
+        validate::dismantle(hostile);
+        let stand_in = stand_in(&event, &error);
+        return Err(Box::new(Invalid {
+            original: event,
+            error,
+            stand_in,
+        }));
     }
     redactor.redact_event(&mut event);
     match event.validate() {
@@ -60,9 +76,18 @@ pub fn prepare(
 pub fn stand_in(original: &AuditEvent, error: &ValidationError) -> AuditEvent {
     let mut metadata = Map::new();
     metadata.insert("original_id".into(), Value::String(original.id.to_string()));
+    // Quoted with control characters escaped (`\0`, `\n`): the stand-in must be storable
+    // by every backend whatever the original held.
     metadata.insert(
         "original_action".into(),
-        Value::String(original.action.chars().take(KEPT_ACTION_CHARS).collect()),
+        Value::String(
+            original
+                .action
+                .chars()
+                .flat_map(char::escape_debug)
+                .take(KEPT_ACTION_CHARS)
+                .collect(),
+        ),
     );
     let mut reason = error.to_string();
     validate::truncate(&mut reason, validate::MAX_TEXT_LEN);
@@ -136,5 +161,54 @@ mod tests {
         let stand_in = invalid.stand_in;
         assert!(stand_in.actor.is_none());
         assert!(stand_in.validate().is_ok());
+    }
+
+    #[test]
+    fn a_stand_in_quotes_control_characters_escaped_so_every_store_can_hold_it() {
+        let event = AuditEvent::builder("BAD\u{0}CODE\nX").build();
+        let Err(invalid) = prepare(event, None, &Redactor::default()) else {
+            panic!("invalid event");
+        };
+        let quoted = invalid.stand_in.metadata["original_action"]
+            .as_str()
+            .unwrap();
+        assert_eq!(quoted, "BAD\\0CODE\\nX");
+        assert!(
+            !invalid
+                .stand_in
+                .reason
+                .as_deref()
+                .unwrap_or("")
+                .contains('\0')
+        );
+        assert!(invalid.stand_in.validate().is_ok());
+    }
+
+    #[test]
+    fn metadata_nested_deeply_becomes_a_stand_in_without_exhausting_the_stack() {
+        let mut metadata = Value::from("leaf");
+        for _ in 0..200_000 {
+            let mut map = Map::new();
+            map.insert("k".to_owned(), metadata);
+            metadata = Value::Object(map);
+        }
+        // Prepared on a thread with a small stack, as a pipeline thread might have.
+        let prepared = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let event = AuditEvent::builder("DEEP").metadata(metadata).build();
+                let Err(invalid) = prepare(event, None, &Redactor::default()) else {
+                    panic!("too deep to be valid");
+                };
+                (invalid.error.clone(), invalid.stand_in.validate())
+            })
+            .unwrap()
+            .join()
+            .expect("no stack overflow");
+        assert!(matches!(
+            prepared.0,
+            ValidationError::MetadataTooDeep { .. }
+        ));
+        assert!(prepared.1.is_ok());
     }
 }

@@ -195,20 +195,24 @@ impl Redactor {
             .any(|m| m.len() >= SUBSTRING_MIN_LEN || is_word_at(&key, m.start(), m.end()))
     }
 
-    /// Redacts the values of sensitive keys anywhere inside `value`.
+    /// Redacts the values of sensitive keys anywhere inside `value`, however deeply nested
+    /// (the walk keeps its own stack, so no input can exhaust the thread's).
     pub fn redact_value(&self, value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                for (key, v) in map.iter_mut() {
-                    if self.is_sensitive(key) {
-                        *v = Value::String(REDACTED.to_owned());
-                    } else {
-                        self.redact_value(v);
+        let mut pending = vec![value];
+        while let Some(value) = pending.pop() {
+            match value {
+                Value::Object(map) => {
+                    for (key, v) in map.iter_mut() {
+                        if self.is_sensitive(key) {
+                            *v = Value::String(REDACTED.to_owned());
+                        } else {
+                            pending.push(v);
+                        }
                     }
                 }
+                Value::Array(items) => pending.extend(items.iter_mut()),
+                _ => {}
             }
-            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_value(v)),
-            _ => {}
         }
     }
 

@@ -20,6 +20,7 @@ use crate::metrics::{Metrics, add};
 use crate::overflow::OverflowPolicy;
 use crate::queue::{Control, Reply};
 use crate::shared::Shared;
+use crate::sink_runner::join_within;
 
 /// Asks the worker to drain and stop when the last [`Auditor`] clone is dropped.
 pub(crate) struct Handle {
@@ -185,7 +186,9 @@ impl Auditor {
             Err(RecordError::Closed) => return Ok(()),
             other => other?,
         }
-        rx.await.unwrap_or(Ok(()))
+        let result = rx.await.unwrap_or(Ok(()));
+        self.worker_stopped().await;
+        result
     }
 
     /// [`shutdown`](Self::shutdown) for synchronous code (blocks the thread; never deadlocks).
@@ -199,13 +202,44 @@ impl Auditor {
         &self,
         timeout: impl Into<Option<Duration>>,
     ) -> Result<(), RecordError> {
-        match self.blocking(
+        let result = match self.blocking(
             |reply| Control::Shutdown { reply: Some(reply) },
             timeout.into(),
         ) {
             Err(RecordError::Closed) => Ok(()),
             other => other,
+        };
+        if !matches!(
+            result,
+            Err(RecordError::TimedOut | RecordError::OnWorkerThread)
+        ) && let Some(thread) = self.take_worker_thread()
+        {
+            join_within(thread, Duration::from_secs(1), "worker");
         }
+        result
+    }
+
+    /// The worker's thread, once (whoever shuts down first joins it).
+    fn take_worker_thread(&self) -> Option<std::thread::JoinHandle<()>> {
+        self.shared()
+            .worker_join
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    /// Waits (asynchronously, briefly) for the worker's thread to end after a shutdown.
+    async fn worker_stopped(&self) {
+        let Some(thread) = self.take_worker_thread() else {
+            return;
+        };
+        for _ in 0..1000 {
+            if thread.is_finished() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        join_within(thread, Duration::ZERO, "worker");
     }
 
     /// A snapshot of the pipeline's counters.

@@ -9,6 +9,7 @@ use crate::error::{BuildError, ErrorHook, PipelineError};
 use crate::overflow::OverflowPolicy;
 use crate::retry::RetryPolicy;
 use crate::shared::Shared;
+use crate::sink_runner::SinkRunner;
 use crate::spool::Spool;
 use crate::worker::Worker;
 use audit_core::observer::EventObserver;
@@ -50,6 +51,7 @@ pub struct AuditorBuilder {
     observers: Vec<Arc<dyn EventObserver>>,
     on_error: Option<ErrorHook>,
     guard_timeout: Duration,
+    write_timeout: Duration,
     thread_name: String,
 }
 
@@ -83,6 +85,7 @@ impl AuditorBuilder {
             observers: Vec::new(),
             on_error: None,
             guard_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(5),
             thread_name: "audit-worker".into(),
         }
     }
@@ -140,8 +143,11 @@ impl AuditorBuilder {
     }
 
     /// Where to spool batches the sink cannot take, so they survive a crash and are
-    /// replayed on the next start. Without it the spool lives in memory: an outage loses
-    /// nothing while the process runs, but events still spooled at exit are only logged.
+    /// replayed on the next start. Without it the spool lives in memory, bounded to the
+    /// queue's capacity in events: an outage loses nothing while the process runs (past the
+    /// bound the worker stops taking from the queue, which fills and applies the
+    /// [`OverflowPolicy`]: callers wait under `Block`, events are dropped and counted under
+    /// `DropNewest`), but events still spooled at exit are only logged.
     /// One process per directory: `build` fails while another live process holds it.
     pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.spool_dir = Some(dir.into());
@@ -167,6 +173,16 @@ impl AuditorBuilder {
     /// for drops), so it must be quick.
     pub fn on_error(mut self, hook: impl Fn(&PipelineError) + Send + Sync + 'static) -> Self {
         self.on_error = Some(Arc::new(hook));
+        self
+    }
+
+    /// The longest the worker waits for one call of the sink (`write`, `flush`, `shutdown`;
+    /// default 5 s). A write that misses it counts as a retryable failure: the call is
+    /// cancelled, and the batch retried or spooled (a store that committed it anyway
+    /// acknowledges the replay by event id). The sink runs on a thread of its own, so even a
+    /// sink that blocks its thread cannot hold up the worker past this.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
@@ -211,17 +227,24 @@ impl AuditorBuilder {
             spool.ids(),
         ));
         shared.set_spool_pending(spool.pending());
+        let sink = SinkRunner::start(
+            self.sink,
+            self.write_timeout,
+            format!("{}-sink", self.thread_name),
+        )
+        .map_err(BuildError::Worker)?;
         let worker = Worker::new(
             Arc::clone(&shared),
-            self.sink,
+            sink,
             spool,
             self.observers,
             self.retry,
             self.max_batch,
             self.linger,
-        );
+        )
+        .memory_spool_limit(self.capacity as u64);
         let on_thread = Arc::clone(&shared);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(self.thread_name)
             .spawn(move || {
                 let _ = on_thread.worker_thread.set(std::thread::current().id());
@@ -229,6 +252,10 @@ impl AuditorBuilder {
                 runtime.block_on(worker.run());
             })
             .map_err(BuildError::Worker)?;
+        *shared
+            .worker_join
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(thread);
         Ok(Auditor::from_shared(shared, self.guard_timeout))
     }
 }

@@ -9,8 +9,12 @@ use tokio::time::Instant;
 ///
 /// Attempt `n` (from 1) is followed by a wait of `initial_backoff × 2^(n-1)`, capped at
 /// `max_backoff`; with jitter, a random duration between half of that and all of it, so
-/// many processes do not hammer a recovering database in lockstep. After `max_attempts`
-/// the batch is spooled and replayed later, with the same backoff between replay attempts.
+/// many processes do not hammer a recovering database in lockstep. After `max_attempts`, or
+/// once `max_elapsed` has passed since the first attempt (whichever comes first), the batch
+/// is spooled and replayed later, with the same backoff between replay attempts. Each
+/// attempt is itself bounded by the auditor's
+/// [`write_timeout`](crate::AuditorBuilder::write_timeout), so a store that is down or hangs
+/// diverts batches to the spool within about `max_elapsed` plus one `write_timeout`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -27,16 +31,18 @@ pub struct RetryPolicy {
     max_attempts: u32,
     initial_backoff: Duration,
     max_backoff: Duration,
+    max_elapsed: Duration,
     jitter: bool,
 }
 
 impl Default for RetryPolicy {
-    /// 4 attempts, 50 ms doubling up to 5 s, with jitter.
+    /// 4 attempts within 2 s, 50 ms doubling up to 5 s between replays, with jitter.
     fn default() -> Self {
         Self {
             max_attempts: 4,
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(5),
+            max_elapsed: Duration::from_secs(2),
             jitter: true,
         }
     }
@@ -59,6 +65,18 @@ impl RetryPolicy {
     pub fn max_backoff(mut self, backoff: Duration) -> Self {
         self.max_backoff = backoff;
         self
+    }
+
+    /// How long the attempts at one batch may take before it is spooled (default 2 s). The
+    /// attempt under way when it runs out finishes (within the write timeout) first.
+    pub fn max_elapsed(mut self, budget: Duration) -> Self {
+        self.max_elapsed = budget;
+        self
+    }
+
+    /// The time budget of one batch's attempts.
+    pub fn budget(&self) -> Duration {
+        self.max_elapsed
     }
 
     /// Whether waits are randomised (default: yes).

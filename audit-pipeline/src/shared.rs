@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub(crate) warned_loss: AtomicBool,
     /// The worker's thread: waiting for the worker there would wait forever.
     pub(crate) worker_thread: std::sync::OnceLock<std::thread::ThreadId>,
+    /// The worker's thread, joined at shutdown so that a stopped auditor has no thread left.
+    pub(crate) worker_join: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Shared {
@@ -56,6 +58,7 @@ impl Shared {
             warned_over: AtomicBool::new(false),
             warned_loss: AtomicBool::new(false),
             worker_thread: std::sync::OnceLock::new(),
+            worker_join: std::sync::Mutex::new(None),
         }
     }
 

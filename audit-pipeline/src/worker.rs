@@ -7,14 +7,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::FutureExt;
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use audit_core::event::AuditEvent;
 use audit_core::observer::EventObserver;
 use audit_core::prepare::prepare;
-use audit_core::sink::{AuditSink, BatchAck, Receipt, SinkError};
+use audit_core::sink::{BatchAck, Receipt, SinkError};
 
 use crate::error::{PipelineError, RecordError};
 use crate::lane::cursor::{LaneReader, Taken};
@@ -22,6 +21,7 @@ use crate::metrics::add;
 use crate::queue::{AckSender, Control, Envelope};
 use crate::retry::{Jitter, RetryPolicy, later};
 use crate::shared::Shared;
+use crate::sink_runner::{Call, SinkRunner};
 use crate::spool::Spool;
 use crate::spool::record::SpoolRecord;
 
@@ -56,7 +56,7 @@ impl Batch {
 
 pub(crate) struct Worker {
     shared: Arc<Shared>,
-    sink: Arc<dyn AuditSink>,
+    sink: SinkRunner,
     spool: Spool,
     observers: Vec<Arc<dyn EventObserver>>,
     retry: RetryPolicy,
@@ -70,13 +70,29 @@ pub(crate) struct Worker {
     replay_failures: u32,
     /// When to try the spool again (`None`: now).
     next_replay: Option<Instant>,
+    /// A replay write in flight on the sink's thread while the store is failing: the worker
+    /// goes on spooling the queue meanwhile, so callers are not held up by the outage.
+    probe: Option<Probe>,
+    /// Replay one segment at a time (after the sink refused a multi-segment replay).
+    replay_singly: bool,
+    /// How many events the spool may hold in memory (no spool directory) before the worker
+    /// stops taking from the queue, which then fills and applies its overflow policy.
+    memory_spool_limit: u64,
     lane: LaneReader,
+}
+
+/// A replay of the oldest spool segment, in flight.
+struct Probe {
+    call: Call<BatchAck>,
+    events: Arc<Vec<AuditEvent>>,
+    /// How many of the oldest segments the events come from.
+    segments: usize,
 }
 
 impl Worker {
     pub(crate) fn new(
         shared: Arc<Shared>,
-        sink: Arc<dyn AuditSink>,
+        sink: SinkRunner,
         spool: Spool,
         observers: Vec<Arc<dyn EventObserver>>,
         retry: RetryPolicy,
@@ -96,34 +112,56 @@ impl Worker {
             done_through: 0,
             replay_failures: 0,
             next_replay: None,
+            probe: None,
+            replay_singly: false,
+            memory_spool_limit: 0,
             lane: LaneReader::default(),
         }
+    }
+
+    /// Bounds the in-memory spool (see [`Worker::memory_spool_limit`]).
+    pub(crate) fn memory_spool_limit(mut self, events: u64) -> Self {
+        self.memory_spool_limit = events;
+        self
     }
 
     pub(crate) async fn run(mut self) {
         let _exit = ExitGuard(Arc::clone(&self.shared));
         // A spool left by an earlier process goes first: it is older than anything queued.
+        // One round now (each write bounded by the write timeout); if the store is down,
+        // probes take over and new batches are spooled behind it.
         if !self.spool.is_empty() {
             self.replay().await;
         }
         loop {
-            if let Some(batch) = self.next_batch().await {
+            self.poll_probe().await;
+            if self.spool_has_room()
+                && let Some(batch) = self.next_batch().await
+            {
                 let (from_lane, lane_end) = (batch.from_spool, batch.lane_end);
                 self.deliver(batch).await;
                 if from_lane {
                     self.lane_delivered(lane_end);
                 }
             }
-            if self.replay_due() {
-                self.replay().await;
+            if self.replay_due() && self.probe.is_none() {
+                self.start_probe();
             }
             if self.answer_controls().await {
                 return;
             }
-            if !self.has_queued_work() {
+            if !self.has_queued_work() || !self.spool_has_room() {
                 self.idle().await;
             }
         }
+    }
+
+    /// Whether the spool may take another batch: always with a spool directory; in memory,
+    /// up to the limit.
+    fn spool_has_room(&self) -> bool {
+        self.spool.dir().is_some()
+            || self.spool.is_empty()
+            || self.spool.pending() < self.memory_spool_limit
     }
 
     // ----- taking work -----
@@ -133,19 +171,34 @@ impl Worker {
         !state.items.is_empty() || (state.lane.is_some() && !self.lane.backing_off())
     }
 
-    async fn idle(&self) {
+    /// Waits for new work, a due replay, a lane retry or the answer of a replay in flight.
+    async fn idle(&mut self) {
         let wakeup = self.shared.queue.worker_wakeup();
-        let replay_at = (!self.spool.is_empty()).then_some(self.next_replay);
+        let replay_at =
+            (!self.spool.is_empty() && self.probe.is_none()).then_some(self.next_replay);
         let lane_at = self.lane.retry_at();
-        match (replay_at, lane_at) {
-            (None, None) => wakeup.await,
-            (Some(None), _) => {}
-            (Some(Some(at)), None) | (None, Some(at)) => {
-                let _ = tokio::time::timeout_at(at, wakeup).await;
+        let until = match (replay_at, lane_at) {
+            (Some(None), _) => return,
+            (Some(Some(a)), Some(b)) => Some(a.min(b)),
+            (Some(Some(at)), None) | (None, Some(at)) => Some(at),
+            (None, None) => None,
+        };
+        let probe = async {
+            match &mut self.probe {
+                Some(probe) => probe.call.settled().await,
+                None => std::future::pending().await,
             }
-            (Some(Some(a)), Some(b)) => {
-                let _ = tokio::time::timeout_at(a.min(b), wakeup).await;
+        };
+        let timer = async {
+            match until {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
             }
+        };
+        tokio::select! {
+            () = wakeup => {}
+            () = probe => {}
+            () = timer => {}
         }
     }
 
@@ -278,15 +331,11 @@ impl Worker {
     async fn deliver(&mut self, batch: Batch) {
         let last_ticket = batch.last_ticket;
         if !self.spool.is_empty() {
-            // Older events wait in the spool: they must reach the sink first.
-            if self.replay_due() {
-                self.replay().await;
-            }
-            if !self.spool.is_empty() {
-                self.spool_batch(batch.events, batch.acks);
-                self.done_through = self.done_through.max(last_ticket);
-                return;
-            }
+            // Older events wait in the spool (replayed by probes, see `start_probe`): they
+            // must reach the sink first.
+            self.spool_batch(batch.events, batch.acks);
+            self.done_through = self.done_through.max(last_ticket);
+            return;
         }
         match self.write_with_retry(&batch.events).await {
             Ok(ack) => self.committed(&batch.events, batch.acks, &ack, batch.from_spool),
@@ -312,31 +361,27 @@ impl Worker {
         self.done_through = self.done_through.max(last_ticket);
     }
 
-    /// One `write`, with a panicking sink turned into a retryable error.
-    async fn write_once(&self, events: &[AuditEvent]) -> Result<BatchAck, SinkError> {
-        match AssertUnwindSafe(self.sink.write(events))
-            .catch_unwind()
-            .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(SinkError::Unavailable {
-                message: "the sink panicked while writing".into(),
-                source: None,
-            }),
-        }
-    }
-
+    /// Writes with retries, until the retry policy's attempts or its time budget are spent
+    /// (then the batch is spooled).
     async fn write_with_retry(
         &mut self,
         events: &[AuditEvent],
     ) -> Result<BatchAck, (SinkError, u32)> {
+        let started = Instant::now();
+        let shared = Arc::new(events.to_vec());
         let mut attempt = 1;
         loop {
-            match self.write_once(events).await {
+            match self.sink.write(Arc::clone(&shared)).await {
                 Ok(ack) => return Ok(ack),
-                Err(err) if err.is_retryable() && attempt < self.retry.attempts() => {
+                Err(err)
+                    if err.is_retryable()
+                        && attempt < self.retry.attempts()
+                        && started.elapsed() < self.retry.budget() =>
+                {
                     add(&self.shared.counters.retried, 1);
-                    tokio::time::sleep(self.retry.backoff(attempt, &mut self.jitter)).await;
+                    let wait = self.retry.backoff(attempt, &mut self.jitter);
+                    let left = self.retry.budget().saturating_sub(started.elapsed());
+                    tokio::time::sleep(wait.min(left)).await;
                     attempt += 1;
                 }
                 Err(err) => return Err((err, attempt)),
@@ -488,15 +533,32 @@ impl Worker {
         self.next_replay = Some(later(wait));
     }
 
-    /// Writes spooled segments, oldest first, until the spool is empty or the sink fails.
-    async fn replay(&mut self) {
-        while let Some(read) = self.spool.read_front() {
+    /// The oldest spool segments' events, ready to replay in one write (up to a batch of
+    /// them, so that many small segments spooled during an outage are caught up quickly),
+    /// with the number of segments they come from. Unobserved events are shown to the
+    /// observers first, once. `None` when the spool is empty or cannot be read (then a
+    /// replay is scheduled).
+    fn front_for_replay(&mut self) -> Option<(Arc<Vec<AuditEvent>>, usize)> {
+        let most_segments = if self.replay_singly {
+            1
+        } else {
+            self.spool.segment_count()
+        };
+        let mut events = Vec::new();
+        let mut segments = 0;
+        while segments < most_segments && (segments == 0 || events.len() < self.max_batch) {
+            let Some(read) = self.spool.read_at(segments) else {
+                break;
+            };
             let (records, corrupt) = match read {
                 Ok(read) => read,
                 Err(source) => {
                     self.report_spool_error(source);
+                    if segments > 0 {
+                        break;
+                    }
                     self.schedule_replay();
-                    return;
+                    return None;
                 }
             };
             self.shared.report_corrupt(corrupt);
@@ -513,51 +575,125 @@ impl Worker {
             if observed_now {
                 // Observers (alert rules) must count each event once, however many replay
                 // attempts it takes: keep the segment as observed, with their follow-ups.
-                self.replace_front(batch.events.clone());
+                self.replace_at(segments, batch.events.clone());
             }
-            let done = if batch.events.is_empty() {
+            if batch.events.is_empty() && segments == 0 {
+                self.pop_front();
+                continue;
+            }
+            events.extend(batch.events);
+            segments += 1;
+        }
+        if segments == 0 {
+            self.replay_failures = 0;
+            self.next_replay = None;
+            return None;
+        }
+        Some((Arc::new(events), segments))
+    }
+
+    /// Handles the sink's answer to a replay of the oldest `segments`; returns whether to
+    /// go on replaying now (they are done with, or are to be replayed one at a time) rather
+    /// than after a backoff.
+    async fn replayed(
+        &mut self,
+        events: Arc<Vec<AuditEvent>>,
+        segments: usize,
+        result: Result<BatchAck, SinkError>,
+    ) -> bool {
+        let events = Arc::try_unwrap(events).unwrap_or_else(|shared| (*shared).clone());
+        let done = match result {
+            Ok(ack) => {
+                self.committed(&events, Vec::new(), &ack, true);
                 true
-            } else {
-                match self.write_once(&batch.events).await {
-                    Ok(ack) => {
-                        self.committed(&batch.events, batch.acks, &ack, true);
-                        true
-                    }
-                    Err(err) if err.is_retryable() => {
-                        tracing::debug!(error = %err, "audit spool replay failed; will retry");
-                        false
-                    }
-                    Err(rejection) => {
-                        match self
-                            .isolate(batch.events, batch.acks, rejection, true)
-                            .await
-                        {
-                            None => true,
-                            Some((rest, _)) => {
-                                self.replace_front(rest);
-                                false
-                            }
-                        }
-                    }
+            }
+            Err(err) if err.is_retryable() => {
+                tracing::debug!(error = %err, "audit spool replay failed; will retry");
+                false
+            }
+            Err(_) if segments > 1 => {
+                // A refusal of a multi-segment replay: replay them one at a time, so that
+                // only the refused events of one segment are dead-lettered.
+                self.replay_singly = true;
+                self.next_replay = None;
+                return true;
+            }
+            Err(rejection) => match self.isolate(events, Vec::new(), rejection, true).await {
+                None => true,
+                Some((rest, _)) => {
+                    self.replace_front(rest);
+                    false
                 }
-            };
-            if !done {
-                self.shared.set_spool_pending(self.spool.pending());
-                self.schedule_replay();
+            },
+        };
+        if done {
+            for _ in 0..segments {
+                self.pop_front();
+            }
+            self.replay_singly = false;
+            self.replay_failures = 0;
+            self.next_replay = None;
+        } else {
+            self.shared.set_spool_pending(self.spool.pending());
+            self.schedule_replay();
+        }
+        done
+    }
+
+    fn pop_front(&mut self) {
+        if let Err(source) = self.spool.pop_front() {
+            self.report_spool_error(source);
+        }
+        self.shared.set_spool_pending(self.spool.pending());
+    }
+
+    /// Starts replaying the oldest segment on the sink's thread, without waiting for it.
+    fn start_probe(&mut self) {
+        if let Some((events, segments)) = self.front_for_replay() {
+            self.probe = Some(Probe {
+                call: self.sink.start_write(Arc::clone(&events)),
+                events,
+                segments,
+            });
+        }
+    }
+
+    /// Takes the answer of the replay in flight, if it is there.
+    async fn poll_probe(&mut self) {
+        if !self.probe.as_ref().is_some_and(|p| p.call.is_ready()) {
+            return;
+        }
+        if let Some(mut probe) = self.probe.take() {
+            let result = probe.call.answer().await;
+            self.replayed(probe.events, probe.segments, result).await;
+        }
+    }
+
+    /// Replays segments, oldest first and waiting for each, until the spool is empty or the
+    /// sink fails (at shutdown).
+    async fn replay(&mut self) {
+        if let Some(mut probe) = self.probe.take() {
+            let result = probe.call.answer().await;
+            if !self.replayed(probe.events, probe.segments, result).await {
                 return;
             }
-            if let Err(source) = self.spool.pop_front() {
-                self.report_spool_error(source);
-            }
-            self.shared.set_spool_pending(self.spool.pending());
         }
-        self.replay_failures = 0;
-        self.next_replay = None;
+        while let Some((events, segments)) = self.front_for_replay() {
+            let result = self.sink.write(Arc::clone(&events)).await;
+            if !self.replayed(events, segments, result).await {
+                return;
+            }
+        }
     }
 
     /// Rewrites the oldest segment as `events`, all observed: what is left after a partial
     /// replay, or the segment with its observers' follow-ups once they have seen it.
     fn replace_front(&mut self, rest: Vec<AuditEvent>) {
+        self.replace_at(0, rest);
+    }
+
+    /// Rewrites the `index`-th oldest segment as `events`, all observed.
+    fn replace_at(&mut self, index: usize, rest: Vec<AuditEvent>) {
         let rest = rest
             .into_iter()
             .map(|event| SpoolRecord {
@@ -566,7 +702,7 @@ impl Worker {
                 event,
             })
             .collect();
-        if let Err(source) = self.spool.replace_front(rest) {
+        if let Err(source) = self.spool.replace_at(index, rest) {
             self.report_spool_error(source);
         }
     }
@@ -613,6 +749,11 @@ impl Worker {
         };
         if shutdowns.is_empty() {
             if !flushes.is_empty() {
+                // A replay under way or due may empty the spool: a flush waits for it (one
+                // bounded round), not for a backoff that is still running.
+                if self.probe.is_some() || self.replay_due() {
+                    self.replay().await;
+                }
                 let result = self.flush_sink().await;
                 flushes.into_iter().for_each(|r| r.send(result.clone()));
             }
@@ -628,21 +769,15 @@ impl Worker {
     }
 
     async fn flush_sink(&self) -> Result<(), RecordError> {
-        let flushed = AssertUnwindSafe(self.sink.flush()).catch_unwind().await;
+        let flushed = self.sink.flush().await;
         if !self.spool.is_empty() || self.lane.abandoned() > 0 {
             return Err(RecordError::Spooled {
                 pending: self.spool.pending() + self.lane.abandoned(),
             });
         }
-        match flushed {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(err)) => Err(RecordError::Sink {
-                message: err.to_string(),
-            }),
-            Err(_) => Err(RecordError::Sink {
-                message: "the sink panicked while flushing".into(),
-            }),
-        }
+        flushed.map_err(|err| RecordError::Sink {
+            message: err.to_string(),
+        })
     }
 
     /// The last replay attempts, then the sink's flush and shutdown.
@@ -672,11 +807,7 @@ impl Worker {
                 events: unsaved.len() as u64,
             });
         }
-        if let Err(err) = AssertUnwindSafe(self.sink.shutdown())
-            .catch_unwind()
-            .await
-            .unwrap_or(Ok(()))
-        {
+        if let Err(err) = self.sink.shutdown().await {
             tracing::warn!(error = %err, "audit sink shutdown failed");
         }
         let pending = self.spool.pending();
@@ -775,7 +906,12 @@ mod tests {
         }
         Worker::new(
             shared,
-            Arc::new(MemorySink::new()),
+            SinkRunner::start(
+                Arc::new(MemorySink::new()),
+                Duration::from_secs(5),
+                "test-sink".into(),
+            )
+            .unwrap(),
             spool,
             Vec::new(),
             RetryPolicy::default(),

@@ -4,12 +4,11 @@
 //! channel and await the reply, so the async runtime never blocks on SQLite and the
 //! caller's own connections and transactions are never involved.
 
-use std::sync::mpsc;
 use std::thread;
 
 use audit_core::{AuditEvent, ChainHasher, ChainPosition};
 use rusqlite::Connection;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::archive::{self, ArchiveReport, ArchiveRequest};
 use crate::chain_append::{append, append_valid, validate};
@@ -31,6 +30,10 @@ pub(crate) enum Command {
     Checkpoint { reply: oneshot::Sender<Result<()>> },
 }
 
+/// How many commands may wait for the writer: callers past that wait (asynchronously) for
+/// room, so a burst of appends holds bounded memory however slow the disk is.
+const COMMAND_CAPACITY: usize = 256;
+
 /// The sending side; dropping the last handle stops the thread.
 #[derive(Debug)]
 pub(crate) struct WriterHandle {
@@ -40,7 +43,7 @@ pub(crate) struct WriterHandle {
 impl WriterHandle {
     /// Starts the writer thread with an already prepared connection.
     pub(crate) fn spawn(conn: Connection, hasher: ChainHasher) -> Result<Self> {
-        let (commands, receiver) = mpsc::channel();
+        let (commands, mut receiver) = mpsc::channel(COMMAND_CAPACITY);
         let mut writer = Writer {
             conn,
             hasher,
@@ -50,11 +53,11 @@ impl WriterHandle {
             .name("audit-sqlite-writer".into())
             .spawn(move || {
                 let mut next = None;
-                while let Some(command) = next.take().or_else(|| receiver.recv().ok()) {
+                while let Some(command) = next.take().or_else(|| receiver.blocking_recv()) {
                     match command {
                         Command::Append { events, reply } => {
                             let mut group = vec![(events, reply)];
-                            next = gather(&receiver, &mut group);
+                            next = gather(&mut receiver, &mut group);
                             writer.append_group(group);
                         }
                         other => writer.handle(other),
@@ -72,6 +75,7 @@ impl WriterHandle {
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(make(reply))
+            .await
             .map_err(|_| Error::WriterStopped)?;
         answer.await.map_err(|_| Error::WriterStopped)?
     }
@@ -85,7 +89,10 @@ type AppendRequest = (Vec<AuditEvent>, oneshot::Sender<Result<Vec<ChainPosition>
 /// Group commit: takes the appends already waiting behind the first one (never waits for
 /// more), up to [`GROUP_MAX_EVENTS`]. Returns the first other command it took, to be handled
 /// after the group so commands keep their order.
-fn gather(receiver: &mpsc::Receiver<Command>, group: &mut Vec<AppendRequest>) -> Option<Command> {
+fn gather(
+    receiver: &mut mpsc::Receiver<Command>,
+    group: &mut Vec<AppendRequest>,
+) -> Option<Command> {
     let mut total: usize = group.iter().map(|(events, _)| events.len()).sum();
     while total < GROUP_MAX_EVENTS {
         match receiver.try_recv() {

@@ -34,6 +34,18 @@ pub enum ValidationError {
         /// The JSON type found instead.
         found: &'static str,
     },
+    /// The metadata nests objects and arrays deeper than
+    /// [`MAX_METADATA_DEPTH`](crate::validate::MAX_METADATA_DEPTH): every backend must be
+    /// able to read it back, and no thread's stack must depend on the input.
+    #[error("metadata nests deeper than {max} levels")]
+    MetadataTooDeep {
+        /// The limit.
+        max: usize,
+    },
+    /// A metadata key or string holds the NUL character, which some stores (PostgreSQL's
+    /// `jsonb`) cannot hold.
+    #[error("metadata holds the NUL character (\\u0000) in a key or a string")]
+    MetadataNul,
     /// A stored name (category, outcome, severity, actor kind) is not known.
     #[error("unknown {kind} {value:?}")]
     UnknownName {

@@ -18,6 +18,10 @@ pub const MAX_USER_AGENT_LEN: usize = 512;
 pub const MAX_TEXT_LEN: usize = 4096;
 /// Largest metadata object once serialized, in bytes.
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+/// How deeply metadata may nest objects and arrays (a flat object is depth 1). Far below
+/// what JSON readers allow (serde_json refuses 128), so every store reads back what it
+/// stores.
+pub const MAX_METADATA_DEPTH: usize = 32;
 
 impl AuditEvent {
     /// Checks the action code grammar, text lengths and the metadata shape.
@@ -129,6 +133,7 @@ pub fn event(event: &AuditEvent) -> Result<(), ValidationError> {
             found: json_type(&event.metadata),
         });
     }
+    metadata_shape(&event.metadata)?;
     let size = serde_json::to_vec(&event.metadata)
         .map(|v| v.len())
         .unwrap_or(usize::MAX);
@@ -140,6 +145,53 @@ pub fn event(event: &AuditEvent) -> Result<(), ValidationError> {
         });
     }
     Ok(())
+}
+
+/// Checks the metadata's nesting depth and that it holds no NUL, without recursion (it runs
+/// before anything recursive touches the value: serializing it, redacting it, hashing it).
+pub fn metadata_shape(metadata: &Value) -> Result<(), ValidationError> {
+    let mut pending = vec![(metadata, 1usize)];
+    while let Some((value, depth)) = pending.pop() {
+        match value {
+            Value::Object(map) => {
+                if depth > MAX_METADATA_DEPTH {
+                    return Err(ValidationError::MetadataTooDeep {
+                        max: MAX_METADATA_DEPTH,
+                    });
+                }
+                for (key, v) in map {
+                    if key.contains('\0') {
+                        return Err(ValidationError::MetadataNul);
+                    }
+                    pending.push((v, depth + 1));
+                }
+            }
+            Value::Array(items) => {
+                if depth > MAX_METADATA_DEPTH {
+                    return Err(ValidationError::MetadataTooDeep {
+                        max: MAX_METADATA_DEPTH,
+                    });
+                }
+                pending.extend(items.iter().map(|v| (v, depth + 1)));
+            }
+            Value::String(s) if s.contains('\0') => return Err(ValidationError::MetadataNul),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Frees a JSON value without recursion, however deeply it nests (dropping a `Value` the
+/// usual way recurses once per level).
+pub fn dismantle(value: Value) {
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::Object(map) => pending.extend(map.into_iter().map(|(_, v)| v)),
+            Value::Array(items) => pending.extend(items),
+            _ => {}
+        }
+    }
 }
 
 /// Shortens `text` to at most `max` bytes on a character boundary, marking the cut with `…`.
@@ -187,6 +239,47 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// Metadata nested `levels` deep, built and freed without recursion.
+    fn nested(levels: usize) -> serde_json::Value {
+        let mut value = serde_json::Value::from("leaf");
+        for _ in 0..levels {
+            let mut map = serde_json::Map::new();
+            map.insert("k".to_owned(), value);
+            value = serde_json::Value::Object(map);
+        }
+        value
+    }
+
+    #[test]
+    fn metadata_nested_past_the_limit_is_refused_without_recursion() {
+        let ok = AuditEvent::builder("A")
+            .metadata(nested(MAX_METADATA_DEPTH))
+            .build();
+        assert_eq!(ok.validate(), Ok(()));
+        for levels in [MAX_METADATA_DEPTH + 1, 200, 100_000] {
+            let event = AuditEvent::builder("A").metadata(nested(levels)).build();
+            assert_eq!(
+                event.validate(),
+                Err(ValidationError::MetadataTooDeep {
+                    max: MAX_METADATA_DEPTH
+                }),
+                "{levels} levels"
+            );
+            dismantle(event.metadata);
+        }
+    }
+
+    #[test]
+    fn nul_in_metadata_keys_or_strings_is_refused() {
+        for metadata in [
+            serde_json::json!({ "a\u{0}b": 1 }),
+            serde_json::json!({ "a": ["x\u{0}y"] }),
+        ] {
+            let event = AuditEvent::builder("A").metadata(metadata).build();
+            assert_eq!(event.validate(), Err(ValidationError::MetadataNul));
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! file while the queue is full under [`OverflowPolicy::Spool`](crate::OverflowPolicy::Spool)
 //! (or past the overflow allowance of a current-thread caller).
 
+use std::sync::MutexGuard;
 use std::sync::atomic::Ordering;
 
 use audit_core::prepare;
@@ -16,46 +17,29 @@ use crate::shared::Shared;
 use crate::spool::record::SpoolRecord;
 
 impl Shared {
-    /// Writes an event to the overflow lane (the lock is held, which keeps lane order equal
-    /// to ticket order). The event is prepared here so nothing unredacted reaches the disk.
+    /// Writes an event to the overflow lane. The event is prepared (context, redaction,
+    /// validation: nothing unredacted reaches the disk) and serialized with the queue lock
+    /// released; the lock is taken again only to give it its ticket and append its line,
+    /// which keeps lane order equal to ticket order.
     ///
-    /// Problems are returned, to be reported once the lock is released: the error hook may
-    /// record an event itself.
-    #[must_use]
-    pub(crate) fn spill(&self, state: &mut State, recorded: Recorded) -> Vec<Problem> {
+    /// Takes the held lock and returns it (the caller releases it). Problems are returned,
+    /// to be reported once the lock is released: the error hook may record an event itself.
+    pub(crate) fn spill<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        recorded: Recorded,
+    ) -> (MutexGuard<'a, State>, Vec<Problem>) {
         let mut problems = Vec::new();
-        if state.lane.is_none() {
-            let id = self.file_ids.fetch_add(1, Ordering::SeqCst);
-            let Some(dir) = &self.spool_dir else {
-                // `build` refuses Spool without a directory; keep the event if it fits.
-                self.accept_or_drop(state, recorded, &mut problems);
-                return problems;
-            };
-            match Lane::create(dir, id) {
-                Ok(lane) => state.lane = Some(lane),
-                Err(source) => {
-                    problems.push(Problem::Error(PipelineError::Spool {
-                        path: dir.clone(),
-                        source,
-                    }));
-                    self.accept_or_drop(state, recorded, &mut problems);
-                    return problems;
-                }
-            }
+        if !self.lane_ready(&mut state, &mut problems) {
+            self.accept_or_drop(&mut state, recorded, &mut problems);
+            return (state, problems);
         }
-        if state
-            .lane
-            .as_ref()
-            .is_some_and(|lane| lane.memory.len() >= self.queue.capacity)
-        {
-            // The lane cannot write to its file (reported when the write failed) and holds
-            // a queue's worth in memory already: taking more would make memory grow with
-            // the flood. The queue is no way out either, as its events would overtake
-            // older lane records. So this one is dropped, counted and reported.
-            add(&self.counters.dropped, 1);
-            problems.push(Problem::Error(PipelineError::QueueFull));
-            return problems;
+        if self.lane_memory_full(&state) {
+            self.drop_in_lane(&mut problems);
+            return (state, problems);
         }
+        drop(state);
+
         let (event, ctx) = recorded.into_settled();
         let event = match prepare::prepare(event, ctx.as_deref(), &self.redactor) {
             Ok(event) => event,
@@ -65,21 +49,85 @@ impl Shared {
                 stand_in
             }
         };
+        let json = serde_json::to_vec(&event).unwrap_or_default();
+
+        let mut state = self.queue.lock();
+        if state.lane.is_none() && state.has_room(self.queue.capacity) {
+            // The worker drained and closed the lane meanwhile: the queue is the way again.
+            self.accept(&mut state, Recorded::new(event, None));
+            return (state, problems);
+        }
+        if !self.lane_ready(&mut state, &mut problems) {
+            self.accept_or_drop(&mut state, Recorded::new(event, None), &mut problems);
+            return (state, problems);
+        }
+        if self.lane_memory_full(&state) {
+            self.drop_in_lane(&mut problems);
+            return (state, problems);
+        }
         state.last_ticket += 1;
         let record = SpoolRecord {
             observed: false,
             ticket: Some(state.last_ticket),
             event,
         };
-        if let Some(lane) = &mut state.lane
-            && let Err(source) = lane.append(record)
-        {
-            let path = lane.path.clone();
-            problems.push(Problem::Error(PipelineError::Spool { path, source }));
+        if let Some(lane) = &mut state.lane {
+            // `json` is empty only if serializing failed: the lane then serializes itself.
+            let written = if json.is_empty() {
+                lane.append(record)
+            } else {
+                lane.append_serialized(record, &json)
+            };
+            if let Err(source) = written {
+                let path = lane.path.clone();
+                problems.push(Problem::Error(PipelineError::Spool { path, source }));
+            }
         }
         add(&self.counters.enqueued, 1);
         add(&self.counters.spooled, 1);
-        problems
+        (state, problems)
+    }
+
+    /// Opens the lane if none is open; `false` if there is none and cannot be one.
+    fn lane_ready(&self, state: &mut State, problems: &mut Vec<Problem>) -> bool {
+        if state.lane.is_some() {
+            return true;
+        }
+        let Some(dir) = &self.spool_dir else {
+            // `build` refuses Spool without a directory.
+            return false;
+        };
+        let id = self.file_ids.fetch_add(1, Ordering::SeqCst);
+        match Lane::create(dir, id) {
+            Ok(lane) => {
+                state.lane = Some(lane);
+                true
+            }
+            Err(source) => {
+                problems.push(Problem::Error(PipelineError::Spool {
+                    path: dir.clone(),
+                    source,
+                }));
+                false
+            }
+        }
+    }
+
+    /// Whether the lane, unable to write to its file (reported when the write failed),
+    /// holds a queue's worth in memory already: taking more would make memory grow with the
+    /// flood, and the queue is no way out either, as its events would overtake older lane
+    /// records.
+    fn lane_memory_full(&self, state: &State) -> bool {
+        state
+            .lane
+            .as_ref()
+            .is_some_and(|lane| lane.memory.len() >= self.queue.capacity)
+    }
+
+    /// Drops an event the full in-memory lane cannot take: counted and reported.
+    fn drop_in_lane(&self, problems: &mut Vec<Problem>) {
+        add(&self.counters.dropped, 1);
+        problems.push(Problem::Error(PipelineError::QueueFull));
     }
 }
 

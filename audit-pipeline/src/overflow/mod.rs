@@ -27,8 +27,7 @@ impl Shared {
                 self.drop_event(PipelineError::QueueFull);
             }
             OverflowPolicy::Spool => {
-                let mut state = state;
-                let problems = self.spill(&mut state, recorded);
+                let (state, problems) = self.spill(state, recorded);
                 drop(state);
                 queue.wake_worker();
                 self.report_problems(problems);
@@ -56,7 +55,7 @@ impl Shared {
                     return queue.wake_worker();
                 }
                 // A current-thread runtime: bounded overflow, then the lane or a drop.
-                let problems = self.overflow_without_waiting(&mut state, recorded);
+                let (state, problems) = self.overflow_without_waiting(state, recorded);
                 drop(state);
                 queue.wake_worker();
                 self.report_problems(problems);
@@ -71,18 +70,21 @@ impl Shared {
     /// overflow lane is open (a lane's events are older and must be written first); past
     /// that it goes to the overflow lane if there is a spool directory, and is dropped
     /// otherwise.
-    #[must_use]
-    fn overflow_without_waiting(&self, state: &mut State, recorded: Recorded) -> Vec<Problem> {
+    fn overflow_without_waiting<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        recorded: Recorded,
+    ) -> (MutexGuard<'a, State>, Vec<Problem>) {
         if state.lane.is_none() && state.items.len() < self.ceiling() {
-            self.accept_over_capacity(state, recorded);
-            return vec![Problem::OverCapacity];
+            self.accept_over_capacity(&mut state, recorded);
+            return (state, vec![Problem::OverCapacity]);
         }
         if self.spool_dir.is_some() {
             return self.spill(state, recorded);
         }
         let mut problems = Vec::new();
-        self.accept_or_drop(state, recorded, &mut problems);
-        problems
+        self.accept_or_drop(&mut state, recorded, &mut problems);
+        (state, problems)
     }
 
     /// The most events the queue ever holds: its capacity plus `max_overflow`.

@@ -1,59 +1,78 @@
 //! The spool directory's lock: one process at a time replays a spool.
+//!
+//! Two processes replaying the same spool would deliver it twice and interleave their
+//! orders. The lock is an OS advisory lock (`flock` on Unix, `LockFileEx` on Windows) on
+//! the directory's `LOCK` file, held for as long as the spool is open: the OS releases it
+//! when the process ends however it ends, so there is no stale lock to guess about after a
+//! crash, a `kill -9` or a reboot.
 
-use std::fs;
-use std::io;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{self, Write};
 use std::path::Path;
 
 pub(crate) const LOCK: &str = "LOCK";
 
-/// Claims the directory for this process: two processes replaying the same spool would
-/// deliver it twice and interleave their orders. A lock left by a process that died is taken
-/// over (on Linux, a lock is stale when its process is gone or was started before the last
-/// reboot; elsewhere every lock left at start-up is assumed stale, since a clean shutdown
-/// removes it).
-///
-/// The file holds the pid and, on Linux, the boot id: after a crash and a reboot the old pid
-/// is often alive again as another process, which must not keep the spool locked (and
-/// unreplayed) forever.
-pub(crate) fn lock(dir: &Path) -> io::Result<()> {
+/// The held lock; dropping it releases the directory.
+#[derive(Debug)]
+pub(crate) struct DirLock {
+    // Held open for the lock; closing it releases the lock.
+    _file: File,
+}
+
+/// Claims the directory for this process, or fails with `WouldBlock` while another process
+/// (or another open spool of this process) holds it.
+pub(crate) fn lock(dir: &Path) -> io::Result<DirLock> {
     let path = dir.join(LOCK);
-    let boot = boot_id();
-    if let Ok(text) = fs::read_to_string(&path) {
-        let mut lines = text.lines().map(str::trim);
-        let pid = lines.next().and_then(|pid| pid.parse::<u32>().ok());
-        let locked_boot = lines.next().filter(|id| !id.is_empty());
-        let same_boot = match (locked_boot, boot.as_deref()) {
-            (Some(locked), Some(now)) => locked == now,
-            // A lock without a boot id (older format), or no way to tell: assume this boot.
-            _ => true,
-        };
-        if let Some(pid) = pid
-            && pid != std::process::id()
-            && same_boot
-            && process_alive(pid)
-        {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
             return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("the spool directory is in use by process {pid}"),
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "the spool directory {} is in use by another auditor (process {})",
+                    dir.display(),
+                    holder.trim()
+                ),
             ));
         }
+        Err(TryLockError::Error(err)) => return Err(err),
     }
-    let holder = match boot {
-        Some(boot) => format!("{}\n{boot}\n", std::process::id()),
-        None => format!("{}\n", std::process::id()),
-    };
-    fs::write(&path, holder)
+    // For people: who holds it. The lock itself is the OS's.
+    file.set_len(0)?;
+    write!(file, "{}", std::process::id())?;
+    Ok(DirLock { _file: file })
 }
 
-/// Where Linux publishes the id of the current boot.
-pub(crate) const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn boot_id() -> Option<String> {
-    let id = fs::read_to_string(BOOT_ID).ok()?;
-    let id = id.trim();
-    (!id.is_empty()).then(|| id.to_owned())
-}
+    #[test]
+    fn a_held_directory_is_refused_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock(dir.path()).unwrap();
+        let err = lock(dir.path()).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        assert!(
+            err.to_string().contains(&std::process::id().to_string()),
+            "{err}"
+        );
+        drop(held);
+        assert!(lock(dir.path()).is_ok());
+    }
 
-fn process_alive(pid: u32) -> bool {
-    cfg!(target_os = "linux") && Path::new(&format!("/proc/{pid}")).exists()
+    #[test]
+    fn a_lock_file_left_by_a_dead_process_does_not_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        // What a crashed process leaves: the file, with a pid, and no OS lock.
+        std::fs::write(dir.path().join(LOCK), "1").unwrap();
+        assert!(lock(dir.path()).is_ok());
+    }
 }

@@ -16,12 +16,14 @@
 //! - `rejected-<id>.jsonl`: dead letters, batches the sink refused permanently. Never
 //!   replayed automatically: an operator inspects and re-imports them ([`read_spool_file`]).
 //!
-//! - `LOCK`: the id of the process using the directory (and, on Linux, of the boot it runs
-//!   in); a second live process is refused, a lock left by a dead one is taken over.
+//! - `LOCK`: held with an OS file lock by the process using the directory (and naming its
+//!   pid for people); a second auditor on the directory is refused while the first runs. The
+//!   OS releases the lock when the process ends, however it ends.
 //!
 //! # Recovery
 //!
-//! On start, leftover `.tmp` segments are completed by renaming, leftover lanes become the
+//! On start, a leftover `.tmp` of a new segment is completed by renaming (a `.tmp` beside a
+//! complete segment, the remains of a rewrite, is dropped and the whole segment replayed), leftover lanes become the
 //! newest segments (a lane always holds the newest events), and everything is replayed in
 //! order before new events. A line that cannot be parsed (a torn write) is skipped, counted
 //! in [`Metrics::spool_corrupt`](crate::Metrics::spool_corrupt) and reported; it
@@ -42,7 +44,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use audit_core::event::AuditEvent;
 
 use crate::lane::file::{LANE_READ_BYTES, consumed_marker, lane_consumed, mark_lane_consumed};
-use lock::{LOCK, lock};
+use lock::{DirLock, lock};
 pub use record::read_spool_file;
 use record::{
     Corrupt, EXT, LANE, REJECTED, SEGMENT, SpoolRecord, TMP, count_lines, parse_id, parse_lines,
@@ -62,6 +64,8 @@ pub(crate) struct Spool {
     segments: VecDeque<Segment>,
     ids: Arc<AtomicU64>,
     pending: u64,
+    /// Held while the spool is open (directory spools only).
+    _lock: Option<DirLock>,
 }
 
 impl Spool {
@@ -73,11 +77,13 @@ impl Spool {
             segments: VecDeque::new(),
             ids: Arc::new(AtomicU64::new(1)),
             pending: 0,
+            _lock: None,
         };
         let Some(dir) = dir else { return Ok(spool) };
         fs::create_dir_all(dir)?;
-        lock(dir)?;
+        spool._lock = Some(lock(dir)?);
         let mut segments = Vec::new();
+        let mut temporaries = Vec::new();
         let mut lanes = Vec::new();
         let mut max_id = 0;
         for entry in fs::read_dir(dir)? {
@@ -86,10 +92,7 @@ impl Spool {
                 continue;
             };
             if let Some(id) = parse_id(name, SEGMENT, TMP) {
-                // A segment written but not yet renamed when the process died: keep it.
-                let done = dir.join(segment_name(id));
-                fs::rename(&path, &done)?;
-                segments.push((id, done));
+                temporaries.push((id, path));
                 max_id = max_id.max(id);
             } else if let Some(id) = parse_id(name, SEGMENT, EXT) {
                 segments.push((id, path));
@@ -99,6 +102,19 @@ impl Spool {
                 max_id = max_id.max(id);
             } else if let Some(id) = parse_id(name, REJECTED, EXT) {
                 max_id = max_id.max(id);
+            }
+        }
+        for (id, tmp) in temporaries {
+            let done = dir.join(segment_name(id));
+            if segments.iter().any(|(other, _)| *other == id) {
+                // The process died while rewriting a whole segment (`replace_front`): the
+                // segment is complete and the rewrite maybe torn. Replay the whole segment
+                // (its delivered part again: at least once) and drop the rewrite.
+                fs::remove_file(&tmp)?;
+            } else {
+                // A new segment written but not yet renamed: keep what it holds.
+                fs::rename(&tmp, &done)?;
+                segments.push((id, done));
             }
         }
         segments.sort();
@@ -197,8 +213,22 @@ impl Spool {
     }
 
     /// Reads the oldest segment: its readable records and its unreadable lines.
+    #[cfg(test)]
     pub(crate) fn read_front(&self) -> Option<io::Result<(Vec<SpoolRecord>, Vec<Corrupt>)>> {
-        Some(match self.segments.front()? {
+        self.read_at(0)
+    }
+
+    /// How many segments wait.
+    pub(crate) fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Reads the `index`-th oldest segment.
+    pub(crate) fn read_at(
+        &self,
+        index: usize,
+    ) -> Option<io::Result<(Vec<SpoolRecord>, Vec<Corrupt>)>> {
+        Some(match self.segments.get(index)? {
             Segment::Memory(records) => Ok((records.clone(), Vec::new())),
             Segment::File { path, .. } => fs::read(path).map(|bytes| parse_lines(&bytes, path)),
         })
@@ -219,10 +249,9 @@ impl Spool {
         Ok(())
     }
 
-    /// Replaces the oldest segment's content with `records` (what is left after a partial
-    /// replay).
-    pub(crate) fn replace_front(&mut self, records: Vec<SpoolRecord>) -> io::Result<()> {
-        let Some(front) = self.segments.front_mut() else {
+    /// Replaces the `index`-th oldest segment's content with `records`.
+    pub(crate) fn replace_at(&mut self, index: usize, records: Vec<SpoolRecord>) -> io::Result<()> {
+        let Some(front) = self.segments.get_mut(index) else {
             return Ok(());
         };
         match front {
@@ -263,19 +292,10 @@ impl Spool {
     }
 }
 
-impl Drop for Spool {
-    fn drop(&mut self) {
-        if let Some(dir) = &self.dir {
-            let _ = fs::remove_file(dir.join(LOCK));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::lane::file::{Lane, read_lane};
-    use lock::BOOT_ID;
 
     fn record(action: &'static str) -> SpoolRecord {
         SpoolRecord {
@@ -305,34 +325,40 @@ mod tests {
     }
 
     #[test]
-    fn a_directory_locked_by_a_live_process_is_refused() {
+    fn a_second_spool_on_the_same_directory_is_refused_while_the_first_is_open() {
         let dir = tempfile::tempdir().unwrap();
-        // PID 1 is always alive on Linux.
-        fs::write(dir.path().join(LOCK), "1").unwrap();
-        let opened = Spool::open(Some(dir.path()));
-        if cfg!(target_os = "linux") {
-            assert!(opened.is_err());
-        }
-        fs::write(dir.path().join(LOCK), u32::MAX.to_string()).unwrap();
-        let spool = Spool::open(Some(dir.path())).unwrap();
-        drop(spool);
-        assert!(!dir.path().join(LOCK).exists());
+        let first = Spool::open(Some(dir.path())).unwrap();
+        assert!(Spool::open(Some(dir.path())).is_err());
+        drop(first);
+        assert!(Spool::open(Some(dir.path())).is_ok());
     }
 
     #[test]
-    fn a_lock_from_before_a_reboot_is_stale_even_if_its_pid_is_alive_again() {
-        if !cfg!(target_os = "linux") {
-            return;
-        }
+    fn a_crash_while_rewriting_a_segment_replays_the_whole_segment_once() {
         let dir = tempfile::tempdir().unwrap();
-        // After a crash and a reboot the old pid (here 1, always alive) may belong to
-        // another process: the lock's boot id tells it is not ours.
-        let other_boot = "00000000-0000-0000-0000-000000000000";
-        fs::write(dir.path().join(LOCK), format!("1\n{other_boot}\n")).unwrap();
-        drop(Spool::open(Some(dir.path())).unwrap());
-        let this_boot = fs::read_to_string(BOOT_ID).unwrap();
-        fs::write(dir.path().join(LOCK), format!("1\n{}\n", this_boot.trim())).unwrap();
-        assert!(Spool::open(Some(dir.path())).is_err());
+        let mut spool = Spool::open(Some(dir.path())).unwrap();
+        spool
+            .push(vec![record("A"), record("B"), record("C")])
+            .unwrap();
+        spool.push(vec![record("D")]).unwrap();
+        let Some(Segment::File { path, .. }) = spool.segments.front() else {
+            panic!("a file segment");
+        };
+        // The rewrite of the front segment (after A was delivered) died mid-write.
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        fs::write(&tmp, "{\"observed\":true,\"ev").unwrap();
+        drop(spool);
+        let mut spool = Spool::open(Some(dir.path())).unwrap();
+        assert_eq!(spool.segments.len(), 2, "each segment registered once");
+        let mut seen = Vec::new();
+        while let Some(read) = spool.read_front() {
+            let (records, corrupt) = read.unwrap();
+            assert!(corrupt.is_empty(), "the torn rewrite was not used");
+            seen.extend(records.into_iter().map(|r| r.event.action.into_owned()));
+            spool.pop_front().unwrap();
+        }
+        assert_eq!(seen, ["A", "B", "C", "D"]);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 mod delivery;
 mod events;
 mod failures;
+mod faults;
 mod overflow;
 mod runtimes;
 mod sinks;
