@@ -31,8 +31,8 @@ pub enum Error {
     /// An event failed validation; nothing was written.
     #[error("invalid audit event: {0}")]
     Invalid(#[from] ValidationError),
-    /// An event's metadata cannot be stored by this database as it is (PostgreSQL's `jsonb`
-    /// refuses `\u0000`; MariaDB's JSON refuses deep nesting); nothing was written.
+    /// An event's metadata cannot be brought into the form the database gives back (a number
+    /// PostgreSQL's `numeric` cannot print); nothing was written.
     #[error("metadata cannot be stored: {0}")]
     Metadata(String),
     /// An event holds a value this database's column type cannot represent (a time outside

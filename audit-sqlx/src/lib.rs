@@ -100,9 +100,9 @@
 //! [`InsertMode::Unnest`] remains available).
 //!
 //! Metadata is stored as `jsonb`, which prints numbers as `numeric` (no exponent, no negative
-//! zero) and refuses `\u0000`. The store therefore rewrites numbers into the form `jsonb`
-//! returns *before* hashing, so a chain always verifies from what PostgreSQL gives back, and a
-//! NUL character in metadata is refused with [`Error::Metadata`].
+//! zero). The store therefore rewrites numbers into the form `jsonb` returns *before*
+//! hashing, so a chain always verifies from what PostgreSQL gives back. (`jsonb` refuses
+//! `\u0000`; the event's validation refuses it in every store.)
 //!
 //! ### Append-only enforcement
 //!
@@ -174,10 +174,6 @@
 //! [`AuditQuery`](audit_core::query::AuditQuery) as JSON Lines or CSV through
 //! [`audit_core::export::Exporter`], one keyset page at a time.
 //!
-//! ### Metadata limits
-//!
-//! Metadata nested deeper than 127 levels is refused with [`Error::Metadata`] (`serde_json`
-//! would not read it back, and the record would look tampered with).
 //!
 //! ## MySQL and MariaDB
 //!
@@ -192,7 +188,7 @@
 //!   `CREATE`, `INDEX`, `REFERENCES` and `TRIGGER` (and, on MySQL with binary logging, what
 //!   `CREATE TRIGGER` requires there).
 //! - **Types.** `DATETIME(6)` in UTC, IPs as `VARBINARY(16)` in network byte order (4 bytes
-//!   for IPv4, 16 for IPv6) so a CIDR filter can be one index range, `JSON` metadata kept exactly
+//!   for IPv4, 16 for IPv6) so a CIDR filter can be one index range, JSON metadata kept exactly
 //!   as hashed, `BINARY(32)` hashes, `utf8mb4` text with binary NO PAD collations (`'a'`,
 //!   `'a '` and `'A'` are three values, as in Rust).
 //! - **Append-only.** Triggers `SIGNAL` on `UPDATE` and `DELETE`; MySQL has no `TRUNCATE` or

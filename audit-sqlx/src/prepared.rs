@@ -5,13 +5,13 @@ use audit_core::{AuditEvent, ChainHasher};
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
-use crate::metadata::{MetadataRules, normalize};
+use crate::metadata::{NumberForm, normalize};
 
 /// What a backend's columns can hold, checked before any database work.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StorageRules {
-    /// The metadata column's rules.
-    pub metadata: MetadataRules,
+    /// How the metadata column prints numbers back.
+    pub numbers: NumberForm,
     /// The times the timestamp column can hold, inclusive (`None`: any chrono time).
     pub time_range: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
@@ -40,7 +40,7 @@ impl Prepared {
             });
         }
         let mut event = event.clone();
-        normalize(&mut event.metadata, &rules.metadata)?;
+        normalize(&mut event.metadata, rules.numbers)?;
         let metadata_json = serde_json::to_string(&event.metadata)
             .map_err(|err| Error::Metadata(err.to_string()))?;
         let mut canonical = Vec::with_capacity(32 + 256);

@@ -9,9 +9,9 @@
 --   {trigger_db}  the database qualifier for trigger names (empty or `db`.)
 --   {text}    the collation of text columns: binary and NO PAD, so comparisons, grouping and
 --             `LOCATE` treat text as Rust does (`'a'` differs from `'a '` and from `'A'`)
---   {json}    the metadata column type: MariaDB's JSON (a LONGTEXT checked by JSON_VALID,
---             kept byte for byte), or that same definition spelled out for MySQL, whose
---             native JSON type would reformat what the chain hashed
+--   {json}    the metadata column type: a LONGTEXT holding the JSON text the chain hashed,
+--             byte for byte (checked by JSON_VALID on MySQL; not on MariaDB, whose JSON_VALID
+--             refuses the 32 levels of nesting the event model allows)
 -- DDL commits implicitly in MySQL, so every statement can run again after a failure half-way.
 
 -- One row per event. `seq` is gap-free and ordered by the chain; the chain head row below is

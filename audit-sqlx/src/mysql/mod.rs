@@ -45,11 +45,12 @@
 //! MariaDB, a session idle inside a transaction is ended after
 //! [`MySqlOptions::idle_in_transaction_timeout`].
 //!
-//! Values are checked before any database work: times outside `DATETIME`'s years 1000–9999
-//! are [`Error::Unstorable`](crate::Error::Unstorable), metadata nested deeper than MariaDB's
-//! JSON accepts (31 levels, measured) is [`Error::Metadata`](crate::Error::Metadata).
-//! Metadata may hold `\u0000`, 4-byte characters, CR/LF; the column keeps the JSON text the
-//! chain hashed, so numbers come back as written.
+//! Values are checked before any database work: the event's own validation (nesting up to
+//! `audit_core::validate::MAX_METADATA_DEPTH`, no NUL), and times outside `DATETIME`'s years
+//! 1000–9999 are [`Error::Unstorable`](crate::Error::Unstorable). Metadata may hold 4-byte
+//! characters, CR/LF, any float; the column keeps the JSON text the chain hashed, so numbers
+//! come back as written. On MariaDB that column is a `LONGTEXT` without a `JSON_VALID` check:
+//! MariaDB's check refuses 32 levels of nesting (measured), which the event model allows.
 //!
 //! ## Outbox
 //!

@@ -13,15 +13,11 @@ use super::options::MySqlOptions;
 use super::write::append;
 use crate::append::{ChainWriter, Check, audit_sink_through_append};
 use crate::error::Result;
-use crate::metadata::{MetadataRules, NumberForm, SERDE_MAX_DEPTH};
+use crate::metadata::NumberForm;
 use crate::prepared::{Prepared, StorageRules};
 
-/// The metadata column keeps its text (MariaDB's JSON is a checked LONGTEXT, and the MySQL
-/// schema spells that out); it accepts `\u0000` escapes but, on MariaDB, no JSON nested deeper
-/// than 31 levels (measured: `JSON_VALID` fails at 32; below what serde_json reads back).
+/// The metadata column keeps the JSON text the chain hashed, so numbers come back as written;
 /// `DATETIME(6)` holds years 1000 to 9999.
-const MARIADB_JSON_MAX_DEPTH: usize = 31;
-
 fn storage_rules() -> StorageRules {
     let at = |y, m, d, h, min, s, us| {
         NaiveDate::from_ymd_opt(y, m, d)
@@ -29,12 +25,7 @@ fn storage_rules() -> StorageRules {
             .map(|naive| DateTime::<Utc>::from_naive_utc_and_offset(naive, Utc))
     };
     StorageRules {
-        metadata: MetadataRules {
-            store: "MariaDB's JSON",
-            allow_nul: true,
-            max_depth: MARIADB_JSON_MAX_DEPTH.min(SERDE_MAX_DEPTH),
-            numbers: NumberForm::AsWritten,
-        },
+        numbers: NumberForm::AsWritten,
         time_range: at(1000, 1, 1, 0, 0, 0, 0).zip(at(9999, 12, 31, 23, 59, 59, 999_999)),
     }
 }

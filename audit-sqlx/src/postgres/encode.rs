@@ -7,17 +7,12 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::fields::{ColumnSink, EVENT_COLUMN_COUNT, write_columns};
-use crate::metadata::{MetadataRules, NumberForm, SERDE_MAX_DEPTH};
+use crate::metadata::NumberForm;
 use crate::prepared::{Chained, StorageRules};
 
-/// `jsonb` prints numbers as `numeric` (no exponent, no negative zero) and refuses `\u0000`.
+/// `jsonb` prints numbers as `numeric` (no exponent, no negative zero).
 pub(crate) const PG_RULES: StorageRules = StorageRules {
-    metadata: MetadataRules {
-        store: "PostgreSQL's jsonb",
-        allow_nul: false,
-        max_depth: SERDE_MAX_DEPTH,
-        numbers: NumberForm::PgNumeric,
-    },
+    numbers: NumberForm::PgNumeric,
     time_range: None,
 };
 

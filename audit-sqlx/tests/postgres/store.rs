@@ -82,7 +82,13 @@ async fn nul_character_in_metadata_is_refused_before_writing() {
         .metadata(json!({"k": "a\u{0}b"}))
         .build();
     let err = store.append(&[event(0), bad]).await.unwrap_err();
-    assert!(matches!(err, Error::Metadata(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Invalid(audit_core::ValidationError::MetadataNul)
+        ),
+        "{err}"
+    );
     assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), 0);
 }
 
