@@ -214,10 +214,10 @@
 //! refused, and `hostile::a_row_forged_by_the_app_user_is_reported_and_the_writer_goes_on`
 //! that a row it inserts itself is reported by verification and does not stop the writers.
 //!
-//! Measured (MariaDB 10.11, durable commits, 1 000-event batches, 1M-row table, on a loaded
-//! 2-core machine; `docs/benchmarks.md`): appends with the chain and the head lock at
-//! 0.74–0.76 of raw multi-row `INSERT`s of the same rows into the same table (0.94–0.95 over
-//! the interleaved 0 → 1M fill), about 13.5k events/s; newest 50 of an actor 0.55–0.74 ms.
+//! Measured (MariaDB 10.11, durable commits, 1 000-event batches, 1M-row table, three runs on
+//! a loaded 2-core machine; `docs/benchmarks.md`): appends with the chain and the head lock
+//! at 0.74–0.94 of raw multi-row `INSERT`s of the same rows into the same table (0.93–0.95
+//! over the interleaved 0 → 1M fill), about 13.5k events/s; newest 50 of an actor 0.55–0.99 ms.
 //! Tested against MariaDB 10.11 only (Debian's);
 //! MySQL 8.0 is served by the same SQL, with the differences the code knows (collation
 //! `utf8mb4_0900_bin`, metadata as a `LONGTEXT` checked by `JSON_VALID` because MySQL's
