@@ -5,4 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Debian's Chromium and ChromeDriver for the dashboard's browser tests.
+bash scripts/browser.sh install
+# poppler-utils and fonts-dejavu-core for the report tests.
+bash scripts/tools.sh
 exec bash scripts/pg.sh run -- bash scripts/mariadb.sh run -- cargo test --workspace --all-features --locked "$@"

@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod archive;
 pub mod auth;
 pub mod chain;
 pub mod context;

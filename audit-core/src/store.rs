@@ -97,3 +97,40 @@ pub trait AuditStore: Send + Sync + 'static {
     /// The newest record's position, to export as a checkpoint.
     async fn head(&self) -> Result<Option<Checkpoint>, StoreError>;
 }
+
+/// A shared store is a store: `Arc<SqliteStore>`, `Arc<dyn AuditStore>` and the like can be
+/// handed to anything that takes an [`AuditStore`].
+#[async_trait]
+impl<T: AuditStore + ?Sized> AuditStore for std::sync::Arc<T> {
+    async fn query(&self, query: &AuditQuery) -> Result<Page, StoreError> {
+        (**self).query(query).await
+    }
+
+    async fn count(&self, query: &AuditQuery) -> Result<u64, StoreError> {
+        (**self).count(query).await
+    }
+
+    async fn count_by(
+        &self,
+        query: &AuditQuery,
+        by: CountBy,
+    ) -> Result<Vec<GroupCount>, StoreError> {
+        (**self).count_by(query, by).await
+    }
+
+    async fn get(&self, seq: u64) -> Result<Option<StoredEvent>, StoreError> {
+        (**self).get(seq).await
+    }
+
+    async fn verify(
+        &self,
+        scope: VerifyScope,
+        checkpoint: Option<&Checkpoint>,
+    ) -> Result<VerifyReport, StoreError> {
+        (**self).verify(scope, checkpoint).await
+    }
+
+    async fn head(&self) -> Result<Option<Checkpoint>, StoreError> {
+        (**self).head().await
+    }
+}

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use audit_core::archive::ArchiveError;
 use audit_core::chain::ChainFault;
 use audit_core::{SinkError, StoreError, ValidationError};
 use rusqlite::ffi::ErrorCode;
@@ -108,6 +109,20 @@ impl From<rusqlite::Error> for Error {
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Self::Busy(err),
             Some(ErrorCode::DatabaseCorrupt) => Self::Corrupt(err),
             _ => Self::Sqlite(err),
+        }
+    }
+}
+
+impl From<ArchiveError> for Error {
+    fn from(err: ArchiveError) -> Self {
+        match err {
+            ArchiveError::Io(io) => Self::Io(io),
+            ArchiveError::Exists(_) => Self::InvalidRequest(err.to_string()),
+            ArchiveError::ChainBroken(fault) => Self::ChainBroken(fault),
+            ArchiveError::HasherMismatch { stored, configured } => {
+                Self::HasherMismatch { stored, configured }
+            }
+            other => Self::InvalidArchive(other.to_string()),
         }
     }
 }

@@ -84,7 +84,8 @@
 //! Triggers abort every `UPDATE` and `DELETE` on `audit_events` (and are re-created, with a
 //! warning, if someone drops them). Retention goes through [`SqliteStore::archive`] only:
 //! it writes the events before a cut-off to a JSON Lines archive whose first line holds the
-//! chain anchor, deletes them through a gate that exists only inside that transaction,
+//! chain anchor (audit-core's backend-neutral [`archive`](audit_core::archive) format, the
+//! same as PostgreSQL's), deletes them through a gate that exists only inside that transaction,
 //! moves the live chain's anchor, and appends an [`ARCHIVED_ACTION`] event naming the range
 //! and the archive's SHA-256. Triggers stop mistakes, not an attacker with write access to
 //! the file: the hash chain (with an HMAC key, see [`SqliteOptions::hasher`]) is what makes
@@ -138,9 +139,8 @@ mod store;
 mod verify;
 mod writer;
 
-pub use archive::{
-    ARCHIVED_ACTION, ArchiveHeader, ArchiveReport, ArchiveVerification, verify_archive,
-};
+pub use archive::verify_archive;
+pub use audit_core::archive::{ARCHIVED_ACTION, ArchiveHeader, ArchiveReport, ArchiveVerification};
 pub use error::{Error, Result};
 pub use options::{Durability, SqliteOptions};
 pub use schema::SCHEMA_VERSION;

@@ -14,12 +14,13 @@ use audit_core::{
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
 
-use crate::archive::{ArchiveReport, ArchiveRequest};
+use crate::archive::ArchiveRequest;
 use crate::error::Result;
 use crate::options::SqliteOptions;
 use crate::reader::{Readers, blocking};
 use crate::writer::{Command, WriterHandle};
 use crate::{chain_append, query, schema, verify, writer};
+use audit_core::archive::ArchiveReport;
 
 /// An audit log in one SQLite file: an [`AuditSink`] for the
 /// `Auditor` (crate `audit-pipeline`) and an [`AuditStore`] for admins.

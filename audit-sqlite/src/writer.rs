@@ -10,9 +10,10 @@ use audit_core::{AuditEvent, ChainHasher, ChainPosition};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::archive::{self, ArchiveReport, ArchiveRequest};
+use crate::archive::{self, ArchiveRequest};
 use crate::chain_append::{append, append_valid, validate};
 use crate::error::{Error, Result};
+use audit_core::archive::ArchiveReport;
 
 /// What the writer thread can be asked to do.
 pub(crate) enum Command {

@@ -61,6 +61,9 @@ pub enum Error {
     /// Encoding or writing an export failed.
     #[error(transparent)]
     Export(#[from] audit_core::export::ExportError),
+    /// Writing an archive failed, or the range to archive does not verify.
+    #[error(transparent)]
+    Archive(#[from] audit_core::archive::ArchiveError),
 }
 
 /// `Result` with this crate's [`Error`].
@@ -95,7 +98,10 @@ impl From<Error> for StoreError {
             Error::Schema(message) => StoreError::Schema(message),
             Error::Corrupt { seq, message } => StoreError::Corrupt { seq, message },
             Error::InvalidRequest(message) => StoreError::InvalidRequest(message),
-            Error::Io(io) => StoreError::Io(io),
+            Error::Io(io) | Error::Archive(audit_core::archive::ArchiveError::Io(io)) => {
+                StoreError::Io(io)
+            }
+            Error::Archive(archive) => StoreError::InvalidRequest(archive.to_string()),
             other => StoreError::backend("SQL audit store error", other),
         }
     }

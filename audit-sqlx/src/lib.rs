@@ -133,10 +133,15 @@
 //!
 //! ### Retention
 //!
-//! [`PgStore::purge_before`] is the one path that deletes: run it with a store connected as
-//! the owner. It removes a *prefix* of the chain (it stops at the first event at or after the
-//! cutoff), records the last removed `(seq, hash)` in `audit_anchors`, and verification of
-//! what remains starts there.
+//! Retention is the one path that deletes: run it with a store connected as the owner. It
+//! removes a *prefix* of the chain (it stops at the first event at or after the cutoff),
+//! records the last removed `(seq, hash)` in `audit_anchors`, and verification of what
+//! remains starts there. [`PgStore::archive`] first writes the prefix to a self-verifying
+//! file in audit-core's backend-neutral [`archive`](audit_core::archive) format (the same as
+//! `audit-sqlite`'s, checked with [`verify_archive`](audit_core::archive::verify_archive)),
+//! refuses a range that does not verify, and records an `AUDIT_ARCHIVED` event with the
+//! file's SHA-256 in the same transaction as the delete; [`PgStore::purge_before`] only
+//! deletes.
 //!
 //! No monthly partitions: a partitioned table needs the partition key in its primary key, so
 //! `seq` alone could no longer be unique; with many writers `occurred_at` is not monotonic in

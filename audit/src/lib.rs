@@ -8,7 +8,7 @@
 //!
 //! ```toml
 //! [dependencies]
-//! audit = "0.1"   # SQLite by default; features: postgres, mysql, axum, alert, test-util
+//! audit = "0.1"   # SQLite by default; features: postgres, mysql, axum, dashboard, alert, test-util
 //! ```
 //!
 //! ```
@@ -96,6 +96,34 @@
 //! # }).unwrap();
 //! ```
 //!
+//! # Several apps in one process
+//!
+//! A process that runs several apps (a test suite that starts one app per test, a host
+//! with one auditor per tenant) does not install a global default: it builds one auditor per
+//! app with [`Setup::build`] and runs each app's work inside [`Auditor::scope`]. The scope
+//! follows the work into spawned tasks ([`context::spawn`]) and blocking threads
+//! ([`context::spawn_blocking`]), so events never reach another app's store; each auditor's
+//! threads stop when it is shut down (or its last clone dropped).
+//!
+//! ```
+//! use audit::{AuditEvent, AuditStore, AuditQuery};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! # let dir = tempfile::tempdir().unwrap();
+//! let (store_a, auditor_a) = audit::sqlite(dir.path().join("a.db")).build()?;
+//! let (store_b, auditor_b) = audit::sqlite(dir.path().join("b.db")).build()?;
+//!
+//! auditor_a.scope(async { audit::record(AuditEvent::builder("IN_APP_A").build()) }).await;
+//! auditor_b.scope(async { audit::record(AuditEvent::builder("IN_APP_B").build()) }).await;
+//!
+//! auditor_a.shutdown().await?;
+//! auditor_b.shutdown().await?;
+//! assert_eq!(store_a.query(&AuditQuery::new()).await?.events[0].event.action, "IN_APP_A");
+//! assert_eq!(store_b.count(&AuditQuery::new()).await?, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
 //! # In tests
 //!
 //! [`testing::capture`] collects what a closure records, without any global state, so tests
@@ -106,7 +134,7 @@
 //!
 //! `audit-core` (the vocabulary: events, context, routing, redaction, the chain, the query
 //! model, the sink and store traits), `audit-macros` (`#[audited]`), `audit-pipeline` (the
-//! `Auditor`), `audit-sqlite` and `audit-sqlx` (stores), `audit-axum` (web integration),
+//! `Auditor`), `audit-sqlite` and `audit-sqlx` (stores), `audit-axum` (web integration), `audit-dashboard` (the admin viewer),
 //! `audit-alert` (alert rules) and `audit-conformance` (the backend test suite).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -159,6 +187,10 @@ pub use audit_pipeline::{Auditor, AuditorBuilder, OverflowPolicy, RetryPolicy};
 /// axum/tower integration (feature `axum`): the `audit-axum` crate.
 #[cfg(feature = "axum")]
 pub use audit_axum as axum;
+
+/// The admin dashboard (feature `dashboard`): the `audit-dashboard` crate.
+#[cfg(feature = "dashboard")]
+pub use audit_dashboard as dashboard;
 
 /// Alert rules (feature `alert`): the `audit-alert` crate.
 #[cfg(feature = "alert")]

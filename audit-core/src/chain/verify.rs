@@ -141,6 +141,9 @@ pub struct ChainVerifier {
     last: ChainAnchor,
     /// The record under judgement, waiting for its successor.
     pending: Option<Pending>,
+    /// Two intact records that both follow `last`, waiting for the record that tells which
+    /// one was inserted.
+    fork: Option<(Pending, Pending)>,
     checked: u64,
     fault: Option<ChainFault>,
     checkpoint: Option<Checkpoint>,
@@ -157,6 +160,7 @@ impl std::fmt::Debug for ChainVerifier {
             .field("anchor", &self.anchor)
             .field("last", &self.last)
             .field("pending", &self.pending)
+            .field("fork", &self.fork)
             .field("checked", &self.checked)
             .field("fault", &self.fault)
             .field("checkpoint", &self.checkpoint)
@@ -178,6 +182,37 @@ fn fault(seq: u64, kind: FaultKind, detail: String) -> ChainFault {
     ChainFault { seq, kind, detail }
 }
 
+/// The fault of a fork: `r` and `n` (its successor by seq) both follow the same record.
+/// The record after them, `after`, links to the genuine one. Without it (the end of the
+/// chain, or a record linking to neither) nothing tells them apart under plain SHA-256 (with
+/// an HMAC key the forged one does not verify, and there is no fork): the earlier one is
+/// named, and the detail says it is a guess.
+fn fork_fault(r: Pending, n: Pending, after: Option<&Pending>) -> ChainFault {
+    let (inserted, genuine) = match after {
+        // Identical rows (the same id too) cannot be told apart: the first is named.
+        Some(m) if m.prev_hash == r.hash && r.hash != n.hash => (n, r),
+        _ => (r, n),
+    };
+    let why = match after {
+        Some(m) if m.prev_hash == inserted.hash || m.prev_hash == genuine.hash => {
+            format!("record {} continues from record {}", m.seq, genuine.seq)
+        }
+        _ => format!(
+            "nothing continues from either, so record {} is named by its place",
+            inserted.seq
+        ),
+    };
+    fault(
+        inserted.seq,
+        FaultKind::Inserted,
+        format!(
+            "records {} and {} both follow the same record, so one was inserted: {why}",
+            genuine.seq.min(inserted.seq),
+            genuine.seq.max(inserted.seq)
+        ),
+    )
+}
+
 impl ChainVerifier {
     /// Verifies a chain from its genesis.
     pub fn new(hasher: ChainHasher) -> Self {
@@ -191,6 +226,7 @@ impl ChainVerifier {
             anchor,
             last: anchor,
             pending: None,
+            fork: None,
             checked: 0,
             fault: None,
             checkpoint: None,
@@ -240,10 +276,19 @@ impl ChainVerifier {
     }
 
     fn step(&mut self, incoming: Pending) -> Result<(), ChainFault> {
+        if let Some((r, n)) = self.fork.take() {
+            // Two intact records both follow the last verified one; whichever `incoming`
+            // continues from is the genuine one, and the other was inserted.
+            return Err(fork_fault(r, n, Some(&incoming)));
+        }
         let last_seq = self.pending.map_or(self.last.seq, |p| p.seq);
         let expected = last_seq.saturating_add(1);
         if incoming.seq == expected {
             if let Some(pending) = self.pending.take() {
+                if self.forks(&pending, &incoming) {
+                    self.fork = Some((pending, incoming));
+                    return Ok(());
+                }
                 self.judge(pending, Some(&incoming))?;
             }
             self.pending = Some(incoming);
@@ -281,6 +326,16 @@ impl ChainVerifier {
                 ),
             )
         })
+    }
+
+    /// Whether `r` and its successor `n` are both intact and both link to the last verified
+    /// record: one of them was inserted (a copy of a record given a new id, say), and only
+    /// the record after them tells which.
+    fn forks(&self, r: &Pending, n: &Pending) -> bool {
+        r.consistent
+            && n.consistent
+            && r.prev_hash == self.last.hash
+            && n.prev_hash == self.last.hash
     }
 
     /// Decides whether `r` verifies, given its successor `next` when there is one.
@@ -376,6 +431,11 @@ impl ChainVerifier {
     /// the range that was not registered before streaming gives
     /// [`FaultKind::Unverifiable`].
     pub fn finish(mut self, checkpoint: Option<&Checkpoint>) -> VerifyReport {
+        if self.fault.is_none()
+            && let Some((r, n)) = self.fork.take()
+        {
+            self.fault = Some(fork_fault(r, n, None));
+        }
         if self.fault.is_none()
             && let Some(pending) = self.pending.take()
             && let Err(fault) = self.judge(pending, None)
@@ -530,6 +590,28 @@ mod tests {
         for (i, r) in records.iter_mut().enumerate() {
             r.seq = i as u64 + 1;
         }
+    }
+
+    #[test]
+    fn a_copy_of_a_record_given_a_new_id_is_named_not_the_genuine_record() {
+        let hasher = ChainHasher::sha256();
+        let mut records = chain(&hasher, 12);
+        // A writer without a key copies record 10 under a new id, chains the copy to record
+        // 9 like the original, puts it right after it and renumbers the rest.
+        let mut copy = records[9].clone();
+        copy.event.id = uuid::Uuid::now_v7();
+        copy.hash = hasher.hash(&copy.prev_hash, &copy.event);
+        records.insert(10, copy);
+        renumber(&mut records);
+        assert_fault(&check(&hasher, &records), 11, FaultKind::Inserted);
+        // The copy placed before the genuine record is named too.
+        let mut records = chain(&hasher, 12);
+        let mut copy = records[9].clone();
+        copy.event.id = uuid::Uuid::now_v7();
+        copy.hash = hasher.hash(&copy.prev_hash, &copy.event);
+        records.insert(9, copy);
+        renumber(&mut records);
+        assert_fault(&check(&hasher, &records), 10, FaultKind::Inserted);
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod failures;
 mod faults;
 mod overflow;
 mod runtimes;
+mod several_apps;
 mod sinks;
 #[path = "../pipeline_support/mod.rs"]
 mod support;

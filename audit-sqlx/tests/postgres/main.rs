@@ -1,4 +1,4 @@
-//! The PostgreSQL store against a real server: append-only, conformance, export, outbox, store.
+//! The PostgreSQL store against a real server: append-only, archival, conformance, export, outbox, store.
 //!
 //! One test binary for the tests that need no process of their own (fewer link steps).
 #![cfg(feature = "postgres")]
@@ -9,6 +9,7 @@
 #[macro_use]
 mod common;
 mod append_only;
+mod archive;
 mod conformance;
 mod export;
 mod outbox;

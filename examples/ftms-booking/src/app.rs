@@ -7,6 +7,7 @@ use audit::auth::{self, LoginFailure};
 use audit::axum::{
     AuditLayer, Principal, authorize, client_ip::TrustedProxies, require_permission,
 };
+use audit::dashboard::PrincipalAccess;
 use audit::query::{AuditQuery, Cursor, Order};
 use audit::store::VerifyScope;
 use audit::stores::sqlite::SqliteStore;
@@ -22,6 +23,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::bookings::{BookingError, Bookings, CancelError, NewBooking};
+use crate::signin;
 use crate::users::{Users, bearer};
 
 /// Everything the handlers share.
@@ -41,10 +43,30 @@ pub fn router(state: Shared, trusted: TrustedProxies) -> Router {
     let sessions = state.clone();
     let audit_layer = AuditLayer::new().trusted_proxies(trusted).actor_resolver(
         move |req: &axum::http::request::Parts| {
-            let header = req.headers.get(AUTHORIZATION)?.to_str().ok()?;
-            sessions.users.principal(bearer(header)?)
+            let header = req.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+            let token = match header.and_then(bearer) {
+                Some(token) => token,
+                // Browsers: the sign-in cookie, for the dashboard only.
+                None if signin::cookie_allowed(req.uri.path()) => {
+                    signin::session_token(&req.headers)?
+                }
+                None => return None,
+            };
+            sessions.users.principal(token)
         },
     );
+    let dashboard = audit::dashboard::Dashboard::new(
+        state.store.clone(),
+        PrincipalAccess::new().login_url("/signin?next=/admin/audit"),
+    )
+    .title("FTMS audit log")
+    .router();
+    let browser = Router::new()
+        .route("/signin", get(signin::form).post(signin::submit))
+        .route("/signout", post(signin::signout))
+        .layer(axum::middleware::map_response(
+            audit::dashboard::security_headers,
+        ));
 
     let bookings = Router::new()
         .route("/bookings", post(create_booking))
@@ -69,7 +91,9 @@ pub fn router(state: Shared, trusted: TrustedProxies) -> Router {
         .route("/logout", post(logout))
         .merge(bookings)
         .merge(admin)
+        .merge(browser)
         .with_state(state)
+        .nest(signin::DASHBOARD, dashboard)
         .layer(audit_layer)
 }
 

@@ -18,6 +18,7 @@
 
 mod app;
 mod bookings;
+mod signin;
 mod users;
 
 use std::io::Write;

@@ -22,6 +22,8 @@ fn role_permissions(role: &str) -> &'static [&'static str] {
             "booking:cancel",
             "booking:cancel-any",
             "audit:read",
+            "audit:export",
+            "audit:verify",
         ],
         _ => &[],
     }

@@ -1,0 +1,254 @@
+//! The command line: global options and one subcommand per job (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::filters::Filters;
+
+/// Query, export, verify and archive an audit log (SQLite or PostgreSQL).
+///
+/// Results go to stdout, progress and diagnostics to stderr. Exit status: 0 success,
+/// 1 the chain or an archive does not verify (tampering or corruption found),
+/// 2 usage error (a bad argument or URL), 3 any other failure (a missing file, the database,
+/// a wrong key, a schema newer than this tool, I/O), 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(
+    name = "audit",
+    version,
+    propagate_version = true,
+    after_help = EXAMPLES,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  export AUDIT_DATABASE_URL=sqlite:audit.db
+  audit query --actor alice --since 2026-11-01 --limit 20
+  audit query --action-prefix AUTHN_ --outcome failure --json | jq .actor
+  audit tail --follow
+  audit stats --by action --by day
+  audit export --format pdf --since 2026-11-01 --until 2026-12-01 --out november.pdf
+  audit verify && audit checkpoint --out head.json
+  audit verify --checkpoint head.json
+  audit archive --before 2025-01-01 --to /var/backups/audit
+  audit verify-archive /var/backups/audit/audit-archive-1-52000.jsonl
+  audit --db postgres://audit_owner@db.internal/app --key-file /etc/audit/key verify";
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The audit store: `sqlite:PATH` or `postgres://user@host:port/db`.
+    #[arg(long, global = true, env = "AUDIT_DATABASE_URL", value_name = "URL")]
+    pub db: Option<String>,
+
+    /// The PostgreSQL schema holding the audit tables.
+    #[arg(long, global = true, default_value = "audit", value_name = "NAME")]
+    pub schema: String,
+
+    /// A file holding the chain's HMAC key (its bytes; one trailing newline is ignored).
+    /// Without it, the key is read from AUDIT_HMAC_KEY when that is set; without either,
+    /// the chain is plain SHA-256. The key is never taken as an argument (it would show in
+    /// `ps`).
+    #[arg(long, global = true, env = "AUDIT_KEY_FILE", value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+
+    /// When to colour output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// When the output is a terminal.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// The jobs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List matching events, newest first: a table, or JSON lines with --json.
+    Query(QueryArgs),
+    /// Show the newest events; with --follow, keep printing new ones as they are written.
+    Tail(TailArgs),
+    /// Count matching events by action, actor, outcome and day.
+    Stats(StatsArgs),
+    /// Write every matching event to a file (or stdout) as CSV, JSON Lines, Excel or PDF.
+    Export(ExportArgs),
+    /// Verify the hash chain: all of it, a seq range, or against a saved checkpoint.
+    Verify(VerifyArgs),
+    /// Print the chain head (seq and hash) as JSON, or save it to a file.
+    Checkpoint(CheckpointArgs),
+    /// Move events older than a date into an archive file and remove them from the store.
+    Archive(ArchiveArgs),
+    /// Verify an archive file on its own.
+    VerifyArchive(VerifyArchiveArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+/// `audit query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub filters: Filters,
+    /// How many events to show (pages through the store as needed).
+    #[arg(long, short = 'n', default_value_t = 50)]
+    pub limit: u64,
+    /// Oldest first instead of newest first.
+    #[arg(long)]
+    pub oldest_first: bool,
+    /// Continue after the cursor a previous query printed.
+    #[arg(long, value_name = "CURSOR")]
+    pub after: Option<String>,
+    /// One JSON object per line (a stored event, as `export --format jsonl` writes it).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `audit tail`.
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    #[command(flatten)]
+    pub filters: Filters,
+    /// How many of the newest events to show first.
+    #[arg(long, short = 'n', default_value_t = 10)]
+    pub lines: u64,
+    /// Keep running and print events as they are written (Ctrl-C stops).
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// How often --follow looks for new events, in milliseconds.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub interval_ms: u64,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `audit stats` groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupBy {
+    /// The action code.
+    Action,
+    /// The actor id.
+    Actor,
+    /// The outcome.
+    Outcome,
+    /// The UTC day.
+    Day,
+}
+
+/// `audit stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub filters: Filters,
+    /// Group by this (repeat for several; default: all four).
+    #[arg(long, value_enum)]
+    pub by: Vec<GroupBy>,
+    /// One JSON object: `{"total": n, "action": [{"key", "count"}], ...}`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Comma-separated values (formula injection escaped).
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+    /// An Excel workbook: summary, events and verification sheets.
+    Xlsx,
+    /// A PDF report: summary, chart, highlights, verification statement, listing.
+    Pdf,
+}
+
+/// `audit export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub filters: Filters,
+    /// The output format.
+    #[arg(long, short = 'F', value_enum)]
+    pub format: Format,
+    /// Where to write (default: stdout). The file appears only once complete.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The report's title (xlsx and pdf).
+    #[arg(long, default_value = "Audit report")]
+    pub title: String,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `audit verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// First seq of a range to verify (with --to).
+    #[arg(long, requires = "to", value_name = "SEQ")]
+    pub from: Option<u64>,
+    /// Last seq of a range to verify (with --from).
+    #[arg(long, requires = "from", value_name = "SEQ")]
+    pub to: Option<u64>,
+    /// A checkpoint saved earlier by `audit checkpoint --out`: the chain must still reach it
+    /// with the same hash (detects a truncated or rewritten log).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["from", "to"])]
+    pub checkpoint: Option<PathBuf>,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `audit checkpoint`.
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// Save the checkpoint to this file instead of printing it.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `audit archive`.
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// Archive events that happened before this time (`YYYY-MM-DD` or RFC 3339), as a
+    /// prefix of the chain: it stops at the first later event.
+    #[arg(long, value_name = "DATE", value_parser = crate::filters::parse_time)]
+    pub before: chrono::DateTime<chrono::Utc>,
+    /// The directory to write the archive file into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `audit verify-archive`.
+#[derive(Debug, Args)]
+pub struct VerifyArchiveArgs {
+    /// The archive file.
+    pub file: PathBuf,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `audit completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,59 @@
+//! One module per command; each takes its arguments and the opened store.
+
+mod archive;
+mod checkpoint;
+mod completions;
+mod export;
+mod query;
+mod stats;
+mod tail;
+mod verify;
+mod verify_archive;
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::cli::{Cli, Command, Global};
+use crate::error::{CliError, Exit};
+use crate::key;
+use crate::target::Target;
+
+/// Runs the command line's command.
+pub async fn run(cli: Cli) -> Result<Exit, CliError> {
+    let Cli { global, command } = cli;
+    match command {
+        Command::Completions(args) => completions::run(args),
+        Command::VerifyArchive(args) => verify_archive::run(args, &global),
+        command => {
+            let target = open(&global).await?;
+            match command {
+                Command::Query(args) => query::run(args, &target).await,
+                Command::Tail(args) => tail::run(args, &target).await,
+                Command::Stats(args) => stats::run(args, &target).await,
+                Command::Export(args) => export::run(args, &target).await,
+                Command::Verify(args) => verify::run(args, &target).await,
+                Command::Checkpoint(args) => checkpoint::run(args, &target).await,
+                Command::Archive(args) => archive::run(args, &target).await,
+                Command::Completions(_) | Command::VerifyArchive(_) => Ok(Exit::Ok),
+            }
+        }
+    }
+}
+
+async fn open(global: &Global) -> Result<Target, CliError> {
+    let url = global.db.as_deref().ok_or_else(|| {
+        CliError::usage("no audit store given: pass --db URL or set AUDIT_DATABASE_URL")
+    })?;
+    let hasher = key::hasher(global.key_file.as_deref())?;
+    Target::open(url, &global.schema, hasher).await
+}
+
+/// Prints `value` as one JSON line on stdout.
+fn print_json(value: &impl Serialize) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, value).map_err(std::io::Error::from)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}

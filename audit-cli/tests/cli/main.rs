@@ -1,0 +1,12 @@
+//! The real `audit` binary against a real SQLite file and the test PostgreSQL: every
+//! command, exit codes, JSON output, tampering, wrong keys, and interrupted exports.
+//!
+//! One test binary for the crate (fewer link steps).
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+mod interrupt;
+mod postgres;
+mod sqlite;
