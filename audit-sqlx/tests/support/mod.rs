@@ -355,6 +355,17 @@ pub async fn check_retention_stops_at_the_first_newer_event(store: impl Purge) {
     assert_eq!(left, vec![3, 4]);
 }
 
+/// Metadata holding NUL is refused before anything is written, naming why.
+pub async fn check_nul_metadata_is_refused(store: impl audit_core::AuditSink + AuditStore) {
+    let bad = AuditEvent::builder("A")
+        .metadata(serde_json::json!({"k": "a\u{0}b"}))
+        .build();
+    let err = store.write(&[event(0), bad]).await.expect_err("refused");
+    assert!(!err.is_retryable(), "{err}");
+    assert!(format!("{err:?}").contains("MetadataNul"), "{err:?}");
+    assert_eq!(store.count(&AuditQuery::new()).await.expect("count"), 0);
+}
+
 /// An invalid event refuses the whole batch, as a permanent (not retried) error.
 pub async fn check_invalid_event_rejects_the_whole_batch(
     store: impl audit_core::AuditSink + AuditStore,
