@@ -486,3 +486,15 @@ pub fn archived_event(source: &str, file: &ArchiveFile, before: DateTime<Utc>) -
         }))
         .build()
 }
+
+/// Whether `event` is the `AUDIT_ARCHIVED` record of an archival that ended at `anchor`:
+/// what vouches, in the chain itself, for a live log that starts after `anchor.seq`.
+///
+/// A store's anchor lives in a writable table; an attacker who removes a prefix of the log
+/// can move it, but cannot add this event to the chain without changing every later hash
+/// (detected by a checkpoint) or, with an HMAC key, at all.
+pub fn vouches_for(event: &AuditEvent, anchor: &ChainAnchor) -> bool {
+    event.action == ARCHIVED_ACTION
+        && event.metadata["to_seq"].as_u64() == Some(anchor.seq)
+        && event.metadata["last_hash"].as_str() == Some(anchor.hash.to_hex().as_str())
+}

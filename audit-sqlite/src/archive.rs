@@ -13,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::codec::{self, seq_param};
 use crate::error::{Error, Result};
+use crate::retention_gate::RetentionGate;
 use crate::{chain_append, schema};
 
 /// The backend name written into archive headers and the `AUDIT_ARCHIVED` event's actor.
@@ -29,6 +30,7 @@ pub(crate) struct ArchiveRequest {
 pub(crate) fn run(
     conn: &mut Connection,
     hasher: &ChainHasher,
+    gate: &RetentionGate,
     request: &ArchiveRequest,
 ) -> Result<ArchiveReport> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -67,12 +69,10 @@ pub(crate) fn run(
 
     let file = write_archive(&tx, hasher, anchor, last_anchor, &request.path)?;
     let result = (|| -> Result<Option<u64>> {
-        tx.execute(
-            "INSERT INTO audit_retention_gate (upto_seq) VALUES (?1)",
-            [last],
-        )?;
-        tx.execute("DELETE FROM audit_events WHERE seq <= ?1", [last])?;
-        tx.execute("DELETE FROM audit_retention_gate", [])?;
+        {
+            let _open = gate.open(last);
+            tx.execute("DELETE FROM audit_events WHERE seq <= ?1", [last])?;
+        }
         schema::set_anchor(&tx, last_anchor)?;
         let file_name = request
             .path

@@ -134,6 +134,7 @@ mod export;
 mod options;
 mod query;
 mod reader;
+mod retention_gate;
 mod schema;
 mod store;
 mod verify;

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use crate::error::{Error, Result};
 
 /// The newest schema version this library writes and reads.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// How many consecutive seqs share a bucket of the lookup indexes: `seq >> 13`, 8192 events.
 ///
@@ -102,9 +102,16 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     CREATE INDEX audit_events_request ON audit_events (seq >> 13, request_id)
         WHERE request_id IS NOT NULL;
     "#,
+    // 4: the retention gate is a function of the writer connection, not a table anyone
+    // could insert into (see `retention_gate`); the new delete trigger is created by
+    // `arm_triggers`.
+    r#"
+    DROP TRIGGER IF EXISTS audit_events_no_delete;
+    DROP TABLE audit_retention_gate;
+    "#,
 ];
 
-/// Triggers of the current schema, re-created at open if someone dropped them.
+/// Triggers of the current schema, re-created at open if someone dropped or redefined them.
 const TRIGGERS: [(&str, &str); 4] = [
     (
         "audit_events_no_update",
@@ -114,7 +121,7 @@ const TRIGGERS: [(&str, &str); 4] = [
     (
         "audit_events_no_delete",
         "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events \
-         WHEN NOT EXISTS (SELECT 1 FROM audit_retention_gate WHERE OLD.seq <= upto_seq) \
+         WHEN OLD.seq > audit_append_only_retention_gate() \
          BEGIN SELECT RAISE(ABORT, \
          'audit_events is append-only: DELETE refused (retention goes through SqliteStore::archive)'); \
          END",
@@ -255,19 +262,27 @@ fn check_hasher(conn: &Connection, hasher: &ChainHasher) -> Result<()> {
 
 fn arm_triggers(conn: &Connection, warn: bool) -> Result<()> {
     for (name, sql) in TRIGGERS {
-        let present: i64 = conn.query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND name = ?1",
-            [name],
-            |row| row.get(0),
-        )?;
-        if present == 0 {
-            conn.execute_batch(sql)?;
-            if warn {
-                tracing::warn!(
-                    trigger = name,
-                    "audit-sqlite re-created a missing append-only trigger"
-                );
-            }
+        let present: Option<String> = conn
+            .query_row(
+                "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = ?1",
+                [name],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if present.as_deref() == Some(sql) {
+            continue;
+        }
+        if present.is_some() {
+            // Same name, another definition (a weakened trigger): replace it.
+            conn.execute_batch(&format!("DROP TRIGGER {name}"))?;
+        }
+        conn.execute_batch(sql)?;
+        if warn {
+            tracing::warn!(
+                trigger = name,
+                redefined = present.is_some(),
+                "audit-sqlite re-created a missing or altered append-only trigger"
+            );
         }
     }
     Ok(())
@@ -338,7 +353,43 @@ mod tests {
             [],
             |row| row.get(0),
         )?;
-        assert!(gate_in_trigger.contains("audit_retention_gate"));
+        assert!(gate_in_trigger.contains(crate::retention_gate::FUNCTION));
+        Ok(())
+    }
+
+    #[test]
+    fn a_version_3_file_loses_its_gate_table_to_the_gate_function() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("v3.db");
+        let mut conn = Connection::open(&path)?;
+        migrate(&conn, 0, 3)?;
+        arm_v3_gate_trigger(&conn)?;
+        prepare(&mut conn, &path, &ChainHasher::sha256())?;
+        let tables: i64 = conn.query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'audit_retention_gate'",
+            [],
+            |row| row.get(0),
+        )?;
+        assert_eq!(tables, 0);
+        let trigger: String = conn.query_row(
+            "SELECT sql FROM sqlite_schema WHERE name = 'audit_events_no_delete'",
+            [],
+            |row| row.get(0),
+        )?;
+        assert!(
+            trigger.contains(crate::retention_gate::FUNCTION),
+            "{trigger}"
+        );
+        Ok(())
+    }
+
+    /// The delete trigger a schema-3 file has (what today's main writes).
+    fn arm_v3_gate_trigger(conn: &Connection) -> Result<()> {
+        conn.execute_batch(
+            "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events \
+             WHEN NOT EXISTS (SELECT 1 FROM audit_retention_gate WHERE OLD.seq <= upto_seq) \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )?;
         Ok(())
     }
 

@@ -7,6 +7,8 @@ use audit_core::chain::{
 use audit_core::store::VerifyScope;
 use rusqlite::{Connection, OptionalExtension};
 
+use audit_core::archive::ARCHIVED_ACTION;
+
 use crate::codec::{self, seq_param};
 use crate::error::{Error, Result};
 use crate::schema;
@@ -20,7 +22,18 @@ pub(crate) fn verify(
 ) -> Result<VerifyReport> {
     let tx = conn.transaction()?;
     let (anchor, last) = match scope {
-        VerifyScope::All => (schema::anchor(&tx)?, u64::MAX),
+        VerifyScope::All => {
+            let anchor = schema::anchor(&tx)?;
+            if let Some(fault) = unvouched_anchor(&tx, anchor)? {
+                tx.finish()?;
+                return Ok(VerifyReport {
+                    checked: 0,
+                    head: None,
+                    fault: Some(fault),
+                });
+            }
+            (anchor, u64::MAX)
+        }
         VerifyScope::After(anchor) => (anchor, u64::MAX),
         VerifyScope::Range { from, to } => {
             if from > to {
@@ -36,6 +49,66 @@ pub(crate) fn verify(
     let report = stream(&tx, hasher, anchor, last, checkpoint)?;
     tx.finish()?;
     Ok(report)
+}
+
+/// Checks that a live log starting after an anchor is vouched for: the last archival row
+/// ends at the anchor, and the chain holds that archival's `AUDIT_ARCHIVED` record (see
+/// [`audit_core::archive::vouches_for`]). The anchor and the archive rows are writable
+/// tables; the event is part of the chain. A removed prefix with a moved anchor is reported
+/// as [`FaultKind::Missing`] at the first seq that no archival accounts for.
+fn unvouched_anchor(conn: &Connection, anchor: ChainAnchor) -> Result<Option<ChainFault>> {
+    if anchor.seq == 0 {
+        return Ok(None);
+    }
+    let archived: Option<(i64, Vec<u8>)> = conn
+        .query_row(
+            "SELECT to_seq, last_hash FROM audit_archives ORDER BY to_seq DESC LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    let recorded = archived.is_some_and(|(to_seq, last_hash)| {
+        u64::try_from(to_seq).ok() == Some(anchor.seq) && last_hash == anchor.hash.as_bytes()
+    });
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {} FROM audit_events WHERE action = ?1 AND seq > ?2 ORDER BY seq",
+        codec::columns()
+    ))?;
+    let mut rows = stmt.query(rusqlite::params![ARCHIVED_ACTION, seq_param(anchor.seq)])?;
+    let mut vouched = false;
+    while let Some(row) = rows.next()? {
+        if let Ok(record) = codec::decode(row)
+            && audit_core::archive::vouches_for(&record.event, &anchor)
+        {
+            vouched = true;
+            break;
+        }
+    }
+    if recorded && vouched {
+        return Ok(None);
+    }
+    // The first seq after the last archival that ends before the anchor.
+    let covered: Option<i64> = conn.query_row(
+        "SELECT max(to_seq) FROM audit_archives WHERE to_seq < ?1",
+        [seq_param(anchor.seq)],
+        |row| row.get(0),
+    )?;
+    let first_gone = covered.and_then(|s| u64::try_from(s).ok()).unwrap_or(0) + 1;
+    Ok(Some(ChainFault {
+        seq: first_gone,
+        kind: FaultKind::Missing,
+        detail: format!(
+            "the live log starts after seq {}, but {}: records {first_gone}..={} were \
+             removed outside archival",
+            anchor.seq,
+            if recorded {
+                "no AUDIT_ARCHIVED record in the chain accounts for it"
+            } else {
+                "no archival ends there"
+            },
+            anchor.seq
+        ),
+    }))
 }
 
 /// The trusted point before `from`: the stored record `from - 1`, the archive anchor, or
@@ -90,16 +163,10 @@ fn stream(
                 }
             }
             Err(Error::CorruptRecord { seq, message }) => {
-                // A row that no longer decodes was changed behind the store's back.
-                let mut report = verifier.finish(None);
-                if report.fault.is_none() {
-                    report.fault = Some(ChainFault {
-                        seq,
-                        kind: FaultKind::Modified,
-                        detail: format!("record {seq} cannot be decoded: {message}"),
-                    });
-                }
-                return Ok(report);
+                // A row that no longer decodes was changed behind the store's back: it is
+                // named at its own seq (not as a truncation at a checkpoint beyond it).
+                verifier.undecodable(seq, message);
+                return Ok(verifier.finish(None));
             }
             Err(other) => return Err(other),
         }

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::archive::{self, ArchiveRequest};
 use crate::chain_append::{append, append_valid, validate};
 use crate::error::{Error, Result};
+use crate::retention_gate::RetentionGate;
 use audit_core::archive::ArchiveReport;
 
 /// What the writer thread can be asked to do.
@@ -45,9 +46,11 @@ impl WriterHandle {
     /// Starts the writer thread with an already prepared connection.
     pub(crate) fn spawn(conn: Connection, hasher: ChainHasher) -> Result<Self> {
         let (commands, mut receiver) = mpsc::channel(COMMAND_CAPACITY);
+        let gate = RetentionGate::install(&conn)?;
         let mut writer = Writer {
             conn,
             hasher,
+            gate,
             since_optimize: 0,
         };
         thread::Builder::new()
@@ -111,6 +114,8 @@ fn gather(
 struct Writer {
     conn: Connection,
     hasher: ChainHasher,
+    /// The only way to delete events (archival): see `retention_gate`.
+    gate: RetentionGate,
     /// Events appended since the planner statistics were last refreshed.
     since_optimize: usize,
 }
@@ -196,7 +201,7 @@ impl Writer {
         match command {
             Command::Append { events, reply } => self.append_one(events, reply),
             Command::Archive { request, reply } => {
-                let result = archive::run(&mut self.conn, &self.hasher, &request);
+                let result = archive::run(&mut self.conn, &self.hasher, &self.gate, &request);
                 let _ = reply.send(result);
             }
             Command::Checkpoint { reply } => {

@@ -113,7 +113,6 @@ pub(crate) async fn verify(
     let mut verifier =
         ChainVerifier::from_anchor(b.hasher().clone(), anchor).with_checkpoint(checkpoint);
     let mut after = anchor.seq;
-    let mut undecodable: Option<ChainFault> = None;
     'scan: loop {
         let rows = b.scan(after, last, SCAN_BATCH).await?;
         let fetched = rows.len();
@@ -122,11 +121,7 @@ pub(crate) async fn verify(
                 Ok(record) => record,
                 Err(Error::Corrupt { seq, message }) => {
                     // A row that no longer decodes was altered outside the library.
-                    undecodable = Some(ChainFault {
-                        seq,
-                        kind: FaultKind::Modified,
-                        detail: format!("record cannot be decoded: {message}"),
-                    });
+                    verifier.undecodable(seq, message);
                     break 'scan;
                 }
                 Err(other) => return Err(other),
@@ -141,9 +136,6 @@ pub(crate) async fn verify(
         }
     }
     let mut report = verifier.finish(None);
-    if report.fault.is_none() {
-        report.fault = undecodable;
-    }
     if report.fault.is_none() && !matches!(scope, VerifyScope::Range { .. }) {
         let (head_seq, _) = b.head_row().await?;
         if let Some(verified) = report.head.filter(|h| h.seq > head_seq) {

@@ -328,6 +328,31 @@ impl ChainVerifier {
         })
     }
 
+    /// Records that the store holds a record at `seq` that cannot be decoded into an event:
+    /// it was changed behind the store's back. The records before it are judged first (they
+    /// may hold the first fault); otherwise it is [`FaultKind::Modified`] at `seq`. Returns
+    /// the fault, which [`finish`](Self::finish) then reports (rather than a truncation at
+    /// a checkpoint beyond it).
+    pub fn undecodable(&mut self, seq: u64, detail: impl Into<String>) -> ChainFault {
+        if let Some(fault) = &self.fault {
+            return fault.clone();
+        }
+        let earlier = match (self.fork.take(), self.pending.take()) {
+            (Some((r, n)), _) => Some(fork_fault(r, n, None)),
+            (None, Some(pending)) => self.judge(pending, None).err(),
+            (None, None) => None,
+        };
+        let fault = earlier.unwrap_or_else(|| {
+            fault(
+                seq,
+                FaultKind::Modified,
+                format!("record {seq} cannot be decoded: {}", detail.into()),
+            )
+        });
+        self.fault = Some(fault.clone());
+        fault
+    }
+
     /// Whether `r` and its successor `n` are both intact and both link to the last verified
     /// record: one of them was inserted (a copy of a record given a new id, say), and only
     /// the record after them tells which.

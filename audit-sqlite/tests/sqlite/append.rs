@@ -99,7 +99,7 @@ async fn delete_through_a_normal_connection_is_refused() {
     let err = raw(&db_path(&dir))
         .execute("DELETE FROM audit_events", [])
         .unwrap_err();
-    assert!(err.to_string().contains("append-only"), "{err}");
+    assert!(err.to_string().contains("append_only"), "{err}");
     assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), 1);
 }
 

@@ -250,5 +250,56 @@ async fn the_retention_gate_is_closed_after_archival() {
     let err = raw(&db_path(&dir))
         .execute("DELETE FROM audit_events WHERE seq = 6", [])
         .unwrap_err();
-    assert!(err.to_string().contains("append-only"), "{err}");
+    // Another connection has no gate function at all: the trigger cannot let it through.
+    assert!(err.to_string().contains("append_only"), "{err}");
+}
+
+#[tokio::test]
+async fn no_sql_can_open_the_retention_gate() {
+    let (store, dir) = fresh_store();
+    store.append(&hourly(10)).await.unwrap();
+    let conn = raw(&db_path(&dir));
+    // What opened the gate of schema 3: a row in a gate table.
+    conn.execute_batch(
+        "CREATE TABLE audit_retention_gate (upto_seq INTEGER NOT NULL); \
+         INSERT INTO audit_retention_gate VALUES (100);",
+    )
+    .unwrap();
+    assert!(
+        conn.execute("DELETE FROM audit_events WHERE seq = 1", [])
+            .is_err()
+    );
+    // A look-alike function on the attacker's own connection does open it there; the
+    // chain then reports the hole, and the store's own writer re-arms nothing less.
+    conn.create_scalar_function(
+        "audit_append_only_retention_gate",
+        0,
+        rusqlite::functions::FunctionFlags::SQLITE_UTF8,
+        |_| Ok(100i64),
+    )
+    .unwrap();
+    conn.execute("DELETE FROM audit_events WHERE seq = 1", [])
+        .unwrap();
+    let report = store.verify(Default::default(), None).await.unwrap();
+    assert_eq!(report.fault.unwrap().seq, 1);
+}
+
+#[tokio::test]
+async fn a_weakened_delete_trigger_is_restored_when_the_store_opens() {
+    let (store, dir) = fresh_store();
+    store.append(&hourly(3)).await.unwrap();
+    drop(store);
+    let conn = raw(&db_path(&dir));
+    conn.execute_batch(
+        "DROP TRIGGER audit_events_no_delete; \
+         CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events \
+         WHEN 0 BEGIN SELECT 1; END;",
+    )
+    .unwrap();
+    drop(conn);
+    let _store = SqliteStore::open(db_path(&dir)).unwrap();
+    let err = raw(&db_path(&dir))
+        .execute("DELETE FROM audit_events WHERE seq = 1", [])
+        .unwrap_err();
+    assert!(err.to_string().contains("append_only"), "{err}");
 }

@@ -176,3 +176,75 @@ async fn an_empty_range_is_an_invalid_request() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn a_row_that_no_longer_decodes_is_modified_at_its_seq_even_against_a_checkpoint() {
+    let (store, _dir, conn) = ten_events().await;
+    let head = store.head().await.unwrap().unwrap();
+    conn.execute(
+        "UPDATE audit_events SET category = 'bogus' WHERE seq = 4",
+        [],
+    )
+    .unwrap();
+    let report = store.verify(VerifyScope::All, Some(&head)).await.unwrap();
+    assert_eq!(
+        fault(&report),
+        (4, FaultKind::Modified),
+        "not truncated at 10"
+    );
+}
+
+#[tokio::test]
+async fn a_removed_prefix_with_the_anchor_moved_is_missing_even_against_a_checkpoint() {
+    let (store, _dir, conn) = ten_events().await;
+    let head = store.head().await.unwrap().unwrap();
+    let hash3: Vec<u8> = conn
+        .query_row("SELECT hash FROM audit_events WHERE seq = 3", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    conn.execute("DELETE FROM audit_events WHERE seq <= 3", [])
+        .unwrap();
+    // The anchor lives in a writable table: moved to where the live log now starts.
+    conn.execute_batch(&format!(
+        "INSERT INTO audit_meta (key, value) VALUES ('anchor_seq', '3') \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value; \
+         INSERT INTO audit_meta (key, value) VALUES ('anchor_hash', '{}') \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value;",
+        hex::encode(&hash3)
+    ))
+    .unwrap();
+    let report = store.verify(VerifyScope::All, Some(&head)).await.unwrap();
+    assert_eq!(fault(&report), (1, FaultKind::Missing));
+    // Also with a forged archive row: no AUDIT_ARCHIVED record in the chain vouches for it.
+    conn.execute(
+        "INSERT INTO audit_archives (archived_at, from_seq, to_seq, anchor_hash, last_hash, \
+         file_sha256, file_name) VALUES (0, 1, 3, ?1, ?2, x'00', 'forged.jsonl')",
+        rusqlite::params![vec![0u8; 32], hash3],
+    )
+    .unwrap();
+    let report = store.verify(VerifyScope::All, Some(&head)).await.unwrap();
+    assert_eq!(fault(&report), (1, FaultKind::Missing));
+}
+
+#[tokio::test]
+async fn a_copied_row_given_a_new_id_is_inserted_at_the_copy() {
+    let (store, _dir, conn) = ten_events().await;
+    // Copy record 8 under a new id, chained like the original (plain SHA-256, what a writer
+    // without a key can compute), right after it; the later records move up by one.
+    let original = store.get(8).await.unwrap().unwrap();
+    let mut copy = original.event.clone();
+    copy.id = uuid::Uuid::now_v7();
+    let hash = audit_core::ChainHasher::sha256().hash(&original.prev_hash, &copy);
+    conn.execute_batch("UPDATE audit_events SET seq = seq + 100 WHERE seq > 8; UPDATE audit_events SET seq = seq - 99 WHERE seq > 100;")
+        .unwrap();
+    conn.execute(
+        "INSERT INTO audit_events SELECT 9, ?1, occurred_at, action, category, outcome, reason, \
+         actor_kind, actor_id, entity_type, entity_id, description, ip, user_agent, \
+         request_id, session_id, tenant, severity, metadata, prev_hash, ?2 \
+         FROM audit_events WHERE seq = 8",
+        rusqlite::params![&copy.id.as_bytes()[..], &hash.as_bytes()[..]],
+    )
+    .unwrap();
+    assert_eq!(fault(&verify_all(&store).await), (9, FaultKind::Inserted));
+}

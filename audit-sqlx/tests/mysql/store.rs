@@ -223,17 +223,21 @@ async fn the_retention_marker_does_not_leak_into_pooled_connections() {
 }
 
 #[tokio::test]
-async fn verify_reports_a_row_that_no_longer_decodes_as_modified() {
+async fn verify_reports_a_row_that_no_longer_decodes_as_modified_even_against_a_checkpoint() {
     let url = require_mysql!();
     let store = store_with(&url, "undecodable", 6).await;
+    let head = store.head().await.unwrap().unwrap();
     tamper(&url, &store, |events| {
         format!("UPDATE {events} SET category = 'bogus' WHERE seq = 4")
     })
     .await;
-    let report = store.verify(VerifyScope::All, None).await.unwrap();
-    let fault = report.fault.expect("tampering detected");
-    assert_eq!(
-        (fault.seq, fault.kind),
-        (4, audit_core::chain::FaultKind::Modified)
-    );
+    for checkpoint in [None, Some(&head)] {
+        let report = store.verify(VerifyScope::All, checkpoint).await.unwrap();
+        let fault = report.fault.expect("tampering detected");
+        assert_eq!(
+            (fault.seq, fault.kind),
+            (4, audit_core::chain::FaultKind::Modified),
+            "checkpoint {checkpoint:?}"
+        );
+    }
 }
