@@ -87,7 +87,10 @@ macro_rules! audit_sink_through_append {
                 &self,
                 batch: &[audit_core::AuditEvent],
             ) -> Result<audit_core::BatchAck, audit_core::SinkError> {
-                let positions = $crate::append::append(self, batch).await?;
+                let positions = self
+                    .runtime()
+                    .run($crate::append::append(self, batch))
+                    .await?;
                 Ok(audit_core::BatchAck::chained(positions))
             }
 

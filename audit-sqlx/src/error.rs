@@ -64,6 +64,9 @@ pub enum Error {
     /// Writing an archive failed, or the range to archive does not verify.
     #[error(transparent)]
     Archive(#[from] audit_core::archive::ArchiveError),
+    /// The store's own runtime (the thread its connections live on) could not be started.
+    #[error("cannot start the store's runtime: {0}")]
+    Runtime(#[source] std::io::Error),
 }
 
 /// `Result` with this crate's [`Error`].

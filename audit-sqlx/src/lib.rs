@@ -261,6 +261,7 @@ mod read;
 mod relay;
 mod retention;
 mod retry;
+mod runtime;
 
 #[cfg(feature = "mysql")]
 pub mod mysql;

@@ -199,14 +199,18 @@ macro_rules! audit_store_through_read_backend {
                 format: audit_core::export::ExportFormat,
                 writer: W,
             ) -> $crate::Result<(W, u64)> {
-                $crate::read::export(self, query, format, writer).await
+                self.runtime()
+                    .run($crate::read::export(self, query, format, writer))
+                    .await
             }
 
             /// The newest retention anchor (where purged history ended), if any.
             pub async fn retention_anchor(
                 &self,
             ) -> $crate::Result<Option<audit_core::chain::ChainAnchor>> {
-                $crate::read::ReadBackend::retention_anchor(self).await
+                self.runtime()
+                    .run($crate::read::ReadBackend::retention_anchor(self))
+                    .await
             }
         }
 
@@ -216,14 +220,20 @@ macro_rules! audit_store_through_read_backend {
                 &self,
                 query: &audit_core::query::AuditQuery,
             ) -> Result<audit_core::query::Page, audit_core::StoreError> {
-                Ok($crate::read::ReadBackend::page(self, query).await?)
+                Ok(self
+                    .runtime()
+                    .run($crate::read::ReadBackend::page(self, query))
+                    .await?)
             }
 
             async fn count(
                 &self,
                 query: &audit_core::query::AuditQuery,
             ) -> Result<u64, audit_core::StoreError> {
-                Ok($crate::read::ReadBackend::count(self, query).await?)
+                Ok(self
+                    .runtime()
+                    .run($crate::read::ReadBackend::count(self, query))
+                    .await?)
             }
 
             async fn count_by(
@@ -231,14 +241,20 @@ macro_rules! audit_store_through_read_backend {
                 query: &audit_core::query::AuditQuery,
                 by: audit_core::query::CountBy,
             ) -> Result<Vec<audit_core::query::GroupCount>, audit_core::StoreError> {
-                Ok($crate::read::count_by(self, query, by).await?)
+                Ok(self
+                    .runtime()
+                    .run($crate::read::count_by(self, query, by))
+                    .await?)
             }
 
             async fn get(
                 &self,
                 seq: u64,
             ) -> Result<Option<audit_core::StoredEvent>, audit_core::StoreError> {
-                Ok($crate::read::ReadBackend::get(self, seq).await?)
+                Ok(self
+                    .runtime()
+                    .run($crate::read::ReadBackend::get(self, seq))
+                    .await?)
             }
 
             async fn verify(
@@ -246,13 +262,16 @@ macro_rules! audit_store_through_read_backend {
                 scope: audit_core::store::VerifyScope,
                 checkpoint: Option<&audit_core::chain::Checkpoint>,
             ) -> Result<audit_core::chain::VerifyReport, audit_core::StoreError> {
-                Ok($crate::read::verify(self, scope, checkpoint).await?)
+                Ok(self
+                    .runtime()
+                    .run($crate::read::verify(self, scope, checkpoint))
+                    .await?)
             }
 
             async fn head(
                 &self,
             ) -> Result<Option<audit_core::chain::Checkpoint>, audit_core::StoreError> {
-                Ok($crate::read::checkpoint(self).await?)
+                Ok(self.runtime().run($crate::read::checkpoint(self)).await?)
             }
         }
     };

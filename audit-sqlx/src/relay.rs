@@ -5,6 +5,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::error::Result;
+use crate::runtime::StoreRuntime;
 
 /// Outbox rows a relay moves per transaction.
 pub(crate) const RELAY_BATCH: u32 = 1000;
@@ -23,10 +24,11 @@ pub(crate) trait Wake: Send + 'static {
 }
 
 /// Drains `relay`'s outbox, then waits for `wake`, until the handle is stopped. Errors are
-/// logged and retried at the next wake-up.
-pub(crate) fn spawn(relay: impl Relay, mut wake: impl Wake) -> RelayHandle {
+/// logged and retried at the next wake-up. The task runs on the store's own `runtime`, so a
+/// relay needs no runtime of the caller's and outlives none.
+pub(crate) fn spawn(runtime: &StoreRuntime, relay: impl Relay, mut wake: impl Wake) -> RelayHandle {
     let (stop_tx, mut stop_rx) = watch::channel(false);
-    let task = tokio::spawn(async move {
+    let task = runtime.spawn(async move {
         loop {
             loop {
                 match relay.relay_batch(RELAY_BATCH).await {

@@ -43,76 +43,82 @@ impl MySqlStore {
     /// stop the relay: it moves to the `outbox_rejected` table with the reason, in the same
     /// transaction, and an error is logged.
     pub async fn relay_outbox(&self, max: u32) -> Result<Vec<ChainPosition>> {
-        let inner = &self.inner;
-        let mut tx = inner.db.begin().await?;
-        // The head lock first: it serialises relays and writers, so rows are read and chained
-        // by one transaction at a time. READ COMMITTED: only committed rows are seen.
-        super::write::lock_head(&mut tx, &inner.sql, &inner.hasher).await?;
-        let rows = query::<MySql>(inner.sql.outbox_take.clone())
-            .bind(max.max(1))
-            .fetch_all(&mut *tx)
-            .await?;
-        if rows.is_empty() {
-            tx.commit().await?;
-            return Ok(Vec::new());
-        }
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut prepared = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: u64 = row.try_get(0)?;
-            let text: String = row.try_get(1)?;
-            ids.push(id);
-            let event = serde_json::from_str::<AuditEvent>(&text)
-                .map_err(|err| Error::Corrupt {
-                    seq: 0,
-                    message: format!("not an audit event: {err}"),
-                })
-                .and_then(|event| Prepared::new(&event, &inner.rules));
-            match event {
-                Ok(p) => prepared.push(p),
-                Err(err) => {
-                    tracing::error!(
-                        store = %inner.sql.names,
-                        outbox_id = id,
-                        %err,
-                        "outbox row is not a storable audit event; moved to outbox_rejected"
-                    );
-                    query::<MySql>(inner.sql.outbox_reject.clone())
-                        .bind(id)
-                        .bind(&text)
-                        .bind(err.to_string())
-                        .execute(&mut *tx)
-                        .await?;
+        self.runtime()
+            .run(async move {
+                let inner = &self.inner;
+                let mut tx = inner.db.begin().await?;
+                // The head lock first: it serialises relays and writers, so rows are read and chained
+                // by one transaction at a time. READ COMMITTED: only committed rows are seen.
+                super::write::lock_head(&mut tx, &inner.sql, &inner.hasher).await?;
+                let rows = query::<MySql>(inner.sql.outbox_take.clone())
+                    .bind(max.max(1))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if rows.is_empty() {
+                    tx.commit().await?;
+                    return Ok(Vec::new());
                 }
-            }
-        }
-        // The relay's transaction also deletes the outbox rows: no retry in a new transaction
-        // here, so look the ids up first.
-        let positions = append(
-            &mut tx,
-            &inner.sql,
-            &inner.hasher,
-            &mut prepared,
-            Check::Stored,
-        )
-        .await?;
-        let mut delete =
-            QueryBuilder::<MySql>::new(format!("DELETE FROM {} WHERE id IN (", inner.sql.outbox));
-        let mut list = delete.separated(", ");
-        for id in &ids {
-            list.push_bind(*id);
-        }
-        delete.push(")");
-        delete.build().execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(positions)
+                let mut ids = Vec::with_capacity(rows.len());
+                let mut prepared = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let id: u64 = row.try_get(0)?;
+                    let text: String = row.try_get(1)?;
+                    ids.push(id);
+                    let event = serde_json::from_str::<AuditEvent>(&text)
+                        .map_err(|err| Error::Corrupt {
+                            seq: 0,
+                            message: format!("not an audit event: {err}"),
+                        })
+                        .and_then(|event| Prepared::new(&event, &inner.rules));
+                    match event {
+                        Ok(p) => prepared.push(p),
+                        Err(err) => {
+                            tracing::error!(
+                                store = %inner.sql.names,
+                                outbox_id = id,
+                                %err,
+                                "outbox row is not a storable audit event; moved to outbox_rejected"
+                            );
+                            query::<MySql>(inner.sql.outbox_reject.clone())
+                                .bind(id)
+                                .bind(&text)
+                                .bind(err.to_string())
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                }
+                // The relay's transaction also deletes the outbox rows: no retry in a new transaction
+                // here, so look the ids up first.
+                let positions = append(
+                    &mut tx,
+                    &inner.sql,
+                    &inner.hasher,
+                    &mut prepared,
+                    Check::Stored,
+                )
+                .await?;
+                let mut delete = QueryBuilder::<MySql>::new(format!(
+                    "DELETE FROM {} WHERE id IN (",
+                    inner.sql.outbox
+                ));
+                let mut list = delete.separated(", ");
+                for id in &ids {
+                    list.push_bind(*id);
+                }
+                delete.push(")");
+                delete.build().execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(positions)
+            })
+            .await
     }
 
     /// Runs a relay in the background until the returned handle is stopped: it drains the
     /// outbox every `poll` (MySQL has no notifications to wake it sooner). Errors are logged
     /// and retried at the next round.
     pub fn spawn_relay(&self, poll: Duration) -> RelayHandle {
-        relay::spawn(self.clone(), Poll(poll))
+        relay::spawn(self.runtime(), self.clone(), Poll(poll))
     }
 }
 

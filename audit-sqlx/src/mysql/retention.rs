@@ -28,10 +28,14 @@ impl MySqlStore {
     /// append-only trigger. Writers wait while it runs: it holds the chain head lock so the
     /// prefix it computes cannot change underneath it.
     pub async fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<PurgeReport> {
-        let mut conn = self.inner.db.detached().await?;
-        let result = self.purge_on(&mut conn, cutoff).await;
-        close_detached(conn).await;
-        result
+        self.runtime()
+            .run(async move {
+                let mut conn = self.inner.db.detached().await?;
+                let result = self.purge_on(&mut conn, cutoff).await;
+                close_detached(conn).await;
+                result
+            })
+            .await
     }
 
     async fn purge_on(

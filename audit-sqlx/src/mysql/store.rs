@@ -15,6 +15,7 @@ use crate::append::{ChainWriter, Check, audit_sink_through_append};
 use crate::error::Result;
 use crate::metadata::NumberForm;
 use crate::prepared::{Prepared, StorageRules};
+use crate::runtime::StoreRuntime;
 
 /// The metadata column keeps the JSON text the chain hashed, so numbers come back as written;
 /// `DATETIME(6)` holds years 1000 to 9999.
@@ -35,12 +36,18 @@ pub(crate) struct Inner {
     pub sql: Sql,
     pub hasher: ChainHasher,
     pub rules: StorageRules,
+    /// Declared last so it is dropped after the pool, whose connections live on it.
+    pub runtime: StoreRuntime,
 }
 
 /// The MySQL/MariaDB audit store: an [`AuditSink`] that appends to one hash chain shared by
 /// every writer, and an [`AuditStore`](audit_core::AuditStore) for queries and verification.
 ///
 /// Cloning is cheap and shares the pool.
+///
+/// The store runs its connections on a runtime of its own (one thread, `audit-mysql`), so
+/// it can be used from any runtime, from several in turn, and from one that has since shut
+/// down beside it; the futures it returns need no Tokio context of the caller's.
 #[derive(Clone)]
 pub struct MySqlStore {
     pub(crate) inner: Arc<Inner>,
@@ -63,20 +70,28 @@ impl MySqlStore {
 
     /// Opens the store's own pool and applies (or checks) the schema.
     pub async fn connect_with(options: MySqlOptions) -> Result<Self> {
-        let db = Db::open(&options).await?;
+        let runtime = StoreRuntime::start("audit-mysql")?;
+        let db = runtime.run(Db::open(&options)).await?;
         let store = Self {
             inner: Arc::new(Inner {
                 db,
                 sql: Sql::new(options.names.clone()),
                 hasher: options.hasher,
                 rules: storage_rules(),
+                runtime,
             }),
         };
-        if options.migrate {
-            migrate::run(&store.inner.db, &store.inner.sql).await?;
-        } else {
-            migrate::check(&store.inner.db, &store.inner.sql).await?;
-        }
+        let inner = &store.inner;
+        store
+            .runtime()
+            .run(async {
+                if options.migrate {
+                    migrate::run(&inner.db, &inner.sql).await
+                } else {
+                    migrate::check(&inner.db, &inner.sql).await
+                }
+            })
+            .await?;
         Ok(store)
     }
 
@@ -97,12 +112,19 @@ impl MySqlStore {
     /// batch retried after a lost acknowledgement) are acknowledged with their stored
     /// positions, not stored again.
     pub async fn append(&self, events: &[AuditEvent]) -> Result<Vec<ChainPosition>> {
-        crate::append::append(self, events).await
+        self.runtime()
+            .run(crate::append::append(self, events))
+            .await
     }
 
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
-        self.inner.db.close().await;
+        self.runtime().run(self.inner.db.close()).await;
+    }
+
+    /// The runtime the store's database work runs on.
+    pub(crate) fn runtime(&self) -> &StoreRuntime {
+        &self.inner.runtime
     }
 }
 

@@ -44,49 +44,54 @@ impl PgStore {
     /// store's own transaction: the rows are chained and deleted from the outbox atomically,
     /// so each lands exactly once even with several relays running. Returns their positions.
     pub async fn relay_outbox(&self, max: u32) -> Result<Vec<ChainPosition>> {
-        let inner = &self.inner;
-        let mut tx = inner.pool.begin().await?;
-        // Take the head lock first: it serialises relays and writers, so rows are read and
-        // chained by one transaction at a time.
-        query::<Postgres>(inner.sql.lock_head.clone())
-            .execute(&mut *tx)
-            .await?;
-        let rows = query::<Postgres>(inner.sql.outbox_take.clone())
-            .bind(i64::from(max.max(1)))
-            .fetch_all(&mut *tx)
-            .await?;
-        if rows.is_empty() {
-            tx.commit().await?;
-            return Ok(Vec::new());
-        }
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut prepared = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: i64 = row.try_get(0)?;
-            let Json(event): Json<AuditEvent> = row.try_get(1).map_err(|err| Error::Corrupt {
-                seq: 0,
-                message: format!("outbox row {id}: {err}"),
-            })?;
-            ids.push(id);
-            prepared.push(Prepared::new(&event, &PG_RULES)?);
-        }
-        let positions = append(
-            &mut tx,
-            &inner.sql,
-            &inner.hasher,
-            inner.insert_mode,
-            &mut prepared,
-            // The relay's transaction also deletes the outbox rows: no retry in a new
-            // transaction here, so look the ids up first.
-            Check::Stored,
-        )
-        .await?;
-        query::<Postgres>(inner.sql.outbox_delete.clone())
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(positions)
+        self.runtime()
+            .run(async move {
+                let inner = &self.inner;
+                let mut tx = inner.pool.begin().await?;
+                // Take the head lock first: it serialises relays and writers, so rows are read and
+                // chained by one transaction at a time.
+                query::<Postgres>(inner.sql.lock_head.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                let rows = query::<Postgres>(inner.sql.outbox_take.clone())
+                    .bind(i64::from(max.max(1)))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if rows.is_empty() {
+                    tx.commit().await?;
+                    return Ok(Vec::new());
+                }
+                let mut ids = Vec::with_capacity(rows.len());
+                let mut prepared = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let id: i64 = row.try_get(0)?;
+                    let Json(event): Json<AuditEvent> =
+                        row.try_get(1).map_err(|err| Error::Corrupt {
+                            seq: 0,
+                            message: format!("outbox row {id}: {err}"),
+                        })?;
+                    ids.push(id);
+                    prepared.push(Prepared::new(&event, &PG_RULES)?);
+                }
+                let positions = append(
+                    &mut tx,
+                    &inner.sql,
+                    &inner.hasher,
+                    inner.insert_mode,
+                    &mut prepared,
+                    // The relay's transaction also deletes the outbox rows: no retry in a new
+                    // transaction here, so look the ids up first.
+                    Check::Stored,
+                )
+                .await?;
+                query::<Postgres>(inner.sql.outbox_delete.clone())
+                    .bind(&ids)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(positions)
+            })
+            .await
     }
 
     /// Runs a relay in the background until the returned handle is stopped: it drains the
@@ -94,6 +99,7 @@ impl PgStore {
     /// Errors are logged and retried at the next wake-up.
     pub fn spawn_relay(&self, poll: Duration) -> RelayHandle {
         relay::spawn(
+            self.runtime(),
             self.clone(),
             NotifyWake {
                 store: self.clone(),

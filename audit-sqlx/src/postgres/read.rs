@@ -150,7 +150,7 @@ audit_store_through_read_backend!(PgStore);
 impl PgStore {
     /// Looks up one record by seq.
     pub async fn get_event(&self, seq: u64) -> Result<Option<StoredEvent>> {
-        ReadBackend::get(self, seq).await
+        self.runtime().run(ReadBackend::get(self, seq)).await
     }
 
     /// Streams the records of `scope` through a
@@ -162,11 +162,13 @@ impl PgStore {
         scope: VerifyScope,
         checkpoint: Option<&Checkpoint>,
     ) -> Result<VerifyReport> {
-        read::verify(self, scope, checkpoint).await
+        self.runtime()
+            .run(read::verify(self, scope, checkpoint))
+            .await
     }
 
     /// The chain head (covers purged history too), as a checkpoint to keep elsewhere.
     pub async fn chain_head(&self) -> Result<Option<Checkpoint>> {
-        read::checkpoint(self).await
+        self.runtime().run(read::checkpoint(self)).await
     }
 }

@@ -40,23 +40,27 @@ impl PgStore {
     /// app role does not (see the crate docs). Writers wait while it runs: it holds the chain
     /// head lock so the prefix it computes cannot change underneath it.
     pub async fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<PurgeReport> {
-        let mut tx = self.inner.pool.begin().await?;
-        let Some(prefix) = self.retention_prefix(&mut tx, cutoff).await? else {
-            tx.commit().await?;
-            return Ok(PurgeReport::NOTHING);
-        };
-        let deleted = self.remove_prefix(&mut tx, &prefix).await?;
-        tx.commit().await?;
-        tracing::info!(
-            schema = %self.inner.sql.schema,
-            through_seq = prefix.last.seq,
-            deleted,
-            "purged audit events"
-        );
-        Ok(PurgeReport {
-            deleted,
-            anchor: Some(prefix.last),
-        })
+        self.runtime()
+            .run(async move {
+                let mut tx = self.inner.pool.begin().await?;
+                let Some(prefix) = self.retention_prefix(&mut tx, cutoff).await? else {
+                    tx.commit().await?;
+                    return Ok(PurgeReport::NOTHING);
+                };
+                let deleted = self.remove_prefix(&mut tx, &prefix).await?;
+                tx.commit().await?;
+                tracing::info!(
+                    schema = %self.inner.sql.schema,
+                    through_seq = prefix.last.seq,
+                    deleted,
+                    "purged audit events"
+                );
+                Ok(PurgeReport {
+                    deleted,
+                    anchor: Some(prefix.last),
+                })
+            })
+            .await
     }
 
     /// Moves every event older than `before` (a prefix of the chain, as
@@ -80,57 +84,61 @@ impl PgStore {
         before: DateTime<Utc>,
         path: impl Into<PathBuf>,
     ) -> Result<ArchiveReport> {
-        let path = path.into();
-        let mut tx = self.inner.pool.begin().await?;
-        let Some(prefix) = self.retention_prefix(&mut tx, before).await? else {
-            tx.commit().await?;
-            return Ok(ArchiveReport::empty(path));
-        };
-        let file = self.write_archive(&mut tx, &prefix, path.clone()).await?;
-        let committed = async {
-            self.remove_prefix(&mut tx, &prefix).await?;
-            let mut rows = [Prepared::new(
-                &archived_event(SOURCE, &file, before),
-                &PG_RULES,
-            )?];
-            let inner = &self.inner;
-            let positions = append(
-                &mut tx,
-                &inner.sql,
-                &inner.hasher,
-                inner.insert_mode,
-                &mut rows,
-                Check::Nothing,
-            )
-            .await?;
-            tx.commit().await?;
-            Ok::<_, Error>(positions.first().map(|p| p.seq))
-        }
-        .await;
-        let event_seq = match committed {
-            Ok(seq) => seq,
-            Err(err) => {
-                // Nothing was deleted; the file would only be a stray copy.
-                let _ = std::fs::remove_file(&path);
-                return Err(err);
-            }
-        };
-        tracing::info!(
-            schema = %self.inner.sql.schema,
-            from_seq = prefix.anchor.seq + 1,
-            to_seq = prefix.last.seq,
-            path = %path.display(),
-            sha256 = %file.sha256,
-            "archived and removed audit events through the retention path"
-        );
-        Ok(ArchiveReport {
-            count: file.count,
-            from_seq: prefix.anchor.seq + 1,
-            to_seq: prefix.last.seq,
-            path,
-            sha256: file.sha256,
-            event_seq,
-        })
+        self.runtime()
+            .run(async move {
+                let path = path.into();
+                let mut tx = self.inner.pool.begin().await?;
+                let Some(prefix) = self.retention_prefix(&mut tx, before).await? else {
+                    tx.commit().await?;
+                    return Ok(ArchiveReport::empty(path));
+                };
+                let file = self.write_archive(&mut tx, &prefix, path.clone()).await?;
+                let committed = async {
+                    self.remove_prefix(&mut tx, &prefix).await?;
+                    let mut rows = [Prepared::new(
+                        &archived_event(SOURCE, &file, before),
+                        &PG_RULES,
+                    )?];
+                    let inner = &self.inner;
+                    let positions = append(
+                        &mut tx,
+                        &inner.sql,
+                        &inner.hasher,
+                        inner.insert_mode,
+                        &mut rows,
+                        Check::Nothing,
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    Ok::<_, Error>(positions.first().map(|p| p.seq))
+                }
+                .await;
+                let event_seq = match committed {
+                    Ok(seq) => seq,
+                    Err(err) => {
+                        // Nothing was deleted; the file would only be a stray copy.
+                        let _ = std::fs::remove_file(&path);
+                        return Err(err);
+                    }
+                };
+                tracing::info!(
+                    schema = %self.inner.sql.schema,
+                    from_seq = prefix.anchor.seq + 1,
+                    to_seq = prefix.last.seq,
+                    path = %path.display(),
+                    sha256 = %file.sha256,
+                    "archived and removed audit events through the retention path"
+                );
+                Ok(ArchiveReport {
+                    count: file.count,
+                    from_seq: prefix.anchor.seq + 1,
+                    to_seq: prefix.last.seq,
+                    path,
+                    sha256: file.sha256,
+                    event_seq,
+                })
+            })
+            .await
     }
 
     /// Opens the retention path in `tx`, locks the chain head, and finds the prefix older than

@@ -15,6 +15,7 @@ use crate::append::{ChainWriter, Check, audit_sink_through_append};
 use crate::error::Result;
 use crate::options::store_options;
 use crate::prepared::{Prepared, StorageRules};
+use crate::runtime::StoreRuntime;
 
 /// How to open a [`PgStore`].
 ///
@@ -89,12 +90,19 @@ pub(crate) struct Inner {
     pub sql: Sql,
     pub hasher: ChainHasher,
     pub insert_mode: InsertMode,
+    /// Declared last so it is dropped after the pool, whose connections live on it.
+    pub runtime: StoreRuntime,
 }
 
 /// The PostgreSQL audit store: an [`AuditSink`] that appends to one hash chain shared by every
 /// writer, and an [`AuditStore`](audit_core::AuditStore) for queries and verification.
 ///
 /// Cloning is cheap and shares the pool.
+///
+/// The store runs its connections on a runtime of its own (one thread, `audit-pg`), so it
+/// can be used from any runtime, from several in turn, and from one that has since shut down
+/// beside it (the pipeline's writer thread, then the application's runtime); the futures it
+/// returns need no Tokio context of the caller's.
 #[derive(Clone)]
 pub struct PgStore {
     pub(crate) inner: Arc<Inner>,
@@ -118,6 +126,32 @@ impl PgStore {
 
     /// Opens the store's own pool and applies (or checks) the schema.
     pub async fn connect_with(options: PgOptions) -> Result<Self> {
+        let runtime = StoreRuntime::start("audit-pg")?;
+        let pool = runtime.run(Self::open_pool(&options)).await?;
+        let store = Self {
+            inner: Arc::new(Inner {
+                pool,
+                sql: Sql::new(options.schema.clone()),
+                hasher: options.hasher,
+                insert_mode: options.insert_mode,
+                runtime,
+            }),
+        };
+        let pool = &store.inner.pool;
+        store
+            .runtime()
+            .run(async {
+                if options.migrate {
+                    migrate::run(pool, &options.schema).await
+                } else {
+                    migrate::check(pool, &options.schema).await
+                }
+            })
+            .await?;
+        Ok(store)
+    }
+
+    async fn open_pool(options: &PgOptions) -> Result<PgPool> {
         let connect: PgConnectOptions = options.url.parse()?;
         let idle_ms = options.idle_in_transaction_timeout.as_millis().max(1);
         let connect = connect.options([(
@@ -129,20 +163,7 @@ impl PgStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await?;
-        let store = Self {
-            inner: Arc::new(Inner {
-                pool,
-                sql: Sql::new(options.schema.clone()),
-                hasher: options.hasher,
-                insert_mode: options.insert_mode,
-            }),
-        };
-        if options.migrate {
-            migrate::run(&store.inner.pool, &options.schema).await?;
-        } else {
-            migrate::check(&store.inner.pool, &options.schema).await?;
-        }
-        Ok(store)
+        Ok(pool)
     }
 
     /// The schema this store reads and writes.
@@ -151,8 +172,14 @@ impl PgStore {
     }
 
     /// The store's own pool (for admin tasks; the store never uses a caller's connection).
+    /// Connections it opens outside the store's own methods live on the caller's runtime.
     pub fn pool(&self) -> &PgPool {
         &self.inner.pool
+    }
+
+    /// The runtime the store's database work runs on.
+    pub(crate) fn runtime(&self) -> &StoreRuntime {
+        &self.inner.runtime
     }
 
     /// Appends `events` to the chain in one transaction and returns each event's position.
@@ -161,12 +188,14 @@ impl PgStore {
     /// database work. Events already stored (a batch retried after a lost acknowledgement)
     /// are acknowledged with their stored positions, not stored again.
     pub async fn append(&self, events: &[AuditEvent]) -> Result<Vec<ChainPosition>> {
-        crate::append::append(self, events).await
+        self.runtime()
+            .run(crate::append::append(self, events))
+            .await
     }
 
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
-        self.inner.pool.close().await;
+        self.runtime().run(self.inner.pool.close()).await;
     }
 }
 

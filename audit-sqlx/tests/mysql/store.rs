@@ -241,3 +241,11 @@ async fn verify_reports_a_row_that_no_longer_decodes_as_modified_even_against_a_
         );
     }
 }
+
+#[test]
+fn the_store_outlives_the_runtimes_that_used_it() {
+    let Some(url) = mysql_url() else { return };
+    check_store_outlives_the_runtimes_that_used_it(|| async move {
+        fresh_store(&url, "runtimes").await
+    });
+}

@@ -485,3 +485,11 @@ async fn assert_range_4_to_7_verifies(store: &PgStore) {
     assert!(report.is_valid(), "{report:?}");
     assert_eq!(report.checked, 4);
 }
+
+#[test]
+fn the_store_outlives_the_runtimes_that_used_it() {
+    let Some(url) = database_url() else { return };
+    check_store_outlives_the_runtimes_that_used_it(|| async move {
+        fresh_store(&url, "runtimes").await
+    });
+}

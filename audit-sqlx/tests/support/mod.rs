@@ -404,3 +404,67 @@ pub async fn check_hmac_chain_links_with_the_key(store: impl Reopen) {
     write(&keyed, &events(0..5)).await;
     assert_chain_links(&all_records(&keyed).await, &hasher);
 }
+
+/// A store opened on one runtime keeps working once that runtime is gone: from another
+/// runtime (after a query there was cancelled mid-flight), and from a plain executor with no
+/// Tokio context at all. Before stores ran their connections on a runtime of their own, the
+/// pooled connections stayed bound to the runtime that opened them ("A Tokio 1.x context was
+/// found, but it is being shutdown").
+pub fn check_store_outlives_the_runtimes_that_used_it<S, Fut>(open: impl FnOnce() -> Fut)
+where
+    S: audit_core::AuditSink + AuditStore,
+    Fut: std::future::Future<Output = S>,
+{
+    let runtime = |threads| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+            .expect("a test runtime")
+    };
+    let opener = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a test runtime");
+    let store = opener.block_on(async {
+        let store = open().await;
+        write(&store, &events(0..10)).await;
+        store
+    });
+    drop(opener);
+
+    let other = runtime(2);
+    other.block_on(async {
+        write(&store, &events(10..20)).await;
+        assert_eq!(store.count(&AuditQuery::new()).await.expect("count"), 20);
+        // Dropped while it waits for the server: its connection goes back to the pool on the
+        // store's runtime, not on this one, which is shut down next.
+        let cancelled = tokio::time::timeout(
+            std::time::Duration::from_micros(1),
+            store.query(&AuditQuery::new().limit(500)),
+        )
+        .await;
+        drop(cancelled);
+    });
+    drop(other);
+
+    futures::executor::block_on(async {
+        write(&store, &events(20..30)).await;
+        let records = all_records(&store).await;
+        assert_eq!(
+            records.len(),
+            30,
+            "every event of every runtime stored once"
+        );
+        let report = store
+            .verify(audit_core::store::VerifyScope::All, None)
+            .await
+            .expect("verify");
+        assert!(report.is_valid(), "{report:?}");
+    });
+
+    // And on yet another runtime, after a plain executor used it.
+    runtime(1).block_on(async {
+        assert_eq!(store.count(&AuditQuery::new()).await.expect("count"), 30);
+    });
+}
