@@ -9,6 +9,61 @@ use audit_core::{Actor, AuditEvent, AuditSink, AuditStore, ChainHasher};
 use audit_integration_tests::{database_url, fresh_mysql, fresh_pg, fresh_sqlite, mysql_url};
 use audit_pipeline::Auditor;
 
+/// Apps that each open their store and auditor on a runtime of their own and drop that
+/// runtime with events still queued (one app per test of a service's suite): every event is
+/// stored, and no drain waits on a dead runtime's pool (which waited out its 30 s acquire
+/// timeout before stores had a runtime of their own, losing the tail when the process ended).
+fn apps_on_short_lived_runtimes_keep_every_event<S, Fut>(open: impl Fn() -> Fut)
+where
+    S: AuditSink + AuditStore + Clone,
+    Fut: std::future::Future<Output = S>,
+{
+    const APPS: usize = 5;
+    const EVENTS: usize = 200;
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let mut stores = Vec::new();
+    for app in 0..APPS {
+        let app_runtime = runtime();
+        let (store, auditor) = app_runtime.block_on(async {
+            let store = open().await;
+            let auditor = Auditor::builder(store.clone()).build().unwrap();
+            for i in 0..EVENTS {
+                auditor.record(
+                    AuditEvent::builder("NEWSLETTER_SUBSCRIBED")
+                        .entity("subscription", format!("{app}-{i}"))
+                        .build(),
+                );
+            }
+            (store, auditor)
+        });
+        drop(app_runtime);
+        let started = std::time::Instant::now();
+        runtime().block_on(auditor.shutdown()).unwrap();
+        // Liveness, not speed: a drain stuck on a dead runtime took the 30 s acquire timeout.
+        let waited = started.elapsed();
+        assert!(
+            waited < std::time::Duration::from_secs(15),
+            "app {app}: the drain waited {waited:?}"
+        );
+        let metrics = auditor.metrics();
+        assert_eq!(metrics.dropped, 0, "app {app}: {metrics:?}");
+        stores.push(store);
+    }
+    runtime().block_on(async {
+        for (app, store) in stores.iter().enumerate() {
+            let stored = store.count(&AuditQuery::new()).await.unwrap();
+            assert_eq!(stored, EVENTS as u64, "app {app}: every event stored");
+            let report = store.verify(Default::default(), None).await.unwrap();
+            assert!(report.is_valid(), "app {app}: {report:?}");
+        }
+    });
+}
+
 /// A durable record's receipt names the position the store holds the event at.
 async fn durable_record_returns_the_stored_position<S>(store: S)
 where
@@ -93,4 +148,18 @@ async fn mysql_events_recorded_without_waiting_are_all_stored_after_shutdown() {
         fresh_mysql(&url, "pipebulk", ChainHasher::sha256()).await,
     )
     .await;
+}
+
+#[test]
+fn postgres_apps_on_short_lived_runtimes_keep_every_event() {
+    let Some(url) = database_url() else { return };
+    apps_on_short_lived_runtimes_keep_every_event(|| fresh_pg(&url, "apps", ChainHasher::sha256()));
+}
+
+#[test]
+fn mysql_apps_on_short_lived_runtimes_keep_every_event() {
+    let Some(url) = mysql_url() else { return };
+    apps_on_short_lived_runtimes_keep_every_event(|| {
+        fresh_mysql(&url, "apps", ChainHasher::sha256())
+    });
 }
