@@ -244,7 +244,7 @@ impl Worker {
             batch.last_ticket = envelope.ticket;
             match prepare(
                 envelope.event,
-                envelope.ctx.as_deref(),
+                envelope.ctx.as_ref(),
                 &self.shared.redactor,
             ) {
                 Ok(event) => self.push_observed(&mut batch, event, envelope.ack),
