@@ -24,6 +24,7 @@ pub mod event;
 pub mod export;
 pub mod fields;
 pub mod observer;
+pub mod outcome;
 pub mod prepare;
 pub mod query;
 pub mod recorder;
@@ -43,6 +44,7 @@ pub use event::{
     Actor, ActorKind, AuditEvent, AuditEventBuilder, Category, Outcome, Severity, StoredEvent,
 };
 pub use observer::EventObserver;
+pub use outcome::AuditOutcome;
 pub use query::AuditQuery;
 pub use recorder::{Recorded, Recorder};
 pub use sink::{AuditSink, BatchAck, ChainPosition, Receipt, SinkError};

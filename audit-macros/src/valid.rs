@@ -9,7 +9,7 @@ use quote::quote_spanned;
 use syn::visit::Visit;
 use syn::{Expr, FnArg, Pat, Type};
 
-use crate::attr::{Args, EntityId, Named};
+use crate::attr::{Args, Named, OutcomeOption};
 use crate::item::Function;
 
 /// Longest action code (`audit_core::validate::MAX_ACTION_LEN`).
@@ -22,6 +22,12 @@ const CATEGORIES: [(&str, &str); 4] = [
     ("authorization", "Authorization"),
     ("business", "Business"),
     ("system", "System"),
+];
+
+const OUTCOMES: [(&str, &str); 3] = [
+    ("success", "Success"),
+    ("failure", "Failure"),
+    ("denied", "Denied"),
 ];
 
 const SEVERITIES: [(&str, &str); 5] = [
@@ -38,6 +44,8 @@ pub(crate) struct Checked {
     pub(crate) category: Option<Ident>,
     /// The `Severity` variant, if one was given.
     pub(crate) severity: Option<Ident>,
+    /// The `Outcome` variant of `outcome = <name>`, if one was given.
+    pub(crate) outcome: Option<Ident>,
     /// The description as a `format!` template over the named arguments.
     pub(crate) description: Option<Template>,
 }
@@ -73,34 +81,67 @@ pub(crate) fn check(args: &Args, function: &Function) -> syn::Result<Checked> {
             ));
         }
     }
-    match &args.entity_id {
-        Some(EntityId::Expr(expr)) => check_names(expr, "entity_id", &names, &fn_name, &mut errors),
-        Some(EntityId::Closure(closure)) => {
-            if closure.inputs.len() != 1 {
-                errors.push(syn::Error::new_spanned(
-                    &closure.inputs,
-                    "the `entity_id` closure takes exactly one argument: a reference to the \
-                     success value, as in `entity_id = |booking| booking.id`",
-                ));
-            }
-            if returns_unit(function) {
-                errors.push(syn::Error::new_spanned(
-                    closure.or1_token,
-                    format!(
-                        "`entity_id = |..| ..` is applied to the success value, but `{fn_name}` \
-                         returns `()`; use `entity_id = <expression over the arguments>`"
-                    ),
-                ));
-            }
+    if let Some(expr) = &args.entity_id {
+        check_names(expr, "entity_id", &names, &fn_name, &mut errors);
+    }
+    let unit = returns_unit(function);
+    if let Some(closure) = &args.entity_id_ok {
+        one_parameter(closure, "entity_id", "|booking| booking.id", "success value", &mut errors);
+        if unit {
+            errors.push(syn::Error::new_spanned(
+                closure.or1_token,
+                format!(
+                    "`entity_id = |..| ..` is applied to the success value, but `{fn_name}` \
+                     returns `()`; use `entity_id = <expression over the arguments>`"
+                ),
+            ));
         }
-        None => {}
     }
     if let Some(actor) = &args.actor {
         check_names(actor, "actor", &names, &fn_name, &mut errors);
     }
     for entry in &args.metadata {
-        check_names(&entry.value, "metadata", &names, &fn_name, &mut errors);
+        match &entry.value {
+            Expr::Closure(closure) => {
+                one_parameter(closure, "metadata", "|booking| booking.id", "success value", &mut errors);
+                if unit {
+                    errors.push(syn::Error::new_spanned(
+                        closure.or1_token,
+                        format!(
+                            "`metadata({} = |..| ..)` is applied to the success value, but \
+                             `{fn_name}` returns `()`; use an expression over the arguments",
+                            entry.key
+                        ),
+                    ));
+                }
+            }
+            value => check_names(value, "metadata", &names, &fn_name, &mut errors),
+        }
     }
+    let error_closures = [
+        ("outcome", match &args.outcome {
+            Some(OutcomeOption::Closure(closure)) => Some(closure),
+            _ => None,
+        }),
+        ("reason", args.reason.as_ref()),
+    ];
+    for (option, closure) in error_closures {
+        let Some(closure) = closure else { continue };
+        one_parameter(closure, option, "|e| ..", "error", &mut errors);
+        if unit {
+            errors.push(syn::Error::new_spanned(
+                closure.or1_token,
+                format!(
+                    "`{option} = |..| ..` is applied to the error of a `Result`, but \
+                     `{fn_name}` returns `()`"
+                ),
+            ));
+        }
+    }
+    let outcome = match &args.outcome {
+        Some(OutcomeOption::Named(named)) => variant(named, "outcome", &OUTCOMES, &mut errors),
+        _ => None,
+    };
     let category = args
         .category
         .as_ref()
@@ -122,6 +163,7 @@ pub(crate) fn check(args: &Args, function: &Function) -> syn::Result<Checked> {
     errors.finish(Checked {
         category,
         severity,
+        outcome,
         description,
     })
 }
@@ -164,6 +206,25 @@ pub(crate) fn action_code(code: &str) -> Result<(), &'static str> {
         return Err("only ASCII letters, digits and `_ . : -` are allowed");
     }
     Ok(())
+}
+
+/// Reports a closure option that does not take exactly one parameter.
+fn one_parameter(
+    closure: &syn::ExprClosure,
+    option: &str,
+    example: &str,
+    what: &str,
+    errors: &mut Errors,
+) {
+    if closure.inputs.len() != 1 {
+        errors.push(syn::Error::new_spanned(
+            &closure.inputs,
+            format!(
+                "the `{option}` closure takes exactly one argument: a reference to the {what}, \
+                 as in `{option} = {example}`"
+            ),
+        ));
+    }
 }
 
 /// Whether the caller's value is `()`: no return type, `-> ()`, or `Output = ()`.
