@@ -121,6 +121,8 @@ impl PgStore {
         let key = match by {
             CountBy::Action => "action",
             CountBy::Actor => "COALESCE(actor_id, '')",
+            CountBy::Outcome => "outcome",
+            CountBy::Category => "category",
             CountBy::Day => "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
         };
         let mut b = QueryBuilder::<Postgres>::new(format!(
