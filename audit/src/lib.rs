@@ -161,14 +161,14 @@ pub mod stores {
 }
 
 pub use audit_core::{
-    Actor, ActorKind, AuditContext, AuditEvent, AuditEventBuilder, AuditQuery, AuditSink,
-    AuditStore, BatchAck, Category, ChainHash, ChainHasher, ChainPosition, EventObserver, Outcome,
-    Receipt, Recorded, Recorder, Severity, SinkError, StoreError, StoredEvent, ValidationError,
-    record, record_async,
+    Actor, ActorKind, AuditContext, AuditEvent, AuditEventBuilder, AuditOutcome, AuditQuery,
+    AuditSink, AuditStore, BatchAck, Category, ChainHash, ChainHasher, ChainPosition,
+    EventObserver, Outcome, Receipt, Recorded, Recorder, Severity, SinkError, StoreError,
+    StoredEvent, ValidationError, record, record_async,
 };
 pub use audit_core::{
-    auth, chain, context, dispatch, event, export, fields, prepare, query, recorder, redact, sink,
-    sinks, store, testing, validate,
+    auth, chain, context, dispatch, event, export, fields, outcome, prepare, query, recorder,
+    redact, sink, sinks, store, testing, validate,
 };
 
 /// `#[audited("CODE", ...)]`: records an audit event for every call of a function.
@@ -179,6 +179,11 @@ pub mod pipeline {
     pub use audit_pipeline::*;
 }
 pub use audit_pipeline::{Auditor, AuditorBuilder, OverflowPolicy, RetryPolicy};
+
+/// The framework-neutral HTTP rules (feature `http`, on with `axum` and `actix`): the
+/// `audit-http` crate.
+#[cfg(feature = "http")]
+pub use audit_http as http;
 
 /// axum/tower integration (feature `axum`): the `audit-axum` crate.
 #[cfg(feature = "axum")]
