@@ -245,13 +245,21 @@ fn login_failure(actor: Actor, claimed: Option<String>, why: LoginFailure) -> Au
 
 /// `authn_login_lock`: a login to the account `user_id` was refused because it is locked.
 pub fn login_locked(user_id: &str) -> AuditEvent {
-    login_failure(Actor::user(sanitize_claimed_name(user_id)), None, LoginFailure::Locked)
+    login_failure(
+        Actor::user(sanitize_claimed_name(user_id)),
+        None,
+        LoginFailure::Locked,
+    )
 }
 
 /// `authn_login_inactive`: a login to the account `user_id` was refused because it is
 /// disabled.
 pub fn login_inactive(user_id: &str) -> AuditEvent {
-    login_failure(Actor::user(sanitize_claimed_name(user_id)), None, LoginFailure::Inactive)
+    login_failure(
+        Actor::user(sanitize_claimed_name(user_id)),
+        None,
+        LoginFailure::Inactive,
+    )
 }
 
 /// `authn_logout`: `user_id` logged out.
@@ -355,7 +363,11 @@ pub fn token_reused(subject: Option<&str>) -> AuditEvent {
 pub fn request_unauthenticated(method: &str, path: &str, status: u16) -> AuditEvent {
     authn(codes::REQUEST_UNAUTHENTICATED, Severity::Warning)
         .denied("authentication required")
-        .description(format!("{} {} answered {status}", short(method), short(path)))
+        .description(format!(
+            "{} {} answered {status}",
+            short(method),
+            short(path)
+        ))
         .metadata(json!({ "method": short(method), "path": short(path), "status": status }))
         .build()
 }
@@ -370,7 +382,11 @@ pub fn request_forbidden(method: &str, path: &str, status: u16) -> AuditEvent {
         .category(Category::Authorization)
         .severity(Severity::Warning)
         .denied("access denied")
-        .description(format!("{} {} answered {status}", short(method), short(path)))
+        .description(format!(
+            "{} {} answered {status}",
+            short(method),
+            short(path)
+        ))
         .metadata(json!({
             "method": short(method),
             "path": short(path),

@@ -240,9 +240,11 @@ fn epilogue(args: &Args, checked: &Checked, private: &TokenStream, locals: &Loca
     let mut on_error = TokenStream::new();
     match (&args.outcome, &checked.outcome) {
         (Some(OutcomeOption::Closure(closure)), _) => {
-            let body = inline(closure, value, |body| {
-                quote_spanned!(body.span()=> #verdict = #verdict.with_outcome(#body);)
-            });
+            let body = inline(
+                closure,
+                value,
+                |body| quote_spanned!(body.span()=> #verdict = #verdict.with_outcome(#body);),
+            );
             on_error.extend(body);
         }
         (_, Some(variant)) => {
@@ -253,9 +255,11 @@ fn epilogue(args: &Args, checked: &Checked, private: &TokenStream, locals: &Loca
         _ => {}
     }
     if let Some(closure) = &args.reason {
-        on_error.extend(inline(closure, value, |body| {
-            quote_spanned!(body.span()=> #verdict = #verdict.with_reason(&(#body));)
-        }));
+        on_error.extend(inline(
+            closure,
+            value,
+            |body| quote_spanned!(body.span()=> #verdict = #verdict.with_reason(&(#body));),
+        ));
     }
     let decide = if on_error.is_empty() {
         quote!(let #verdict = (&&&&#probe).__audit_outcome();)
@@ -271,16 +275,20 @@ fn epilogue(args: &Args, checked: &Checked, private: &TokenStream, locals: &Loca
     for entry in &args.metadata {
         if let Expr::Closure(closure) = &entry.value {
             let key = metadata_key(&entry.key);
-            on_success.extend(inline(closure, value, |body| {
-                quote_spanned!(body.span()=> #guard.add_metadata(#key, &(#body));)
-            }));
+            on_success.extend(inline(
+                closure,
+                value,
+                |body| quote_spanned!(body.span()=> #guard.add_metadata(#key, &(#body));),
+            ));
         }
     }
     let entity = match &args.entity_id_ok {
         Some(closure) => {
-            let body = inline(closure, value, |body| {
-                quote_spanned!(body.span()=> ::core::option::Option::Some(#private::entity_text(&(#body))))
-            });
+            let body = inline(
+                closure,
+                value,
+                |body| quote_spanned!(body.span()=> ::core::option::Option::Some(#private::entity_text(&(#body)))),
+            );
             quote! {
                 match (&&&&#probe).__audit_ok() {
                     ::core::option::Option::Some(#value) => #body,

@@ -86,7 +86,13 @@ pub(crate) fn check(args: &Args, function: &Function) -> syn::Result<Checked> {
     }
     let unit = returns_unit(function);
     if let Some(closure) = &args.entity_id_ok {
-        one_parameter(closure, "entity_id", "|booking| booking.id", "success value", &mut errors);
+        one_parameter(
+            closure,
+            "entity_id",
+            "|booking| booking.id",
+            "success value",
+            &mut errors,
+        );
         if unit {
             errors.push(syn::Error::new_spanned(
                 closure.or1_token,
@@ -103,7 +109,13 @@ pub(crate) fn check(args: &Args, function: &Function) -> syn::Result<Checked> {
     for entry in &args.metadata {
         match &entry.value {
             Expr::Closure(closure) => {
-                one_parameter(closure, "metadata", "|booking| booking.id", "success value", &mut errors);
+                one_parameter(
+                    closure,
+                    "metadata",
+                    "|booking| booking.id",
+                    "success value",
+                    &mut errors,
+                );
                 if unit {
                     errors.push(syn::Error::new_spanned(
                         closure.or1_token,
@@ -119,10 +131,13 @@ pub(crate) fn check(args: &Args, function: &Function) -> syn::Result<Checked> {
         }
     }
     let error_closures = [
-        ("outcome", match &args.outcome {
-            Some(OutcomeOption::Closure(closure)) => Some(closure),
-            _ => None,
-        }),
+        (
+            "outcome",
+            match &args.outcome {
+                Some(OutcomeOption::Closure(closure)) => Some(closure),
+                _ => None,
+            },
+        ),
         ("reason", args.reason.as_ref()),
     ];
     for (option, closure) in error_closures {

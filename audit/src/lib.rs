@@ -8,7 +8,7 @@
 //!
 //! ```toml
 //! [dependencies]
-//! audit = "0.1"   # SQLite by default; features: postgres, axum, dashboard, alert, test-util
+//! audit = "0.1"   # SQLite by default; features: postgres, axum, actix, http, dashboard, alert, test-util
 //! ```
 //!
 //! ```
@@ -134,7 +134,9 @@
 //!
 //! `audit-core` (the vocabulary: events, context, routing, redaction, the chain, the query
 //! model, the sink and store traits), `audit-macros` (`#[audited]`), `audit-pipeline` (the
-//! `Auditor`), `audit-sqlite` and `audit-sqlx` (stores), `audit-axum` (web integration), `audit-dashboard` (the admin viewer),
+//! `Auditor`), `audit-sqlite` and `audit-sqlx` (stores), `audit-http` (the framework-neutral
+//! HTTP rules), `audit-axum` and `audit-actix` (web integrations), `audit-dashboard` (the
+//! admin viewer),
 //! `audit-alert` (alert rules) and `audit-conformance` (the backend test suite).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -192,6 +194,9 @@ pub use audit_axum as axum;
 /// The admin dashboard (feature `dashboard`): the `audit-dashboard` crate.
 #[cfg(feature = "dashboard")]
 pub use audit_dashboard as dashboard;
+/// actix-web integration (feature `actix`): the `audit-actix` crate.
+#[cfg(feature = "actix")]
+pub use audit_actix as actix;
 
 /// Alert rules (feature `alert`): the `audit-alert` crate.
 #[cfg(feature = "alert")]

@@ -238,7 +238,10 @@ fn an_unauthenticated_request_answered_with_a_redirect_records_the_status_sent()
 fn a_forbidden_request_records_the_status_sent() {
     let event = auth::request_forbidden("GET", "/admin", 404);
     assert_eq!(event.metadata["status"], 404);
-    assert_eq!(event.description.as_deref(), Some("GET /admin answered 404"));
+    assert_eq!(
+        event.description.as_deref(),
+        Some("GET /admin answered 404")
+    );
 }
 
 #[test]

@@ -171,11 +171,7 @@ fn an_outcome_closure_chooses_the_outcome_for_one_function() {
 
 #[test]
 fn a_reason_closure_reads_the_fields_of_the_error() {
-    let (_, captured) = capture(|| {
-        follow(StoreError::Duplicate {
-            key: "jake".into(),
-        })
-    });
+    let (_, captured) = capture(|| follow(StoreError::Duplicate { key: "jake".into() }));
     let event = captured.single();
     assert_eq!(event.outcome, Outcome::Failure);
     assert_eq!(event.reason.as_deref(), Some("already following jake"));

@@ -147,10 +147,7 @@ async fn create_booking(
     }
 }
 
-async fn list_bookings(
-    State(state): State<Shared>,
-    Authenticated(who): Authenticated,
-) -> Response {
+async fn list_bookings(State(state): State<Shared>, Authenticated(who): Authenticated) -> Response {
     let owner = (!who.has_permission("booking:cancel-any")).then_some(who.actor.id.as_str());
     Json(state.bookings.list(owner)).into_response()
 }
