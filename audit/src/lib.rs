@@ -144,7 +144,7 @@
 mod backends;
 mod init;
 
-pub use init::{Audit, InitError, Setup, init};
+pub use init::{Audit, InitError, Setup, init, shutdown_signal};
 
 #[cfg(feature = "sqlite")]
 pub use audit_sqlite::{SqliteOptions, SqliteStore};
