@@ -84,74 +84,34 @@ pub(crate) fn check(args: &Args, function: &Function) -> syn::Result<Checked> {
     if let Some(expr) = &args.entity_id {
         check_names(expr, "entity_id", &names, &fn_name, &mut errors);
     }
-    let unit = returns_unit(function);
-    if let Some(closure) = &args.entity_id_ok {
-        one_parameter(
-            closure,
-            "entity_id",
-            "|booking| booking.id",
-            "success value",
-            &mut errors,
-        );
-        if unit {
-            errors.push(syn::Error::new_spanned(
-                closure.or1_token,
-                format!(
-                    "`entity_id = |..| ..` is applied to the success value, but `{fn_name}` \
-                     returns `()`; use `entity_id = <expression over the arguments>`"
-                ),
-            ));
-        }
-    }
     if let Some(actor) = &args.actor {
         check_names(actor, "actor", &names, &fn_name, &mut errors);
     }
+    let mut closures = Vec::new();
+    if let Some(closure) = &args.entity_id_ok {
+        closures.push(
+            ClosureOption::on_success(closure, "entity_id".to_owned())
+                .instead("; use `entity_id = <expression over the arguments>`"),
+        );
+    }
     for entry in &args.metadata {
         match &entry.value {
-            Expr::Closure(closure) => {
-                one_parameter(
-                    closure,
-                    "metadata",
-                    "|booking| booking.id",
-                    "success value",
-                    &mut errors,
-                );
-                if unit {
-                    errors.push(syn::Error::new_spanned(
-                        closure.or1_token,
-                        format!(
-                            "`metadata({} = |..| ..)` is applied to the success value, but \
-                             `{fn_name}` returns `()`; use an expression over the arguments",
-                            entry.key
-                        ),
-                    ));
-                }
-            }
+            Expr::Closure(closure) => closures.push(
+                ClosureOption::on_success(closure, format!("metadata({}", entry.key))
+                    .instead("; use an expression over the arguments"),
+            ),
             value => check_names(value, "metadata", &names, &fn_name, &mut errors),
         }
     }
-    let error_closures = [
-        (
-            "outcome",
-            match &args.outcome {
-                Some(OutcomeOption::Closure(closure)) => Some(closure),
-                _ => None,
-            },
-        ),
-        ("reason", args.reason.as_ref()),
-    ];
-    for (option, closure) in error_closures {
-        let Some(closure) = closure else { continue };
-        one_parameter(closure, option, "|e| ..", "error", &mut errors);
-        if unit {
-            errors.push(syn::Error::new_spanned(
-                closure.or1_token,
-                format!(
-                    "`{option} = |..| ..` is applied to the error of a `Result`, but \
-                     `{fn_name}` returns `()`"
-                ),
-            ));
-        }
+    if let Some(OutcomeOption::Closure(closure)) = &args.outcome {
+        closures.push(ClosureOption::on_error(closure, "outcome"));
+    }
+    if let Some(closure) = &args.reason {
+        closures.push(ClosureOption::on_error(closure, "reason"));
+    }
+    let unit = returns_unit(function);
+    for option in closures {
+        option.check(unit, &fn_name, &mut errors);
     }
     let outcome = match &args.outcome {
         Some(OutcomeOption::Named(named)) => variant(named, "outcome", &OUTCOMES, &mut errors),
@@ -223,22 +183,85 @@ pub(crate) fn action_code(code: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Reports a closure option that does not take exactly one parameter.
-fn one_parameter(
-    closure: &syn::ExprClosure,
-    option: &str,
-    example: &str,
-    what: &str,
-    errors: &mut Errors,
-) {
-    if closure.inputs.len() != 1 {
-        errors.push(syn::Error::new_spanned(
-            &closure.inputs,
-            format!(
-                "the `{option}` closure takes exactly one argument: a reference to the {what}, \
-                 as in `{option} = {example}`"
-            ),
-        ));
+/// A closure option, checked for its parameter count and for what it is applied to.
+struct ClosureOption<'a> {
+    closure: &'a syn::ExprClosure,
+    /// How the option is written up to its `=`: `entity_id`, `metadata(seats`.
+    key: String,
+    /// The option's name in "the `..` closure takes ..".
+    name: &'static str,
+    example: &'static str,
+    /// What the parameter is a reference to.
+    param: &'static str,
+    /// What the closure is applied to, in the `()` error.
+    applies_to: &'static str,
+    instead: &'static str,
+}
+
+impl<'a> ClosureOption<'a> {
+    fn on_success(closure: &'a syn::ExprClosure, key: String) -> Self {
+        let name = if key.starts_with("metadata") {
+            "metadata"
+        } else {
+            "entity_id"
+        };
+        Self {
+            closure,
+            key,
+            name,
+            example: "|booking| booking.id",
+            param: "success value",
+            applies_to: "the success value",
+            instead: "",
+        }
+    }
+
+    fn on_error(closure: &'a syn::ExprClosure, name: &'static str) -> Self {
+        Self {
+            closure,
+            key: name.to_owned(),
+            name,
+            example: "|e| ..",
+            param: "error",
+            applies_to: "the error of a `Result`",
+            instead: "",
+        }
+    }
+
+    fn instead(mut self, instead: &'static str) -> Self {
+        self.instead = instead;
+        self
+    }
+
+    fn check(&self, unit: bool, fn_name: &str, errors: &mut Errors) {
+        let Self {
+            closure,
+            key,
+            name,
+            example,
+            param,
+            applies_to,
+            instead,
+        } = self;
+        if closure.inputs.len() != 1 {
+            errors.push(syn::Error::new_spanned(
+                &closure.inputs,
+                format!(
+                    "the `{name}` closure takes exactly one argument: a reference to the \
+                     {param}, as in `{name} = {example}`"
+                ),
+            ));
+        }
+        if unit {
+            let close = if key.contains('(') { ")" } else { "" };
+            errors.push(syn::Error::new_spanned(
+                closure.or1_token,
+                format!(
+                    "`{key} = |..| ..{close}` is applied to {applies_to}, but `{fn_name}` \
+                     returns `()`{instead}"
+                ),
+            ));
+        }
     }
 }
 

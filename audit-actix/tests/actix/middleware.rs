@@ -3,7 +3,7 @@
 
 use audit_actix::client_ip::TrustedProxies;
 use audit_core::{Actor, AuditEvent, Outcome};
-use reqwest::{Client, StatusCode};
+use reqwest::{Client, Response, StatusCode};
 
 use crate::app::Server;
 
@@ -12,6 +12,16 @@ fn client() -> Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
+}
+
+/// Sends `method path` with `session` as the session cookie, if any.
+async fn send(server: &Server, method: &str, path: &str, session: Option<&str>) -> Response {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut request = client().request(method, format!("{}{path}", server.url));
+    if let Some(user) = session {
+        request = request.header("cookie", format!("session={user}"));
+    }
+    request.send().await.expect("send")
 }
 
 fn single(events: &[AuditEvent]) -> &AuditEvent {
@@ -74,12 +84,7 @@ async fn an_untrusted_peer_gets_a_new_request_id_and_its_own_address() {
 #[tokio::test]
 async fn the_permission_guard_denies_a_viewer_and_records_permission_roles_and_actor() {
     let server = Server::start(|audit| audit);
-    let response = client()
-        .post(format!("{}/admin/newsletters", server.url))
-        .header("cookie", "session=viewer")
-        .send()
-        .await
-        .expect("send");
+    let response = send(&server, "POST", "/admin/newsletters", Some("viewer")).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let events = server.events().await;
     let event = single(&events);
@@ -95,11 +100,7 @@ async fn the_permission_guard_denies_a_viewer_and_records_permission_roles_and_a
 #[tokio::test]
 async fn the_permission_guard_answers_401_without_a_session_and_records_it_once() {
     let server = Server::start(|audit| audit);
-    let response = client()
-        .post(format!("{}/admin/newsletters", server.url))
-        .send()
-        .await
-        .expect("send");
+    let response = send(&server, "POST", "/admin/newsletters", None).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let events = server.events().await;
     let event = single(&events);
@@ -111,11 +112,7 @@ async fn the_permission_guard_answers_401_without_a_session_and_records_it_once(
 #[tokio::test]
 async fn an_anonymous_visitor_redirected_to_the_login_page_is_recorded_with_the_303_sent() {
     let server = Server::start(|audit| audit.login_redirect("/login"));
-    let response = client()
-        .get(format!("{}/admin/dashboard", server.url))
-        .send()
-        .await
-        .expect("send");
+    let response = send(&server, "GET", "/admin/dashboard", None).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let events = server.events().await;
     let event = single(&events);
@@ -132,12 +129,7 @@ async fn an_anonymous_visitor_redirected_to_the_login_page_is_recorded_with_the_
 #[tokio::test]
 async fn a_logged_in_visitor_of_the_same_page_leaves_no_refusal() {
     let server = Server::start(|audit| audit.login_redirect("/login"));
-    let response = client()
-        .get(format!("{}/admin/dashboard", server.url))
-        .header("cookie", "session=viewer")
-        .send()
-        .await
-        .expect("send");
+    let response = send(&server, "GET", "/admin/dashboard", Some("viewer")).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(server.events().await.is_empty());
     server.stop().await;
@@ -146,12 +138,7 @@ async fn a_logged_in_visitor_of_the_same_page_leaves_no_refusal() {
 #[tokio::test]
 async fn the_refusal_bookkeeping_carries_the_actor_identified_from_the_session() {
     let server = Server::start(|audit| audit);
-    let response = client()
-        .get(format!("{}/members", server.url))
-        .header("cookie", "session=viewer")
-        .send()
-        .await
-        .expect("send");
+    let response = send(&server, "GET", "/members", Some("viewer")).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let events = server.events().await;
     let event = single(&events);
@@ -165,11 +152,7 @@ async fn the_refusal_bookkeeping_carries_the_actor_identified_from_the_session()
 #[tokio::test]
 async fn an_extractor_401_is_recorded_and_answers_with_a_bearer_challenge() {
     let server = Server::start(|audit| audit);
-    let response = client()
-        .get(format!("{}/members", server.url))
-        .send()
-        .await
-        .expect("send");
+    let response = send(&server, "GET", "/members", None).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
     let events = server.events().await;
@@ -180,11 +163,7 @@ async fn an_extractor_401_is_recorded_and_answers_with_a_bearer_challenge() {
 #[tokio::test]
 async fn an_error_from_a_middleware_is_audited_with_its_status() {
     let server = Server::start(|audit| audit);
-    let response = client()
-        .get(format!("{}/blocked", server.url))
-        .send()
-        .await
-        .expect("send");
+    let response = send(&server, "GET", "/blocked", None).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let events = server.events().await;
     let event = single(&events);
@@ -225,11 +204,7 @@ async fn two_apps_in_one_process_keep_their_events_apart() {
     let (one, two) = (Server::start(|a| a), Server::start(|a| a));
     for (server, times) in [(&one, 1), (&two, 2)] {
         for _ in 0..times {
-            client()
-                .get(format!("{}/record", server.url))
-                .send()
-                .await
-                .expect("send");
+            send(&server, "GET", "/record", None).await;
         }
     }
     assert_eq!(one.events().await.len(), 1);
