@@ -204,7 +204,7 @@ async fn two_apps_in_one_process_keep_their_events_apart() {
     let (one, two) = (Server::start(|a| a), Server::start(|a| a));
     for (server, times) in [(&one, 1), (&two, 2)] {
         for _ in 0..times {
-            send(&server, "GET", "/record", None).await;
+            send(server, "GET", "/record", None).await;
         }
     }
     assert_eq!(one.events().await.len(), 1);
