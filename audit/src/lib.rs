@@ -191,12 +191,12 @@ pub use audit_http as http;
 #[cfg(feature = "axum")]
 pub use audit_axum as axum;
 
-/// The admin dashboard (feature `dashboard`): the `audit-dashboard` crate.
-#[cfg(feature = "dashboard")]
-pub use audit_dashboard as dashboard;
 /// actix-web integration (feature `actix`): the `audit-actix` crate.
 #[cfg(feature = "actix")]
 pub use audit_actix as actix;
+/// The admin dashboard (feature `dashboard`): the `audit-dashboard` crate.
+#[cfg(feature = "dashboard")]
+pub use audit_dashboard as dashboard;
 
 /// Alert rules (feature `alert`): the `audit-alert` crate.
 #[cfg(feature = "alert")]
