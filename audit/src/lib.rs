@@ -8,7 +8,7 @@
 //!
 //! ```toml
 //! [dependencies]
-//! audit = "0.1"   # SQLite by default; features: postgres, axum, actix, http, dashboard, alert, test-util
+//! audit = "0.1"   # SQLite by default; features: postgres, mysql, axum, actix, http, dashboard, alert, test-util
 //! ```
 //!
 //! ```
@@ -38,7 +38,7 @@
 //!   and never waits on the database: the `Auditor` queues the event for its own worker
 //!   thread, which batches, retries, spools to disk while the store is down and replays in
 //!   order.
-//! - A store ([`sqlite()`], [`stores::postgres`]) is both the [`AuditSink`] the worker
+//! - A store ([`sqlite()`], `stores::postgres`, `stores::mysql`) is both the [`AuditSink`] the worker
 //!   writes and the [`AuditStore`] admins read: queries ([`AuditQuery`]), counts, exports and
 //!   chain verification ([`chain`]), which names the first tampered `seq` and how.
 //!
@@ -160,6 +160,10 @@ pub mod stores {
     /// The PostgreSQL store (feature `postgres`): the `audit-sqlx` crate.
     #[cfg(feature = "postgres")]
     pub use audit_sqlx as postgres;
+
+    /// The MySQL/MariaDB store (feature `mysql`): the `audit-sqlx` crate.
+    #[cfg(feature = "mysql")]
+    pub use audit_sqlx as mysql;
 }
 
 pub use audit_core::{

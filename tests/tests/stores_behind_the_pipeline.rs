@@ -1,21 +1,25 @@
 //! The stores behind the `Auditor` pipeline: durable receipts carry the stored chain
-//! positions, and everything recorded is stored in one valid chain after shutdown.
+//! positions, and everything recorded is stored in one valid chain after shutdown. One body
+//! per behaviour, run against every store.
 // A failed unwrap in a test is a failed test, with its location.
 #![allow(clippy::unwrap_used)]
 
 use audit_core::query::AuditQuery;
-use audit_core::{Actor, AuditEvent, AuditStore, ChainHasher};
-use audit_integration_tests::{database_url, fresh_pg, fresh_sqlite};
+use audit_core::{Actor, AuditEvent, AuditSink, AuditStore, ChainHasher};
+use audit_integration_tests::{database_url, fresh_mysql, fresh_pg, fresh_sqlite, mysql_url};
 use audit_pipeline::Auditor;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_record_durable_returns_the_stored_position() {
-    let (store, _dir) = fresh_sqlite();
+/// A durable record's receipt names the position the store holds the event at.
+async fn durable_record_returns_the_stored_position<S>(store: S)
+where
+    S: AuditSink + AuditStore + Clone,
+{
     let auditor = Auditor::builder(store.clone()).build().unwrap();
     let receipt = auditor
         .record_durable(
             AuditEvent::builder("FTMS_BOOKING_CREATED")
                 .actor(Actor::user("alice"))
+                .entity("booking", "b-4")
                 .build(),
         )
         .await
@@ -26,9 +30,11 @@ async fn sqlite_record_durable_returns_the_stored_position() {
     auditor.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_every_recorded_event_is_stored_in_one_valid_chain_after_shutdown() {
-    let (store, _dir) = fresh_sqlite();
+/// Events recorded without waiting are all stored, in one valid chain, after shutdown.
+async fn every_recorded_event_is_stored_after_shutdown<S>(store: S)
+where
+    S: AuditSink + AuditStore + Clone,
+{
     let auditor = Auditor::builder(store.clone()).build().unwrap();
     for i in 0..500 {
         auditor.record(
@@ -44,35 +50,47 @@ async fn sqlite_every_recorded_event_is_stored_in_one_valid_chain_after_shutdown
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_record_durable_returns_the_stored_position() {
+    let (store, _dir) = fresh_sqlite();
+    durable_record_returns_the_stored_position(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_every_recorded_event_is_stored_in_one_valid_chain_after_shutdown() {
+    let (store, _dir) = fresh_sqlite();
+    every_recorded_event_is_stored_after_shutdown(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_durable_record_through_the_auditor_returns_the_stored_position() {
     let Some(url) = database_url() else { return };
-    let store = fresh_pg(&url, "pipe", ChainHasher::sha256()).await;
-    let auditor = Auditor::builder(store.clone()).build().unwrap();
-    let event = AuditEvent::builder("FTMS_BOOKING_CREATED")
-        .entity("booking", "b-4")
-        .build();
-    let receipt = auditor.record_durable(event.clone()).await.unwrap();
-    let position = receipt.position.expect("PgStore keeps a chain");
-    let stored = store.get(position.seq).await.unwrap().unwrap();
-    assert_eq!(stored.hash, position.hash);
-    assert_eq!(stored.event.id, event.id);
-    auditor.shutdown().await.unwrap();
+    durable_record_returns_the_stored_position(fresh_pg(&url, "pipe", ChainHasher::sha256()).await)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_events_recorded_without_waiting_are_all_stored_after_shutdown() {
     let Some(url) = database_url() else { return };
-    let store = fresh_pg(&url, "pipebulk", ChainHasher::sha256()).await;
-    let auditor = Auditor::builder(store.clone()).build().unwrap();
-    for i in 0..500 {
-        auditor.record(
-            AuditEvent::builder("FTMS_BOOKING_CREATED")
-                .entity("booking", i.to_string())
-                .build(),
-        );
-    }
-    auditor.shutdown().await.unwrap();
-    assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), 500);
-    let report = store.verify(Default::default(), None).await.unwrap();
-    assert!(report.is_valid(), "{report:?}");
+    every_recorded_event_is_stored_after_shutdown(
+        fresh_pg(&url, "pipebulk", ChainHasher::sha256()).await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_durable_record_through_the_auditor_returns_the_stored_position() {
+    let Some(url) = mysql_url() else { return };
+    durable_record_returns_the_stored_position(
+        fresh_mysql(&url, "pipe", ChainHasher::sha256()).await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_events_recorded_without_waiting_are_all_stored_after_shutdown() {
+    let Some(url) = mysql_url() else { return };
+    every_recorded_event_is_stored_after_shutdown(
+        fresh_mysql(&url, "pipebulk", ChainHasher::sha256()).await,
+    )
+    .await;
 }

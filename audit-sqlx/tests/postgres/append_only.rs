@@ -143,3 +143,32 @@ async fn app_role_cannot_use_the_retention_path() {
     assert!(result.is_err(), "the app role purged: {result:?}");
     assert_eq!(owner.count(&AuditQuery::new()).await.unwrap(), 3);
 }
+
+#[tokio::test]
+async fn a_row_the_app_role_inserts_beyond_the_head_is_reported_and_writers_go_on() {
+    let url = require_pg!();
+    let owner = store_with_rows(&url, "appforged").await;
+    let app_url = app_role(&url, owner.schema().as_str()).await;
+    let t = format!("{}.audit_events", owner.schema());
+    // A copy of record 3 with a new id linked after it, at the seq the next write would take.
+    exec(
+        &app_url,
+        &format!(
+            "INSERT INTO {t} SELECT 4, gen_random_uuid(), occurred_at, action, category, \
+             outcome, reason, actor_kind, actor_id, entity_type, entity_id, description, ip, \
+             user_agent, request_id, session_id, tenant, severity, metadata, hash, hash \
+             FROM {t} WHERE seq = 3"
+        ),
+    )
+    .await
+    .expect("the app role may insert");
+    let fault = |report: audit_core::chain::VerifyReport| report.fault.map(|f| f.seq);
+    let report = owner.verify(Default::default(), None).await.unwrap();
+    assert_eq!(fault(report), Some(4));
+
+    let positions = owner.append(&events(3..5)).await.unwrap();
+    let seqs: Vec<u64> = positions.iter().map(|p| p.seq).collect();
+    assert_eq!(seqs, vec![5, 6]);
+    let report = owner.verify(Default::default(), None).await.unwrap();
+    assert_eq!(fault(report), Some(4));
+}

@@ -5,34 +5,22 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use audit_core::chain::ChainHash;
-use audit_core::fields::{Field, FieldKind, FieldValue};
 use audit_core::{ChainHasher, ChainPosition};
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx_core::query::query;
 use sqlx_core::row::Row;
-use sqlx_core::types::Json;
 use sqlx_postgres::{PgConnection, Postgres};
 use uuid::Uuid;
 
-use crate::encode::{Chained, Prepared, copy_binary};
+use super::encode::copy_binary;
+use super::schema::Sql;
+use crate::append::{Check, first_free_seq};
 use crate::error::{Error, Result};
-use crate::schema::Sql;
-
-/// Whether [`append`] looks up the batch's ids before inserting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum IdCheck {
-    /// Look them up: stored ones are acknowledged with their stored positions.
-    First,
-    /// Insert straight away; a stored id fails the transaction ([`is_duplicate_id`]).
-    OnConflict,
-}
-
-/// Whether `err` is a unique violation: a batch of [`IdCheck::OnConflict`] held an event
-/// already stored, and is to be retried with [`IdCheck::First`].
-pub(crate) fn is_duplicate_id(err: &Error) -> bool {
-    matches!(err, Error::Database(sqlx_core::Error::Database(db)) if db.code().as_deref() == Some("23505"))
-}
+use crate::link::{Head, Linked};
+use crate::prepared::{Chained, Prepared};
+use audit_core::fields::{Field, FieldKind, FieldValue};
+use serde_json::Value;
+use sqlx_core::types::Json;
 
 /// How a batch travels to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,58 +38,88 @@ pub enum InsertMode {
 /// ends, which is what serialises all writers (threads, processes, machines) onto one
 /// gap-free chain.
 ///
-/// Rows whose event id is already stored (a batch retried after a commit whose
-/// acknowledgement was lost, a spool replayed twice) are not stored again: they are
-/// acknowledged with their stored position. The same id twice in one batch counts once.
-///
-/// With [`IdCheck::OnConflict`] the ids are not looked up first: a batch holding a stored id
-/// then fails with a unique violation ([`is_duplicate_id`]) and must be retried in a new
-/// transaction with [`IdCheck::First`]. Replays are rare, and the lookup (one index probe
-/// per event under the head lock) was the largest cost of an append beside the raw `COPY`.
+/// What is checked first is `check`'s (see [`Check`]).
 pub(crate) async fn append(
     conn: &mut PgConnection,
     sql: &Sql,
     hasher: &ChainHasher,
     mode: InsertMode,
     rows: &mut [Prepared],
-    ids: IdCheck,
+    check: Check,
 ) -> Result<Vec<ChainPosition>> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let head = query::<Postgres>(sql.lock_head.clone())
+    let place = format!("schema {}", sql.schema);
+    let row = query::<Postgres>(sql.lock_head.clone())
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| Error::Schema("the chain head row is missing".into()))?;
-    let head_seq: i64 = head.try_get(0)?;
-    let head_hash: Vec<u8> = head.try_get(1)?;
-    let algorithm: Option<String> = head.try_get(2)?;
-    let wanted = hasher.algorithm().as_str();
-    if let Some(algorithm) = algorithm.as_deref().filter(|a| *a != wanted) {
-        return Err(Error::Schema(format!(
-            "the chain in schema {} is linked with {algorithm}, but this store is \
-             configured for {wanted}",
-            sql.schema
-        )));
-    }
-    let mut prev = ChainHash::from_slice(&head_hash)
-        .map_err(|err| Error::Schema(format!("chain head hash: {err}")))?;
-    let mut seq = u64::try_from(head_seq)
+    let head_seq: i64 = row.try_get(0)?;
+    let head_hash: Vec<u8> = row.try_get(1)?;
+    let algorithm: Option<String> = row.try_get(2)?;
+    let head_seq = u64::try_from(head_seq)
         .map_err(|_| Error::Schema(format!("chain head seq {head_seq} is negative")))?;
+    let head = Head::from_row(head_seq, &head_hash, algorithm.as_deref(), hasher, &place)?;
 
-    let mut known: HashMap<Uuid, ChainPosition> = HashMap::new();
-    let stored = match ids {
-        IdCheck::First => {
-            // Ids already in the chain (one unique-index probe each, under the head lock).
-            let ids: Vec<Uuid> = rows.iter().map(|r| r.event.id).collect();
-            query::<Postgres>(sql.find_ids.clone())
-                .bind(&ids)
-                .fetch_all(&mut *conn)
-                .await?
+    let (stored, first_seq) = match check {
+        Check::Nothing => (HashMap::new(), head.seq + 1),
+        Check::Stored => {
+            let max: Option<i64> =
+                sqlx_core::query_scalar::query_scalar::<Postgres, Option<i64>>(sql.max_seq.clone())
+                    .fetch_one(&mut *conn)
+                    .await?;
+            let max = max.and_then(|m| u64::try_from(m).ok());
+            (
+                stored_positions(conn, sql, rows).await?,
+                first_free_seq(head, max, &place),
+            )
         }
-        IdCheck::OnConflict => Vec::new(),
     };
-    for row in stored {
+    let linked = Linked::new(rows, hasher, head, first_seq, stored, &place);
+    if linked.is_empty() {
+        return Ok(linked.positions);
+    }
+    let chained = linked.rows(rows);
+    match mode {
+        InsertMode::Copy => {
+            let data = copy_binary(&chained);
+            let mut copy = conn.copy_in_raw(sql.copy_in.as_str()).await?;
+            if let Err(err) = copy.send(data).await {
+                // Abort so the connection is left usable; the transaction rolls back anyway.
+                let _ = copy.abort("audit-sqlx: send failed").await;
+                return Err(err.into());
+            }
+            copy.finish().await?;
+        }
+        InsertMode::Unnest => insert_unnest(conn, sql, &chained).await?,
+    }
+
+    let new_seq = i64::try_from(linked.head.seq)
+        .map_err(|_| Error::Schema("chain seq exceeds i64::MAX".into()))?;
+    query::<Postgres>(sql.set_head.clone())
+        .bind(new_seq)
+        .bind(linked.head.hash.as_bytes().to_vec())
+        .bind(hasher.algorithm().as_str())
+        .execute(&mut *conn)
+        .await?;
+    Ok(linked.positions)
+}
+
+/// The stored positions of the batch's ids that are already in the chain (one unique-index
+/// probe each, under the head lock).
+async fn stored_positions(
+    conn: &mut PgConnection,
+    sql: &Sql,
+    rows: &[Prepared],
+) -> Result<HashMap<Uuid, ChainPosition>> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.event.id).collect();
+    let found = query::<Postgres>(sql.find_ids.clone())
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut known = HashMap::with_capacity(found.len());
+    for row in found {
         let id: Uuid = row.try_get(0)?;
         let at: i64 = row.try_get(1)?;
         let hash: Vec<u8> = row.try_get(2)?;
@@ -117,68 +135,7 @@ pub(crate) async fn append(
             },
         );
     }
-    let already = known.len();
-
-    // Hash the new rows (mutable pass), then build the read-only view used by the insert.
-    let mut positions = Vec::with_capacity(rows.len());
-    let mut links = Vec::with_capacity(rows.len());
-    for (i, row) in rows.iter_mut().enumerate() {
-        if let Some(pos) = known.get(&row.event.id) {
-            positions.push(*pos);
-            continue;
-        }
-        seq += 1;
-        let hash = row.hash(hasher, &prev);
-        let pos = ChainPosition { seq, hash };
-        known.insert(row.event.id, pos);
-        positions.push(pos);
-        links.push((i, seq, prev, hash));
-        prev = hash;
-    }
-    if already > 0 {
-        tracing::warn!(
-            schema = %sql.schema,
-            already,
-            "audit batch held events that are already stored (a retried commit); \
-             acknowledged with their stored positions"
-        );
-    }
-    if links.is_empty() {
-        return Ok(positions);
-    }
-    let chained: Vec<Chained<'_>> = links
-        .into_iter()
-        .map(|(i, seq, prev_hash, hash)| Chained {
-            row: &rows[i],
-            seq,
-            prev_hash,
-            hash,
-        })
-        .collect();
-
-    match mode {
-        InsertMode::Copy => {
-            let data = copy_binary(&chained);
-            let mut copy = conn.copy_in_raw(sql.copy_in.as_str()).await?;
-            if let Err(err) = copy.send(data).await {
-                // Abort so the connection is left usable; the transaction rolls back anyway.
-                let _ = copy.abort("audit-sqlx: send failed").await;
-                return Err(err.into());
-            }
-            copy.finish().await?;
-        }
-        InsertMode::Unnest => insert_unnest(conn, sql, &chained).await?,
-    }
-
-    let new_seq =
-        i64::try_from(seq).map_err(|_| Error::Schema("chain seq exceeds i64::MAX".into()))?;
-    query::<Postgres>(sql.set_head.clone())
-        .bind(new_seq)
-        .bind(prev.as_bytes().to_vec())
-        .bind(wanted)
-        .execute(&mut *conn)
-        .await?;
-    Ok(positions)
+    Ok(known)
 }
 
 /// One column of an `UNNEST` insert, as an array parameter.

@@ -4,14 +4,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use audit_core::{AuditEvent, AuditSink, BatchAck, ChainHasher, SinkError};
+use audit_core::{AuditEvent, ChainHasher, ChainPosition};
 use sqlx_postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use crate::encode::Prepared;
+use super::encode::PG_RULES;
+use super::migrate;
+use super::schema::{SchemaName, Sql};
+use super::write::{InsertMode, append};
+use crate::append::{ChainWriter, Check, audit_sink_through_append};
 use crate::error::Result;
-use crate::migrate;
-use crate::schema::{SchemaName, Sql};
-use crate::write::{IdCheck, InsertMode, append, is_duplicate_id};
+use crate::options::store_options;
+use crate::prepared::{Prepared, StorageRules};
+use crate::runtime::StoreRuntime;
 
 /// How to open a [`PgStore`].
 ///
@@ -64,31 +68,7 @@ impl PgOptions {
         &self.schema
     }
 
-    /// Links the chain with this hasher (HMAC-SHA256 with a key the database never sees, so a
-    /// database writer cannot forge the chain). A schema keeps the algorithm of its first write.
-    pub fn hasher(mut self, hasher: ChainHasher) -> Self {
-        self.hasher = hasher;
-        self
-    }
-
-    /// Size of the store's own pool (default 4).
-    pub fn max_connections(mut self, n: u32) -> Self {
-        self.max_connections = n.max(1);
-        self
-    }
-
-    /// How long to wait for a pooled connection (default 30 s).
-    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
-        self.acquire_timeout = timeout;
-        self
-    }
-
-    /// Whether [`PgStore::connect`] applies pending migrations (default true). Turn it off for
-    /// an app role without `CREATE` rights; the store then only checks the schema version.
-    pub fn migrate(mut self, migrate: bool) -> Self {
-        self.migrate = migrate;
-        self
-    }
+    store_options!();
 
     /// The server ends a session of this store that sits idle inside a transaction for longer
     /// than this (default 60 s), so a writer that hangs while holding the chain head lock
@@ -110,12 +90,19 @@ pub(crate) struct Inner {
     pub sql: Sql,
     pub hasher: ChainHasher,
     pub insert_mode: InsertMode,
+    /// Declared last so it is dropped after the pool, whose connections live on it.
+    pub runtime: StoreRuntime,
 }
 
 /// The PostgreSQL audit store: an [`AuditSink`] that appends to one hash chain shared by every
 /// writer, and an [`AuditStore`](audit_core::AuditStore) for queries and verification.
 ///
 /// Cloning is cheap and shares the pool.
+///
+/// The store runs its connections on a runtime of its own (one thread, `audit-pg`), so it
+/// can be used from any runtime, from several in turn, and from one that has since shut down
+/// beside it (the pipeline's writer thread, then the application's runtime); the futures it
+/// returns need no Tokio context of the caller's.
 #[derive(Clone)]
 pub struct PgStore {
     pub(crate) inner: Arc<Inner>,
@@ -139,6 +126,32 @@ impl PgStore {
 
     /// Opens the store's own pool and applies (or checks) the schema.
     pub async fn connect_with(options: PgOptions) -> Result<Self> {
+        let runtime = StoreRuntime::start("audit-pg")?;
+        let pool = runtime.run(Self::open_pool(&options)).await?;
+        let store = Self {
+            inner: Arc::new(Inner {
+                pool,
+                sql: Sql::new(options.schema.clone()),
+                hasher: options.hasher,
+                insert_mode: options.insert_mode,
+                runtime,
+            }),
+        };
+        let pool = &store.inner.pool;
+        store
+            .runtime()
+            .run(async {
+                if options.migrate {
+                    migrate::run(pool, &options.schema).await
+                } else {
+                    migrate::check(pool, &options.schema).await
+                }
+            })
+            .await?;
+        Ok(store)
+    }
+
+    async fn open_pool(options: &PgOptions) -> Result<PgPool> {
         let connect: PgConnectOptions = options.url.parse()?;
         let idle_ms = options.idle_in_transaction_timeout.as_millis().max(1);
         let connect = connect.options([(
@@ -150,20 +163,7 @@ impl PgStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await?;
-        let store = Self {
-            inner: Arc::new(Inner {
-                pool,
-                sql: Sql::new(options.schema.clone()),
-                hasher: options.hasher,
-                insert_mode: options.insert_mode,
-            }),
-        };
-        if options.migrate {
-            migrate::run(&store.inner.pool, &options.schema).await?;
-        } else {
-            migrate::check(&store.inner.pool, &options.schema).await?;
-        }
-        Ok(store)
+        Ok(pool)
     }
 
     /// The schema this store reads and writes.
@@ -172,36 +172,40 @@ impl PgStore {
     }
 
     /// The store's own pool (for admin tasks; the store never uses a caller's connection).
+    /// Connections it opens outside the store's own methods live on the caller's runtime.
     pub fn pool(&self) -> &PgPool {
         &self.inner.pool
     }
 
-    /// Appends `batch` to the chain in one transaction and returns each event's position.
-    ///
-    /// All or nothing: on error nothing was committed. Invalid events are refused before any
-    /// database work.
-    pub async fn append(&self, batch: &[AuditEvent]) -> Result<Vec<audit_core::ChainPosition>> {
-        let mut rows = batch
-            .iter()
-            .map(Prepared::new)
-            .collect::<Result<Vec<_>>>()?;
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        match self.append_rows(&mut rows, IdCheck::OnConflict).await {
-            // A retried batch (its commit's acknowledgement was lost) or a replayed spool:
-            // acknowledge what is stored, chain the rest.
-            Err(err) if is_duplicate_id(&err) => self.append_rows(&mut rows, IdCheck::First).await,
-            other => other,
-        }
+    /// The runtime the store's database work runs on.
+    pub(crate) fn runtime(&self) -> &StoreRuntime {
+        &self.inner.runtime
     }
 
-    /// One transaction of [`append`](Self::append).
-    async fn append_rows(
-        &self,
-        rows: &mut [Prepared],
-        ids: IdCheck,
-    ) -> Result<Vec<audit_core::ChainPosition>> {
+    /// Appends `events` to the chain in one transaction and returns each event's position.
+    ///
+    /// All or nothing: on error nothing was committed. Invalid events are refused before any
+    /// database work. Events already stored (a batch retried after a lost acknowledgement)
+    /// are acknowledged with their stored positions, not stored again.
+    pub async fn append(&self, events: &[AuditEvent]) -> Result<Vec<ChainPosition>> {
+        self.runtime()
+            .run(crate::append::append(self, events))
+            .await
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.runtime().run(self.inner.pool.close()).await;
+    }
+}
+
+#[async_trait]
+impl ChainWriter for PgStore {
+    fn rules(&self) -> &StorageRules {
+        &PG_RULES
+    }
+
+    async fn append_rows(&self, rows: &mut [Prepared], check: Check) -> Result<Vec<ChainPosition>> {
         let inner = &self.inner;
         let mut tx = inner.pool.begin().await?;
         let positions = append(
@@ -210,30 +214,12 @@ impl PgStore {
             &inner.hasher,
             inner.insert_mode,
             rows,
-            ids,
+            check,
         )
         .await?;
         tx.commit().await?;
         Ok(positions)
     }
-
-    /// Closes the pool, waiting for connections in use to be returned.
-    pub async fn close(&self) {
-        self.inner.pool.close().await;
-    }
 }
 
-#[async_trait]
-impl AuditSink for PgStore {
-    async fn write(&self, batch: &[AuditEvent]) -> Result<BatchAck, SinkError> {
-        let positions = self.append(batch).await?;
-        Ok(BatchAck::chained(positions))
-    }
-
-    /// Leaves the pool open: clones of this store (the read side, a relay) share it and may
-    /// outlive the pipeline. The pool closes when the last clone is dropped, or explicitly
-    /// with [`PgStore::close`].
-    async fn shutdown(&self) -> Result<(), SinkError> {
-        Ok(())
-    }
-}
+audit_sink_through_append!(PgStore);

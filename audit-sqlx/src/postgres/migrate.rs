@@ -16,30 +16,18 @@ use sqlx_core::row::Row;
 use sqlx_core::sql_str::{AssertSqlSafe, SqlSafeStr};
 use sqlx_postgres::{PgPool, Postgres};
 
+use super::schema::SchemaName;
 use crate::error::{Error, Result};
-use crate::schema::SchemaName;
-
-struct Migration {
-    version: i32,
-    description: &'static str,
-    sql: &'static str,
-}
+use crate::migrations::{Migration, check_version, checksum, pending};
 
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     description: "events, chain head, anchors, outbox, append-only triggers",
-    sql: include_str!("../migrations/0001_events.sql"),
+    sql: include_str!("../../migrations/postgres/0001_events.sql"),
 }];
 
 /// The schema version this build of the crate writes and understands.
 pub const SCHEMA_VERSION: i32 = 1;
-
-fn checksum(sql: &str) -> Vec<u8> {
-    audit_core::ChainHasher::sha256()
-        .hash_bytes(sql.as_bytes())
-        .as_bytes()
-        .to_vec()
-}
 
 /// Creates the schema if needed and applies every pending migration.
 pub(crate) async fn run(pool: &PgPool, schema: &SchemaName) -> Result<()> {
@@ -64,28 +52,12 @@ pub(crate) async fn run(pool: &PgPool, schema: &SchemaName) -> Result<()> {
     )))
     .fetch_all(&mut *tx)
     .await?;
-    let mut applied_versions = Vec::with_capacity(applied.len());
-    for row in &applied {
-        let version: i32 = row.try_get(0)?;
-        let sum: Vec<u8> = row.try_get(1)?;
-        let Some(known) = MIGRATIONS.iter().find(|m| m.version == version) else {
-            return Err(Error::Schema(format!(
-                "schema {schema} is at version {version}, newer than this library \
-                 (which knows up to {SCHEMA_VERSION}); upgrade audit-sqlx"
-            )));
-        };
-        if sum != checksum(known.sql) {
-            return Err(Error::Schema(format!(
-                "migration {version} applied to schema {schema} differs from the one this \
-                 library ships (checksum mismatch)"
-            )));
-        }
-        applied_versions.push(version);
-    }
-    for migration in MIGRATIONS {
-        if applied_versions.contains(&migration.version) {
-            continue;
-        }
+    let applied = applied
+        .iter()
+        .map(|row| Ok((row.try_get::<i32, _>(0)?, row.try_get::<Vec<u8>, _>(1)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let place = format!("schema {schema}");
+    for migration in pending(MIGRATIONS, &applied, &place)? {
         let text = migration.sql.replace("__SCHEMA__", &s);
         tx.execute(raw_sql(AssertSqlSafe(text).into_sql_str()))
             .await?;
@@ -125,15 +97,5 @@ pub(crate) async fn check(pool: &PgPool, schema: &SchemaName) -> Result<()> {
         )))
         .fetch_one(pool)
         .await?;
-    match version {
-        Some(SCHEMA_VERSION) => Ok(()),
-        Some(v) if v > SCHEMA_VERSION => Err(Error::Schema(format!(
-            "schema {schema} is at version {v}, newer than this library ({SCHEMA_VERSION})"
-        ))),
-        other => Err(Error::Schema(format!(
-            "schema {schema} is at version {}, older than this library ({SCHEMA_VERSION}); \
-             run the migrations",
-            other.unwrap_or(0)
-        ))),
-    }
+    check_version(version, SCHEMA_VERSION, &format!("schema {schema}"))
 }
