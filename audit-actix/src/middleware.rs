@@ -218,7 +218,7 @@ where
                     // An error from inside becomes its response further out; its status is
                     // what the client gets. (Without the request it cannot carry the id.)
                     let status = error.as_response_error().status_code();
-                    audit.finish(status.as_u16(), None);
+                    audit.finish_async(status.as_u16(), None).await;
                     return Err(error);
                 }
             };
@@ -226,7 +226,7 @@ where
                 response.headers_mut().insert(header, value);
             }
             let location = response.headers().get(LOCATION).map(HeaderValue::as_bytes);
-            audit.finish(response.status().as_u16(), location);
+            audit.finish_async(response.status().as_u16(), location).await;
             Ok(response)
         })
     }

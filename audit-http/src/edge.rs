@@ -374,26 +374,42 @@ impl RequestAudit {
     /// The status is in the event's metadata and description. Nothing is recorded for other
     /// answers, when refusal auditing is off, or when the request recorded its own refusal
     /// (see [`record`]).
+    ///
+    /// In async code use [`finish_async`](Self::finish_async): under backpressure it waits for
+    /// room in the queue without blocking the thread.
     pub fn finish(&self, status: u16, location: Option<&[u8]>) {
+        if let Some(event) = self.refusal(status, location) {
+            self.sync_scope(|| audit_core::record(event));
+        }
+    }
+
+    /// [`finish`](Self::finish) for a response future: records through
+    /// [`audit_core::record_async`].
+    pub async fn finish_async(&self, status: u16, location: Option<&[u8]>) {
+        if let Some(event) = self.refusal(status, location) {
+            self.scope(audit_core::record_async(event)).await;
+        }
+    }
+
+    /// The event auditing a refusal answered with `status`, unless none is due.
+    fn refusal(&self, status: u16, location: Option<&[u8]>) -> Option<AuditEvent> {
         if !self.config.audit_rejections || self.state.audited() {
-            return;
+            return None;
         }
         let event = match status {
             401 => auth::request_unauthenticated(&self.method, &self.path, status),
             403 => auth::request_forbidden(&self.method, &self.path, status),
             300..=399 => {
-                let Some(target) = self.login_redirect(location) else {
-                    return;
-                };
+                let target = self.login_redirect(location)?;
                 let mut event = auth::request_unauthenticated(&self.method, &self.path, status);
                 if let Value::Object(map) = &mut event.metadata {
                     map.insert("redirect_to".to_owned(), Value::String(target));
                 }
                 event
             }
-            _ => return,
+            _ => return None,
         };
-        self.sync_scope(|| audit_core::record(event));
+        Some(event)
     }
 
     /// The redirect target's path, if it is the login page and the request has no actor.
