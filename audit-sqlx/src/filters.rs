@@ -52,6 +52,8 @@ where
             let key = match by {
                 CountBy::Action => "action",
                 CountBy::Actor => "COALESCE(actor_id, '')",
+                CountBy::Outcome => "outcome",
+                CountBy::Category => "category",
                 CountBy::Day => F::DAY,
             };
             format!("SELECT {key} AS k, COUNT(*) FROM {events}")

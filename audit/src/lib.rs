@@ -8,7 +8,7 @@
 //!
 //! ```toml
 //! [dependencies]
-//! audit = "0.1"   # SQLite by default; features: postgres, mysql, axum, dashboard, alert, test-util
+//! audit = "0.1"   # SQLite by default; features: postgres, mysql, axum, actix, http, dashboard, alert, test-util
 //! ```
 //!
 //! ```
@@ -134,7 +134,9 @@
 //!
 //! `audit-core` (the vocabulary: events, context, routing, redaction, the chain, the query
 //! model, the sink and store traits), `audit-macros` (`#[audited]`), `audit-pipeline` (the
-//! `Auditor`), `audit-sqlite` and `audit-sqlx` (stores), `audit-axum` (web integration), `audit-dashboard` (the admin viewer),
+//! `Auditor`), `audit-sqlite` and `audit-sqlx` (stores), `audit-http` (the framework-neutral
+//! HTTP rules), `audit-axum` and `audit-actix` (web integrations), `audit-dashboard` (the
+//! admin viewer),
 //! `audit-alert` (alert rules) and `audit-conformance` (the backend test suite).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -142,7 +144,7 @@
 mod backends;
 mod init;
 
-pub use init::{Audit, InitError, Setup, init};
+pub use init::{Audit, InitError, Setup, init, shutdown_signal};
 
 #[cfg(feature = "sqlite")]
 pub use audit_sqlite::{SqliteOptions, SqliteStore};
@@ -165,14 +167,14 @@ pub mod stores {
 }
 
 pub use audit_core::{
-    Actor, ActorKind, AuditContext, AuditEvent, AuditEventBuilder, AuditQuery, AuditSink,
-    AuditStore, BatchAck, Category, ChainHash, ChainHasher, ChainPosition, EventObserver, Outcome,
-    Receipt, Recorded, Recorder, Severity, SinkError, StoreError, StoredEvent, ValidationError,
-    record, record_async,
+    Actor, ActorKind, AuditContext, AuditEvent, AuditEventBuilder, AuditOutcome, AuditQuery,
+    AuditSink, AuditStore, BatchAck, Category, ChainHash, ChainHasher, ChainPosition,
+    EventObserver, Outcome, Receipt, Recorded, Recorder, Severity, SinkError, StoreError,
+    StoredEvent, ValidationError, record, record_async,
 };
 pub use audit_core::{
-    auth, chain, context, dispatch, event, export, fields, prepare, query, recorder, redact, sink,
-    sinks, store, testing, validate,
+    auth, chain, context, dispatch, event, export, fields, outcome, prepare, query, recorder,
+    redact, sink, sinks, store, testing, validate,
 };
 
 /// `#[audited("CODE", ...)]`: records an audit event for every call of a function.
@@ -184,10 +186,18 @@ pub mod pipeline {
 }
 pub use audit_pipeline::{Auditor, AuditorBuilder, OverflowPolicy, RetryPolicy};
 
+/// The framework-neutral HTTP rules (feature `http`, on with `axum` and `actix`): the
+/// `audit-http` crate.
+#[cfg(feature = "http")]
+pub use audit_http as http;
+
 /// axum/tower integration (feature `axum`): the `audit-axum` crate.
 #[cfg(feature = "axum")]
 pub use audit_axum as axum;
 
+/// actix-web integration (feature `actix`): the `audit-actix` crate.
+#[cfg(feature = "actix")]
+pub use audit_actix as actix;
 /// The admin dashboard (feature `dashboard`): the `audit-dashboard` crate.
 #[cfg(feature = "dashboard")]
 pub use audit_dashboard as dashboard;

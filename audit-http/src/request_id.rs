@@ -1,16 +1,14 @@
 //! Request ids: taken from the client (or an upstream proxy) when safe, generated otherwise.
 
-use http::HeaderMap;
-use http::header::HeaderName;
 use uuid::Uuid;
 
 /// The header read and echoed by default.
-pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const X_REQUEST_ID: &str = "x-request-id";
 
 /// Longest request id accepted from a request header, in bytes.
 pub const MAX_REQUEST_ID_LEN: usize = 128;
 
-/// Whose request id header [`AuditLayer`](crate::AuditLayer) believes.
+/// Whose request id header the [`Edge`](crate::Edge) believes.
 ///
 /// A request id ties audit events to one request. Taken from anyone, it would let a client
 /// plant the id of someone else's request on its own events, so by default only a trusted
@@ -27,15 +25,17 @@ pub enum AcceptRequestId {
     Never,
 }
 
-/// The request id of the current request, in the request's extensions.
+/// The request id of the current request (the framework integrations put it in the
+/// request's extensions).
 ///
 /// ```
-/// use axum::Extension;
-/// use audit_axum::RequestId;
+/// use audit_http::RequestId;
 ///
-/// async fn handler(Extension(id): Extension<RequestId>) -> String {
-///     id.to_string()
-/// }
+/// assert!(RequestId::parse("req-123").is_some());
+/// assert!(RequestId::parse("no spaces; please").is_none());
+/// let (id, generated) = RequestId::from_header(None);
+/// assert!(generated);
+/// assert_eq!(uuid::Uuid::parse_str(id.as_str()).unwrap().get_version_num(), 7);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RequestId(String);
@@ -58,12 +58,11 @@ impl RequestId {
         ok.then(|| Self(text.to_owned()))
     }
 
-    /// The id taken from `header` if present and valid, else a new one; the flag says
-    /// whether it was generated.
-    pub fn from_headers(headers: &HeaderMap, header: &HeaderName) -> (Self, bool) {
-        match headers
-            .get(header)
-            .and_then(|v| v.to_str().ok())
+    /// The id in a header's value if there is one and it is valid, else a new one; the flag
+    /// says whether it was generated.
+    pub fn from_header(value: Option<&[u8]>) -> (Self, bool) {
+        match value
+            .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(Self::parse)
         {
             Some(id) => (id, false),
@@ -92,27 +91,17 @@ impl AsRef<str> for RequestId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
-
-    fn headers(value: &[u8]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(
-            X_REQUEST_ID.clone(),
-            HeaderValue::from_bytes(value).expect("value"),
-        );
-        h
-    }
 
     #[test]
     fn valid_incoming_id_is_kept() {
-        let (id, generated) = RequestId::from_headers(&headers(b"abc-123_x.y:z"), &X_REQUEST_ID);
+        let (id, generated) = RequestId::from_header(Some(b"abc-123_x.y:z"));
         assert_eq!(id.as_str(), "abc-123_x.y:z");
         assert!(!generated);
     }
 
     #[test]
     fn missing_id_is_generated_as_uuid_v7() {
-        let (id, generated) = RequestId::from_headers(&HeaderMap::new(), &X_REQUEST_ID);
+        let (id, generated) = RequestId::from_header(None);
         assert!(generated);
         let uuid = Uuid::parse_str(id.as_str()).expect("uuid");
         assert_eq!(uuid.get_version_num(), 7);
@@ -121,7 +110,7 @@ mod tests {
     #[test]
     fn overlong_id_is_replaced() {
         let long = "a".repeat(MAX_REQUEST_ID_LEN + 1);
-        let (id, generated) = RequestId::from_headers(&headers(long.as_bytes()), &X_REQUEST_ID);
+        let (id, generated) = RequestId::from_header(Some(long.as_bytes()));
         assert!(generated);
         assert_ne!(id.as_str(), long);
     }
@@ -141,7 +130,7 @@ mod tests {
 
     #[test]
     fn non_utf8_id_is_replaced() {
-        let (_, generated) = RequestId::from_headers(&headers(b"ab\xffcd"), &X_REQUEST_ID);
+        let (_, generated) = RequestId::from_header(Some(b"ab\xffcd"));
         assert!(generated);
     }
 }

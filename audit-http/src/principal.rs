@@ -2,20 +2,19 @@
 
 use std::collections::BTreeSet;
 
+use audit_core::context::Completion;
 use audit_core::{Actor, AuditContext};
 
 /// Who is making a request, as the application's authentication established it.
 ///
-/// [`AuditLayer`](crate::AuditLayer) gets one from the app's
-/// [`ActorResolver`](crate::ActorResolver) (or from a request extension an outer auth
-/// middleware inserted), puts its actor, session and tenant into the request's
-/// [`AuditContext`], and leaves it in the request extensions for
-/// [`require_permission`](crate::require_permission), [`authorize`](crate::authorize) and
-/// handlers (it is an axum extractor; a request without one is answered 401).
+/// The framework integrations (`audit-axum`, `audit-actix`) get one from the app's actor
+/// resolver (or from a request extension an outer auth middleware inserted), put its actor,
+/// session and tenant into the request's [`AuditContext`], and leave it in the request
+/// extensions for their permission guards, [`authorize`](crate::authorize) and handlers.
 ///
 /// ```
 /// use audit_core::Actor;
-/// use audit_axum::Principal;
+/// use audit_http::Principal;
 ///
 /// let bob = Principal::new(Actor::user("bob"))
 ///     .roles(["agent"])
@@ -85,6 +84,20 @@ impl Principal {
     /// Whether the principal holds `permission`.
     pub fn has_permission(&self, permission: &str) -> bool {
         self.permissions.contains(permission)
+    }
+
+    /// This principal's actor, session and tenant as a [`Completion`] of the current request's
+    /// context, for an app that authenticates inside the request:
+    /// `audit_core::context::complete(principal.completion())`.
+    pub fn completion(&self) -> Completion {
+        let mut completion = Completion::new().actor(self.actor.clone());
+        if let Some(session) = &self.session_id {
+            completion = completion.session_id(session.clone());
+        }
+        if let Some(tenant) = &self.tenant {
+            completion = completion.tenant(tenant.clone());
+        }
+        completion
     }
 
     /// Adds this principal's actor, session and tenant to `ctx`.

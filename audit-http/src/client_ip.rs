@@ -20,34 +20,36 @@
 //! appends to `X-Forwarded-For` passes a client-written `Forwarded` header through untouched,
 //! so reading "whichever is present" would be spoofable.
 //!
+//! The walk reads plain header values ([`Headers`]), so any framework on any `http` version
+//! can use it:
+//!
 //! ```
 //! use std::net::IpAddr;
-//! use audit_axum::client_ip::{ClientIpResolver, TrustedProxies};
-//! use http::HeaderMap;
+//! use audit_http::client_ip::{ClientIpResolver, TrustedProxies};
 //!
 //! let resolver = ClientIpResolver::new(TrustedProxies::parse(["10.0.0.0/8"]).unwrap());
-//! let mut headers = HeaderMap::new();
 //! // The client claims to be 1.1.1.1; our proxy 10.0.0.5 appended the real peer 203.0.113.7.
-//! headers.insert("x-forwarded-for", "1.1.1.1, 203.0.113.7".parse().unwrap());
+//! let headers = [("X-Forwarded-For", "1.1.1.1, 203.0.113.7")];
 //! let peer: IpAddr = "10.0.0.5".parse().unwrap();
-//! assert_eq!(resolver.resolve(peer, &headers), "203.0.113.7".parse::<IpAddr>().unwrap());
+//! assert_eq!(resolver.resolve(peer, &headers[..]), "203.0.113.7".parse::<IpAddr>().unwrap());
 //!
 //! // The same headers from an untrusted peer are ignored.
 //! let direct: IpAddr = "198.51.100.1".parse().unwrap();
-//! assert_eq!(resolver.resolve(direct, &headers), direct);
+//! assert_eq!(resolver.resolve(direct, &headers[..]), direct);
 //! ```
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
-use http::HeaderMap;
-use http::header::{FORWARDED, HeaderName};
 use ipnet::IpNet;
+
+use crate::headers::Headers;
 
 /// The most header entries examined per request; a longer chain stops the walk there.
 pub const MAX_HOPS: usize = 32;
 
-static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
+const FORWARDED: &str = "forwarded";
 
 /// A trusted-proxy network that could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -159,19 +161,20 @@ impl ClientIpResolver {
     }
 
     /// The client's address. Never fails: at worst it is the nearest trusted hop's view.
-    pub fn resolve(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    pub fn resolve(&self, peer: IpAddr, headers: &(impl Headers + ?Sized)) -> IpAddr {
         let mut client = peer.to_canonical();
         if !self.trusted.contains(client) {
             return client;
         }
         let name = match self.header {
-            ForwardedHeader::XForwardedFor => &X_FORWARDED_FOR,
-            ForwardedHeader::Forwarded => &FORWARDED,
+            ForwardedHeader::XForwardedFor => X_FORWARDED_FOR,
+            ForwardedHeader::Forwarded => FORWARDED,
         };
         // Header lines in reverse order, each line's entries from the right.
+        let lines: Vec<&[u8]> = headers.values(name).collect();
         let mut hops = 0;
-        for value in headers.get_all(name).iter().rev() {
-            let Ok(line) = value.to_str() else {
+        for value in lines.into_iter().rev() {
+            let Ok(line) = std::str::from_utf8(value) else {
                 return client;
             };
             for entry in split_entries(line).rev() {
@@ -256,7 +259,8 @@ fn parse_node(node: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
+
+    type HeaderMap = Vec<(&'static str, Vec<u8>)>;
 
     fn ip(text: &str) -> IpAddr {
         text.parse().expect("test ip")
@@ -266,23 +270,19 @@ mod tests {
         ClientIpResolver::new(TrustedProxies::parse(nets).expect("nets"))
     }
 
-    fn xff(lines: &[&str]) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for line in lines {
-            headers.append(
-                "x-forwarded-for",
-                HeaderValue::from_str(line).expect("value"),
-            );
-        }
-        headers
+    fn lines(name: &'static str, lines: &[&str]) -> HeaderMap {
+        lines
+            .iter()
+            .map(|line| (name, line.as_bytes().to_vec()))
+            .collect()
     }
 
-    fn fwd(lines: &[&str]) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for line in lines {
-            headers.append(FORWARDED, HeaderValue::from_str(line).expect("value"));
-        }
-        headers
+    fn xff(values: &[&str]) -> HeaderMap {
+        lines("x-forwarded-for", values)
+    }
+
+    fn fwd(values: &[&str]) -> HeaderMap {
+        lines("Forwarded", values)
     }
 
     const PROXY: &str = "10.0.0.5";
@@ -374,11 +374,7 @@ mod tests {
     #[test]
     fn non_utf8_header_is_malformed() {
         let r = trusting(&["10.0.0.0/8"]);
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "x-forwarded-for",
-            HeaderValue::from_bytes(b"1.1.1.1\xff").expect("opaque value"),
-        );
+        let headers: HeaderMap = vec![("x-forwarded-for", b"1.1.1.1\xff".to_vec())];
         assert_eq!(r.resolve(ip(PROXY), &headers), ip(PROXY));
     }
 
@@ -519,7 +515,7 @@ mod tests {
     fn reading_x_forwarded_for_ignores_a_spoofed_forwarded_header() {
         let r = trusting(&["10.0.0.0/8"]);
         let mut headers = xff(&["203.0.113.7"]);
-        headers.insert(FORWARDED, HeaderValue::from_static("for=6.6.6.6"));
+        headers.push(("forwarded", b"for=6.6.6.6".to_vec()));
         assert_eq!(r.resolve(ip(PROXY), &headers), ip("203.0.113.7"));
     }
 
@@ -527,7 +523,7 @@ mod tests {
     fn reading_forwarded_ignores_a_spoofed_x_forwarded_for() {
         let r = trusting(&["10.0.0.0/8"]).header(ForwardedHeader::Forwarded);
         let mut headers = fwd(&["for=203.0.113.7"]);
-        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        headers.push(("X-Forwarded-For", b"6.6.6.6".to_vec()));
         assert_eq!(r.resolve(ip(PROXY), &headers), ip("203.0.113.7"));
     }
 
@@ -577,12 +573,10 @@ mod tests {
             let line = garbage(&mut seed, round % 24);
             for mode in [ForwardedHeader::XForwardedFor, ForwardedHeader::Forwarded] {
                 let r = trusted.clone().header(mode);
-                let mut headers = HeaderMap::new();
-                let Ok(value) = HeaderValue::from_str(&line) else {
-                    continue;
-                };
-                headers.insert("x-forwarded-for", value.clone());
-                headers.insert(FORWARDED, value);
+                let headers: HeaderMap = vec![
+                    ("x-forwarded-for", line.as_bytes().to_vec()),
+                    ("forwarded", line.as_bytes().to_vec()),
+                ];
                 let untrusted = ip("198.51.100.1");
                 assert_eq!(r.resolve(untrusted, &headers), untrusted, "{line:?}");
                 let got = r.resolve(ip(PROXY), &headers);

@@ -1,9 +1,11 @@
-//! The audit layer end to end on an axum router, driven in-process with `oneshot`.
+//! The audit layer: context, request ids, client IP, principals and refusal auditing.
 
 use std::net::SocketAddr;
 
 use audit_axum::client_ip::TrustedProxies;
-use audit_axum::{AcceptRequestId, AuditLayer, Principal, X_REQUEST_ID, require_permission};
+use audit_axum::{
+    AcceptRequestId, AuditLayer, Authenticated, Principal, X_REQUEST_ID, require_permission,
+};
 use audit_core::testing::{self, Captured};
 use audit_core::{Actor, AuditEvent, Outcome};
 use axum::Router;
@@ -38,7 +40,10 @@ fn app(layer: AuditLayer) -> Router {
         .route("/bookings", post(record_handler))
         .route_layer(require_permission("booking:create"))
         .route("/open", get(record_handler))
-        .route("/me", get(|who: Principal| async move { who.actor.id }))
+        .route(
+            "/me",
+            get(|Authenticated(who): Authenticated| async move { who.actor.id }),
+        )
         .route(
             "/forbidden",
             get(|| async { (StatusCode::FORBIDDEN, "no") }),
@@ -86,7 +91,7 @@ async fn a_valid_request_id_from_a_trusted_proxy_is_kept_and_echoed() {
     let req = request("GET", "/open").header("x-request-id", "req-123");
     let layer = AuditLayer::new().trusted_proxies(TrustedProxies::loopback());
     let (response, captured) = send(app(layer), req, "127.0.0.1:5000").await;
-    assert_eq!(response.headers()[&X_REQUEST_ID], "req-123");
+    assert_eq!(response.headers()[X_REQUEST_ID], "req-123");
     assert_eq!(captured.single().request_id.as_deref(), Some("req-123"));
 }
 
@@ -95,7 +100,7 @@ async fn a_request_id_from_an_untrusted_client_is_replaced_by_default() {
     let req = request("GET", "/open").header("x-request-id", "someone-elses-request");
     let layer = AuditLayer::new().trusted_proxies(TrustedProxies::loopback());
     let (response, captured) = send(app(layer), req, PEER).await;
-    let echoed = response.headers()[&X_REQUEST_ID].to_str().expect("ascii");
+    let echoed = response.headers()[X_REQUEST_ID].to_str().expect("ascii");
     assert_ne!(echoed, "someone-elses-request");
     assert_eq!(captured.single().request_id.as_deref(), Some(echoed));
 }
@@ -125,7 +130,7 @@ async fn request_ids_can_be_taken_from_anyone_or_from_nobody() {
 #[tokio::test]
 async fn a_missing_request_id_is_generated_echoed_and_recorded() {
     let (response, captured) = send(app(AuditLayer::new()), request("GET", "/open"), PEER).await;
-    let echoed = response.headers()[&X_REQUEST_ID].to_str().expect("ascii");
+    let echoed = response.headers()[X_REQUEST_ID].to_str().expect("ascii");
     let uuid = uuid::Uuid::parse_str(echoed).expect("uuid");
     assert_eq!(uuid.get_version_num(), 7);
     assert_eq!(captured.single().request_id.as_deref(), Some(echoed));
@@ -135,7 +140,7 @@ async fn a_missing_request_id_is_generated_echoed_and_recorded() {
 async fn an_unsafe_request_id_is_replaced() {
     let req = request("GET", "/open").header("x-request-id", "bad id; drop");
     let (response, captured) = send(app(AuditLayer::new()), req, PEER).await;
-    assert_ne!(response.headers()[&X_REQUEST_ID], "bad id; drop");
+    assert_ne!(response.headers()[X_REQUEST_ID], "bad id; drop");
     assert_ne!(
         captured.single().request_id.as_deref(),
         Some("bad id; drop")
@@ -301,7 +306,7 @@ async fn a_401_for_a_hostile_method_is_still_audited_as_a_denial() {
     let app = Router::new()
         .route(
             "/me",
-            axum::routing::any(|who: Principal| async move { who.actor.id }),
+            axum::routing::any(|Authenticated(who): Authenticated| async move { who.actor.id }),
         )
         .layer(AuditLayer::new());
     let method = "X".repeat(5000);
