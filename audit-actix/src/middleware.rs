@@ -226,7 +226,9 @@ where
                 response.headers_mut().insert(header, value);
             }
             let location = response.headers().get(LOCATION).map(HeaderValue::as_bytes);
-            audit.finish_async(response.status().as_u16(), location).await;
+            audit
+                .finish_async(response.status().as_u16(), location)
+                .await;
             Ok(response)
         })
     }

@@ -97,7 +97,8 @@ async fn app_role(url: &str, schema: &str) -> String {
              GRANT SELECT, INSERT ON {schema}.audit_events TO {role};
              GRANT SELECT, UPDATE ON {schema}.audit_chain_head TO {role};
              GRANT SELECT ON {schema}.audit_anchors, {schema}.audit_schema_migrations TO {role};
-             GRANT SELECT, INSERT, DELETE ON {schema}.audit_outbox TO {role};"
+             GRANT SELECT, INSERT, DELETE ON {schema}.audit_outbox TO {role};
+             GRANT INSERT ON {schema}.audit_outbox_rejected TO {role};"
         ),
     )
     .await
