@@ -31,10 +31,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "outbox rows the relay could not read",
         sql: include_str!("../../migrations/postgres/0002_outbox_rejected.sql"),
     },
+    Migration {
+        version: 3,
+        description: "rows beyond the chain head refused",
+        sql: include_str!("../../migrations/postgres/0003_rows_within_head.sql"),
+    },
 ];
 
 /// The schema version this build of the crate writes and understands.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Creates the schema if needed and applies every pending migration.
 pub(crate) async fn run(pool: &PgPool, schema: &SchemaName) -> Result<()> {
