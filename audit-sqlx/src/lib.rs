@@ -120,6 +120,7 @@
 //! GRANT SELECT, UPDATE ON audit.audit_chain_head TO audit_app;   -- moving the head
 //! GRANT SELECT ON audit.audit_anchors, audit.audit_schema_migrations TO audit_app;
 //! GRANT SELECT, INSERT, DELETE ON audit.audit_outbox TO audit_app; -- outbox mode only
+//! GRANT INSERT ON audit.audit_outbox_rejected TO audit_app;        -- outbox mode only
 //! -- no UPDATE, DELETE, TRUNCATE on audit_events for the app, and no ownership:
 //! REVOKE UPDATE, DELETE, TRUNCATE ON audit.audit_events FROM audit_app;
 //! ```
@@ -172,6 +173,34 @@
 //! store.relay_outbox(1000).await?; // or keep a spawn_relay running
 //! # Ok(()) }
 //! ```
+//!
+//! #### From another driver
+//!
+//! `record_in` takes this crate's sqlx connection. A service on another sqlx major, on
+//! `tokio-postgres` or on `diesel` writes the same row with its own driver, inside its own
+//! transaction: [`PgStore::outbox_insert`] returns the statement and its one text parameter
+//! ([`OutboxInsert`]), checked as `record_in` checks the event. The tables, for a service that
+//! must build the row itself:
+//!
+//! ```sql
+//! CREATE TABLE audit.audit_outbox (
+//!     id         bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY, -- relay order
+//!     event      jsonb       NOT NULL,   -- the event in audit-core's serde JSON form
+//!     created_at timestamptz NOT NULL DEFAULT now()
+//! );
+//! CREATE TABLE audit.audit_outbox_rejected (  -- rows the relay could not read
+//!     id bigint PRIMARY KEY, event text NOT NULL, reason text NOT NULL,
+//!     rejected_at timestamptz NOT NULL DEFAULT now()
+//! );
+//! -- after inserting, to wake a listening relay at commit (it polls as well):
+//! SELECT pg_notify('audit_audit_outbox', '');   -- '<schema>_audit_outbox'
+//! ```
+//!
+//! The `event` JSON is what `serde_json` makes of an [`AuditEvent`](audit_core::AuditEvent)
+//! (`{"id": "<uuid>", "occurred_at": "<RFC 3339>", "action": "FTMS_BOOKING_CREATED", ...}`).
+//! A row that is not such an event does not stop the relay: it is moved, with the reason, to
+//! `audit_outbox_rejected` in the relay's transaction, and an error is logged. The test
+//! `outbox::rows_written_by_another_driver_are_relayed` writes rows with `psql`.
 //!
 //! ### Export
 //!
@@ -256,6 +285,7 @@ mod link;
 mod metadata;
 mod migrations;
 mod options;
+mod outbox;
 mod prepared;
 mod read;
 mod relay;
@@ -269,6 +299,7 @@ pub mod mysql;
 pub mod postgres;
 
 pub use error::{Error, Result};
+pub use outbox::OutboxInsert;
 pub use relay::RelayHandle;
 pub use retention::PurgeReport;
 

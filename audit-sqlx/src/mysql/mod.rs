@@ -78,6 +78,14 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A service whose connection is another driver's (another sqlx major, `mysql_async`,
+//! `diesel`) writes the same row itself: [`MySqlStore::outbox_insert`] returns the statement
+//! (`INSERT INTO <outbox> (event) VALUES (?)`) and its one text parameter, the event in
+//! audit-core's serde JSON form. The table is `audit_outbox (id BIGINT UNSIGNED
+//! AUTO_INCREMENT PRIMARY KEY, event LONGTEXT NOT NULL, created_at DATETIME(6))`; the test
+//! `outbox::rows_written_by_another_driver_are_relayed` writes a row with the `mariadb`
+//! client.
+//!
 //! ## Retention
 //!
 //! [`MySqlStore::purge_before`] is the one path that deletes: a chain prefix older than the

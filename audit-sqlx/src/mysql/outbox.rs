@@ -13,8 +13,8 @@ use sqlx_mysql::{MySql, MySqlConnection};
 use super::store::MySqlStore;
 use super::write::append;
 use crate::append::Check;
-use crate::error::{Error, Result};
-use crate::prepared::Prepared;
+use crate::error::Result;
+use crate::outbox::{OutboxInsert, read_row};
 use crate::relay::{self, Relay, RelayHandle, Wake};
 
 impl MySqlStore {
@@ -25,14 +25,24 @@ impl MySqlStore {
     /// The event is checked first: an invalid event, or one the events table cannot hold, is
     /// an error here, before it can spoil the caller's transaction.
     pub async fn record_in(&self, conn: &mut MySqlConnection, event: &AuditEvent) -> Result<()> {
-        let prepared = Prepared::new(event, &self.inner.rules)?;
-        let json = serde_json::to_string(&prepared.event)
-            .map_err(|err| Error::Metadata(err.to_string()))?;
+        let insert = self.outbox_insert(event)?;
         query::<MySql>(self.inner.sql.outbox_insert.clone())
-            .bind(json)
+            .bind(insert.event_json)
             .execute(&mut *conn)
             .await?;
         Ok(())
+    }
+
+    /// [`record_in`](Self::record_in) for a service whose connection is another driver's:
+    /// the statement (`INSERT INTO <outbox table> (event) VALUES (?)`) and its one text
+    /// parameter, to execute inside that service's own transaction. The event is checked
+    /// here, as `record_in` checks it.
+    pub fn outbox_insert(&self, event: &AuditEvent) -> Result<OutboxInsert> {
+        OutboxInsert::new(
+            self.inner.sql.outbox_insert.as_str(),
+            event,
+            &self.inner.rules,
+        )
     }
 
     /// Moves up to `max` committed outbox rows into the chain, oldest outbox id first, in the
@@ -64,13 +74,7 @@ impl MySqlStore {
                     let id: u64 = row.try_get(0)?;
                     let text: String = row.try_get(1)?;
                     ids.push(id);
-                    let event = serde_json::from_str::<AuditEvent>(&text)
-                        .map_err(|err| Error::Corrupt {
-                            seq: 0,
-                            message: format!("not an audit event: {err}"),
-                        })
-                        .and_then(|event| Prepared::new(&event, &inner.rules));
-                    match event {
+                    match read_row(&text, &inner.rules) {
                         Ok(p) => prepared.push(p),
                         Err(err) => {
                             tracing::error!(

@@ -20,14 +20,26 @@ use super::schema::SchemaName;
 use crate::error::{Error, Result};
 use crate::migrations::{Migration, check_version, checksum, pending};
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "events, chain head, anchors, outbox, append-only triggers",
-    sql: include_str!("../../migrations/postgres/0001_events.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "events, chain head, anchors, outbox, append-only triggers",
+        sql: include_str!("../../migrations/postgres/0001_events.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "outbox rows the relay could not read",
+        sql: include_str!("../../migrations/postgres/0002_outbox_rejected.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "rows beyond the chain head refused",
+        sql: include_str!("../../migrations/postgres/0003_rows_within_head.sql"),
+    },
+];
 
 /// The schema version this build of the crate writes and understands.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Creates the schema if needed and applies every pending migration.
 pub(crate) async fn run(pool: &PgPool, schema: &SchemaName) -> Result<()> {

@@ -16,7 +16,8 @@ use super::schema::notify_channel;
 use super::store::PgStore;
 use super::write::append;
 use crate::append::Check;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::outbox::{OutboxInsert, read_row};
 use crate::prepared::Prepared;
 use crate::relay::{self, Relay, RelayHandle, Wake};
 
@@ -40,9 +41,23 @@ impl PgStore {
         Ok(())
     }
 
+    /// [`record_in`](Self::record_in) for a service whose connection is another driver's
+    /// (another sqlx major, `tokio-postgres`, `diesel`): one statement with one text
+    /// parameter that inserts the row and wakes a listening relay on commit, to execute
+    /// inside that service's own transaction. The event is checked here, as `record_in`
+    /// checks it.
+    pub fn outbox_insert(&self, event: &AuditEvent) -> Result<OutboxInsert> {
+        OutboxInsert::new(&self.inner.sql.outbox_insert_text, event, &PG_RULES)
+    }
+
     /// Moves up to `max` committed outbox rows into the chain, oldest outbox id first, in the
     /// store's own transaction: the rows are chained and deleted from the outbox atomically,
     /// so each lands exactly once even with several relays running. Returns their positions.
+    ///
+    /// A row that is not an event this library can store (inserted by hand, or by a service
+    /// that got the format wrong) does not stop the relay: it moves to
+    /// `audit_outbox_rejected` with the reason, in the same transaction, and an error is
+    /// logged.
     pub async fn relay_outbox(&self, max: u32) -> Result<Vec<ChainPosition>> {
         self.runtime()
             .run(async move {
@@ -65,13 +80,26 @@ impl PgStore {
                 let mut prepared = Vec::with_capacity(rows.len());
                 for row in &rows {
                     let id: i64 = row.try_get(0)?;
-                    let Json(event): Json<AuditEvent> =
-                        row.try_get(1).map_err(|err| Error::Corrupt {
-                            seq: 0,
-                            message: format!("outbox row {id}: {err}"),
-                        })?;
+                    let text: String = row.try_get(1)?;
                     ids.push(id);
-                    prepared.push(Prepared::new(&event, &PG_RULES)?);
+                    match read_row(&text, &PG_RULES) {
+                        Ok(p) => prepared.push(p),
+                        Err(err) => {
+                            tracing::error!(
+                                schema = %inner.sql.schema,
+                                outbox_id = id,
+                                %err,
+                                "outbox row is not a storable audit event; moved to \
+                                 audit_outbox_rejected"
+                            );
+                            query::<Postgres>(inner.sql.outbox_reject.clone())
+                                .bind(id)
+                                .bind(&text)
+                                .bind(err.to_string())
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
                 }
                 let positions = append(
                     &mut tx,

@@ -91,7 +91,11 @@ pub(crate) struct Sql {
     pub latest_anchor: SqlStr,
     pub hash_at: SqlStr,
     pub outbox_insert: SqlStr,
+    /// [`outbox_insert`](Self::outbox_insert) and the relay's wake-up in one statement with
+    /// one text parameter, for a service whose connection is another driver's.
+    pub outbox_insert_text: String,
     pub outbox_take: SqlStr,
+    pub outbox_reject: SqlStr,
     pub outbox_delete: SqlStr,
     pub outbox_notify: SqlStr,
 }
@@ -136,8 +140,17 @@ impl Sql {
             )),
             hash_at: sql(format!("SELECT hash FROM {events} WHERE seq = $1")),
             outbox_insert: sql(format!("INSERT INTO {s}.audit_outbox (event) VALUES ($1)")),
+            outbox_insert_text: format!(
+                "WITH queued AS (INSERT INTO {s}.audit_outbox (event) VALUES (CAST($1 AS jsonb)) \
+                 RETURNING id) SELECT pg_notify('{}', '') FROM queued",
+                notify_channel(&schema)
+            ),
+            // As text: a row that is not an event is moved aside, not a decoding error.
             outbox_take: sql(format!(
-                "SELECT id, event FROM {s}.audit_outbox ORDER BY id LIMIT $1"
+                "SELECT id, event::text FROM {s}.audit_outbox ORDER BY id LIMIT $1"
+            )),
+            outbox_reject: sql(format!(
+                "INSERT INTO {s}.audit_outbox_rejected (id, event, reason) VALUES ($1, $2, $3)"
             )),
             outbox_delete: sql(format!("DELETE FROM {s}.audit_outbox WHERE id = ANY($1)")),
             outbox_notify: sql(format!(

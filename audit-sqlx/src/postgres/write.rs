@@ -1,5 +1,5 @@
-//! Appending to the chain: one transaction that locks the head row, links the batch, inserts
-//! it (binary `COPY` or `UNNEST`) and moves the head.
+//! Appending to the chain: one transaction that locks the head row, links the batch, moves
+//! the head and inserts the batch (binary `COPY` or `UNNEST`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -80,6 +80,17 @@ pub(crate) async fn append(
     if linked.is_empty() {
         return Ok(linked.positions);
     }
+    // The head moves first: the events table refuses rows beyond the head (a trigger), so
+    // only a transaction that holds and moves the head can add to the chain.
+    let new_seq = i64::try_from(linked.head.seq)
+        .map_err(|_| Error::Schema("chain seq exceeds i64::MAX".into()))?;
+    query::<Postgres>(sql.set_head.clone())
+        .bind(new_seq)
+        .bind(linked.head.hash.as_bytes().to_vec())
+        .bind(hasher.algorithm().as_str())
+        .execute(&mut *conn)
+        .await?;
+
     let chained = linked.rows(rows);
     match mode {
         InsertMode::Copy => {
@@ -94,15 +105,6 @@ pub(crate) async fn append(
         }
         InsertMode::Unnest => insert_unnest(conn, sql, &chained).await?,
     }
-
-    let new_seq = i64::try_from(linked.head.seq)
-        .map_err(|_| Error::Schema("chain seq exceeds i64::MAX".into()))?;
-    query::<Postgres>(sql.set_head.clone())
-        .bind(new_seq)
-        .bind(linked.head.hash.as_bytes().to_vec())
-        .bind(hasher.algorithm().as_str())
-        .execute(&mut *conn)
-        .await?;
     Ok(linked.positions)
 }
 

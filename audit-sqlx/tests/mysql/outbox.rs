@@ -209,3 +209,55 @@ async fn background_relay_moves_committed_events_without_being_called() {
         .unwrap();
     assert_eq!(page.events[0].seq, 1);
 }
+
+#[tokio::test]
+async fn rows_written_by_another_driver_are_relayed() {
+    let url = require_mysql!();
+    let store = fresh_store(&url, "outboxforeign").await;
+    let good = AuditEvent::builder("FTMS_BOOKING_CREATED")
+        .entity("booking", "b-9")
+        .description("it's \"quoted\" \\ naïve\nsecond line")
+        .metadata(serde_json::json!({"seats": 3, "note": "o'clock"}))
+        .build();
+    let insert = store.outbox_insert(&good).unwrap();
+    // The mariadb client is another driver altogether: it binds the one parameter through
+    // PREPARE/EXECUTE inside its own transaction (the value as hex, so no quoting is needed).
+    let hex: String = insert
+        .event_json
+        .bytes()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    let script = format!(
+        "START TRANSACTION;\n\
+         SET @event = CONVERT(X'{hex}' USING utf8mb4);\n\
+         PREPARE outbox_insert FROM '{}';\n\
+         EXECUTE outbox_insert USING @event;\n\
+         COMMIT;\n",
+        insert.statement
+    );
+    let (user, rest) = url.trim_start_matches("mysql://").split_once('@').unwrap();
+    let (user, password) = user.split_once(':').unwrap();
+    let (host, port) = rest.split('/').next().unwrap().split_once(':').unwrap();
+    let output = std::process::Command::new("mariadb")
+        .args(["--host", host, "--port", port, "--user", user])
+        .arg(format!("--password={password}"))
+        .args(["--execute", &script])
+        .output()
+        .expect("the mariadb client (Debian's mariadb-client) runs");
+    assert!(
+        output.status.success(),
+        "mariadb: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let moved = store.relay_outbox(100).await.unwrap();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(store.get(moved[0].seq).await.unwrap().unwrap().event, good);
+    assert!(
+        store
+            .verify(Default::default(), None)
+            .await
+            .unwrap()
+            .is_valid()
+    );
+}
