@@ -1,118 +1,73 @@
-//! RBAC checks that record their own denials.
+//! RBAC checks that record their own denials, answered as axum responses.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use audit_core::auth::{self, AuthzDenial};
-use audit_core::validate::truncate;
-use audit_core::{AuditContext, AuditEvent, Category, Severity};
+use audit_core::AuditContext;
+use audit_http::{Denial, Principal};
 use axum::response::{IntoResponse, Response};
 use http::header::WWW_AUTHENTICATE;
 use http::{Request, StatusCode};
-use serde_json::json;
 use tower::{Layer, Service};
 
-use crate::layer::record;
-use crate::principal::Principal;
-
-/// Why a request was refused by [`authorize`] or [`require_permission`].
+/// A refusal by [`authorize`] or [`require_permission`], as an axum response: 401 with a
+/// `WWW-Authenticate: Bearer` challenge, or 403. The body never says which permission was
+/// missing: that is for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum Denied {
-    /// No principal: the request is not authenticated (answered 401).
-    #[error("authentication required")]
-    Unauthenticated,
-    /// The principal lacks the permission (answered 403).
-    #[error("permission {permission} denied")]
-    Forbidden {
-        /// The permission that was required.
-        permission: String,
-    },
-}
+#[error(transparent)]
+pub struct Denied(pub Denial);
 
 impl Denied {
     /// The HTTP status this refusal is answered with.
     pub fn status(&self) -> StatusCode {
-        match self {
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
-        }
+        StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::FORBIDDEN)
+    }
+}
+
+impl From<Denial> for Denied {
+    fn from(denial: Denial) -> Self {
+        Self(denial)
     }
 }
 
 impl IntoResponse for Denied {
     fn into_response(self) -> Response {
-        // The body never says which permission was missing: that is for the audit log.
-        match self {
-            Self::Unauthenticated => (
+        match self.0 {
+            Denial::Unauthenticated => (
                 StatusCode::UNAUTHORIZED,
                 [(WWW_AUTHENTICATE, "Bearer")],
                 "authentication required",
             )
                 .into_response(),
-            Self::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden").into_response(),
+            _ => (StatusCode::FORBIDDEN, "forbidden").into_response(),
         }
     }
 }
 
-fn denial_event(principal: Option<&Principal>, permission: &str) -> AuditEvent {
-    match principal {
-        None => AuditEvent::builder(auth::codes::REQUEST_UNAUTHENTICATED)
-            .category(Category::Authentication)
-            .severity(Severity::Warning)
-            .denied("authentication required")
-            .description(format!("unauthenticated request needing {permission}"))
-            .metadata(json!({ "permission": permission }))
-            .build(),
-        Some(principal) => AuthzDenial::new(permission)
-            .actor(principal.actor.clone())
-            .roles(principal.roles.iter().cloned())
-            .missing_role_assignment(true)
-            .into_event(),
-    }
-}
-
-/// Checks that `principal` holds `permission`; on refusal records the denial (`authz_fail`
-/// with the permission, the roles held and `missing_role_assignment`, or
-/// `authn_request_unauthenticated` when there is no principal) and returns the error to
-/// answer with.
-///
-/// For checks inside a handler; [`require_permission`] does the same as a route layer.
+/// Checks that `principal` holds `permission`; on refusal records the denial and returns the
+/// response to answer with ([`audit_http::authorize`] as an axum response).
 ///
 /// ```
-/// use audit_axum::{authorize, Denied, Principal};
+/// use audit_axum::{authorize, Principal};
+/// use audit_http::Denial;
 /// use audit_core::{Actor, testing};
 ///
 /// let viewer = Principal::new(Actor::user("vera")).roles(["viewer"]);
 /// let (result, captured) = testing::capture(|| authorize(Some(&viewer), "booking:delete"));
-/// assert!(matches!(result, Err(Denied::Forbidden { .. })));
-/// let event = captured.single();
-/// assert_eq!(event.action, "authz_fail");
-/// assert_eq!(event.metadata["permission"], "booking:delete");
+/// assert!(matches!(result, Err(denied) if matches!(denied.0, Denial::Forbidden { .. })));
+/// assert_eq!(captured.single().action, "authz_fail");
 /// ```
 pub fn authorize(principal: Option<&Principal>, permission: &str) -> Result<(), Denied> {
-    match principal {
-        Some(p) if p.has_permission(permission) => Ok(()),
-        Some(_) => {
-            record(denial_event(principal, permission));
-            Err(Denied::Forbidden {
-                permission: permission.to_owned(),
-            })
-        }
-        None => {
-            record(denial_event(None, permission));
-            Err(Denied::Unauthenticated)
-        }
-    }
+    audit_http::authorize(principal, permission).map_err(Denied)
 }
 
 /// A route layer that lets a request through only if its [`Principal`] holds `permission`.
 ///
 /// A request without a principal is answered 401, one whose principal lacks the permission
-/// 403; either way the denial is recorded first (see [`authorize`]). Allowed requests run
-/// with the principal's actor in the audit context.
+/// 403; either way the denial is recorded first (see [`audit_http::authorize_request`]).
+/// Allowed requests run with the principal's actor in the audit context.
 ///
 /// ```
 /// use axum::{Router, routing::post};
@@ -179,8 +134,8 @@ where
         // Everything happens when polled: routers may call a route's service lazily, and
         // the audit context is current while the future is polled.
         Box::pin(async move {
-            match authorize_request(principal.as_ref(), &permission, &method, &path) {
-                Err(denied) => Ok(denied.into_response()),
+            match audit_http::authorize_request(principal.as_ref(), &permission, &method, &path) {
+                Err(denial) => Ok(Denied(denial).into_response()),
                 Ok(principal) => {
                     let ctx = principal.apply_to(AuditContext::inherited());
                     ctx.scope(inner.call(request)).await
@@ -189,37 +144,3 @@ where
         })
     }
 }
-
-fn authorize_request<'p>(
-    principal: Option<&'p Principal>,
-    permission: &str,
-    method: &str,
-    path: &str,
-) -> Result<&'p Principal, Denied> {
-    match principal {
-        Some(p) if p.has_permission(permission) => Ok(p),
-        _ => {
-            let mut event = denial_event(principal, permission);
-            if let Some(map) = event.metadata.as_object_mut() {
-                map.insert("method".into(), json!(capped(method)));
-                map.insert("path".into(), json!(capped(path)));
-            }
-            record(event);
-            Err(match principal {
-                None => Denied::Unauthenticated,
-                Some(_) => Denied::Forbidden {
-                    permission: permission.to_owned(),
-                },
-            })
-        }
-    }
-}
-
-fn capped(text: &str) -> String {
-    let mut text = auth::sanitize_claimed_name(text);
-    truncate(&mut text, MAX_LOGGED_PATH);
-    text
-}
-
-/// Longest request path stored in a denial's metadata.
-const MAX_LOGGED_PATH: usize = 512;

@@ -1,26 +1,27 @@
 //! # audit-axum
 //!
-//! Audit context for web services on axum 0.8 or any tower 0.5 / http 1 stack.
+//! Audit context for web services on axum 0.8 or any tower 0.5 / http 1 stack, built on the
+//! framework-neutral rules of `audit-http` (a service on another stack uses those directly).
 //!
 //! [`AuditLayer`] gives every request an [`AuditContext`](audit_core::AuditContext): the
 //! client IP (resolved behind your trusted proxies without letting clients spoof it, see
 //! [`client_ip`]), the user agent, a request id (the incoming `x-request-id` when it is
-//! valid, otherwise a new UUIDv7, echoed in the response) and the authenticated principal.
-//! Every event recorded while the request is served, by `#[audited]` functions or by
-//! [`audit_core::record`], carries them without the handler doing anything.
+//! valid and believed, otherwise a new UUIDv7, echoed in the response) and the authenticated
+//! principal. Every event recorded while the request is served, by `#[audited]` functions or
+//! by [`audit_core::record`], carries them without the handler doing anything.
 //!
 //! Denials are never invisible: [`require_permission`] and [`authorize`] record an
 //! `authz_fail` event with the permission code and the roles held, and a 401 or 403 answered
-//! by anything else before a handler ran (an extractor, an auth middleware) is recorded by
-//! the layer itself.
+//! by anything else (an extractor, an auth middleware, a handler) that the request did not
+//! record itself is recorded by the layer, with the status sent.
 //!
 //! ```
 //! use std::net::SocketAddr;
 //! use axum::{Router, routing::{get, post}};
-//! use audit_axum::{AuditLayer, Principal, client_ip::TrustedProxies, require_permission};
+//! use audit_axum::{AuditLayer, Authenticated, Principal, client_ip::TrustedProxies, require_permission};
 //! use audit_core::Actor;
 //!
-//! async fn create_booking(who: Principal) -> String {
+//! async fn create_booking(Authenticated(who): Authenticated) -> String {
 //!     // Anything recorded here carries the actor, IP, user agent and request id.
 //!     format!("booked by {}", who.actor.id)
 //! }
@@ -50,50 +51,49 @@
 //! request extensions in another stack). Without it no IP is recorded, and forwarding
 //! headers are never believed.
 //!
-//! # Other frameworks
+//! # The actor, known only inside the request
 //!
-//! Nothing here is needed to get request context: [`AuditContext`](audit_core::AuditContext)
-//! is framework-neutral. On actix-web, rocket, an older axum or a hand-written hyper
-//! service, build the context at the edge and run the handler inside its scope; the
-//! resolver of this crate is a pure function you can call from anywhere:
+//! When the app authenticates in its own extractor (a token checked against the database),
+//! it completes the request's context there, once: every event recorded afterwards in the
+//! request, and the layer's own 401/403 bookkeeping after the handler returned, carry the
+//! actor and session. No resolver, no second verification at the edge:
 //!
 //! ```
-//! use std::net::IpAddr;
-//! use audit_axum::client_ip::{ClientIpResolver, TrustedProxies};
-//! use audit_axum::RequestId;
-//! use audit_core::{Actor, AuditContext, AuditEvent, testing};
+//! use axum::extract::FromRequestParts;
+//! use http::{StatusCode, request::Parts};
+//! use audit_core::{Actor, context};
+//! use audit_axum::Principal;
 //!
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! let resolver = ClientIpResolver::new(TrustedProxies::loopback());
-//! let peer: IpAddr = "127.0.0.1".parse().unwrap();
-//! let mut headers = http::HeaderMap::new();
-//! headers.insert("x-forwarded-for", "198.51.100.4".parse().unwrap());
+//! /// The app's own extractor.
+//! struct CurrentUser(String);
 //!
-//! let ctx = AuditContext::new()
-//!     .ip(resolver.resolve(peer, &headers))
-//!     .request_id(RequestId::generate().as_str())
-//!     .actor(Actor::user("alice"));
+//! impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+//!     type Rejection = StatusCode;
 //!
-//! let (_, captured) = testing::capture_async(ctx.scope(async {
-//!     // your framework's handler runs here
-//!     audit_core::record(AuditEvent::builder("FTMS_BOOKING_CREATED").build());
-//! }))
-//! .await;
-//! assert_eq!(captured.single().ip, Some("198.51.100.4".parse().unwrap()));
-//! # });
+//!     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, StatusCode> {
+//!         let token = parts.headers.get("authorization").ok_or(StatusCode::UNAUTHORIZED)?;
+//!         let user = verify(token.as_bytes()).ok_or(StatusCode::UNAUTHORIZED)?;
+//!         let principal = Principal::new(Actor::user(&user)).session_id("s-1");
+//!         let _ = context::complete(principal.completion());
+//!         Ok(CurrentUser(user))
+//!     }
+//! }
+//! # fn verify(_: &[u8]) -> Option<String> { Some("u-42".into()) }
 //! ```
+//!
+//! A request the extractor rejects (no token, a bad token) answers 401, which the layer
+//! records: the rejected request leaves an event.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod client_ip;
+mod extract;
 mod guard;
 mod layer;
-mod principal;
-mod request_id;
 
-pub use guard::{Denied, RequirePermission, RequirePermissionLayer, authorize, require_permission};
-pub use layer::{
-    ActorResolver, AuditFuture, AuditLayer, AuditService, ClientIp, mark_audited, record,
+pub use audit_http::{
+    AcceptRequestId, MAX_REQUEST_ID_LEN, Principal, RequestId, X_REQUEST_ID, client_ip,
+    mark_audited, record,
 };
-pub use principal::Principal;
-pub use request_id::{AcceptRequestId, MAX_REQUEST_ID_LEN, RequestId, X_REQUEST_ID};
+pub use extract::{Authenticated, ClientIp};
+pub use guard::{Denied, RequirePermission, RequirePermissionLayer, authorize, require_permission};
+pub use layer::{ActorResolver, AuditFuture, AuditLayer, AuditService};

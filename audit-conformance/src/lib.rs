@@ -730,7 +730,7 @@ pub async fn counts(backend: Backend) {
         AuditQuery::new().ip_in("2001:db8::/32".parse().unwrap_or_else(|_| unreachable!())),
     ];
     for query in grouped_queries {
-        for by in [CountBy::Action, CountBy::Actor, CountBy::Day] {
+        for by in CountBy::ALL {
             let mut want = BTreeMap::<String, u64>::new();
             for r in expected.iter().filter(|r| query.matches(r)) {
                 *want.entry(by.key(r)).or_default() += 1;
@@ -746,6 +746,21 @@ pub async fn counts(backend: Backend) {
                 "conformance: count_by({by:?}) of {query:?} (sorted by key)"
             );
         }
+    }
+    // Outcome and category groups are keyed by the stored names, not by the store's own.
+    for (by, names) in [
+        (CountBy::Outcome, &["denied", "failure", "success"][..]),
+        (
+            CountBy::Category,
+            &["authentication", "authorization", "business", "system"][..],
+        ),
+    ] {
+        let groups = match backend.store.count_by(&AuditQuery::new(), by).await {
+            Ok(groups) => groups,
+            Err(err) => panic!("conformance: count_by({by:?}) failed: {err}"),
+        };
+        let keys: Vec<&str> = groups.iter().map(|g| g.key.as_str()).collect();
+        assert_eq!(keys, names, "conformance: count_by({by:?}) keys");
     }
 }
 

@@ -78,7 +78,8 @@ pub mod codes {
     pub const TOKEN_REFRESH_FAIL: &str = "authn_token_refresh_fail";
     /// A token that was already used or revoked was presented again (OWASP `authn_token_reuse`).
     pub const TOKEN_REUSE: &str = "authn_token_reuse";
-    /// A request without valid credentials was answered 401 before any handler ran.
+    /// A request without valid credentials was refused (a 401, or a redirect to the login
+    /// page).
     pub const REQUEST_UNAUTHENTICATED: &str = "authn_request_unauthenticated";
     /// An access-control check refused an action (OWASP `authz_fail`).
     pub const AUTHZ_FAIL: &str = "authz_fail";
@@ -169,35 +170,96 @@ pub fn login_success(user_id: impl Into<String>) -> AuditEvent {
         .build()
 }
 
-/// A failed login for the user name the client typed.
+/// A failed login for a user name that matches **no account**: the typed name is all there is.
 ///
 /// [`LoginFailure::Locked`] gives `authn_login_lock`, [`LoginFailure::Inactive`] gives
 /// `authn_login_inactive`, every other reason `authn_login_fail`. The reason goes into
-/// `metadata.failure` and the event's reason text; the claimed name becomes the actor
-/// (kind `anonymous` for an unknown user, `user` otherwise), sanitised with
-/// [`sanitize_claimed_name`].
+/// `metadata.failure` and the event's reason text; the claimed name, sanitised with
+/// [`sanitize_claimed_name`], goes into `metadata.claimed_user` and becomes the actor (kind
+/// `anonymous` for an unknown user, `user` otherwise).
+///
+/// # Which one to use
+///
+/// - The name matched no account ([`LoginFailure::UnknownUser`]): `login_failed(typed, why)`.
+/// - The account is known (a wrong password, a locked or inactive account, a failed second
+///   factor): [`login_failed_for_account`]`(account_id, typed, why)`, so the failure is
+///   recorded under the same actor id as [`login_success`]`(account_id)` and the account's
+///   other activity, and "everything user X did" includes its failed logins.
+///
+/// ```
+/// use audit_core::auth::{self, LoginFailure};
+/// use audit_core::ActorKind;
+///
+/// let event = auth::login_failed("mallory", LoginFailure::UnknownUser);
+/// assert_eq!(event.actor.as_ref().map(|a| a.kind), Some(ActorKind::Anonymous));
+/// assert_eq!(event.metadata["claimed_user"], "mallory");
+/// ```
 pub fn login_failed(claimed_user: &str, why: LoginFailure) -> AuditEvent {
     let name = sanitize_claimed_name(claimed_user);
     let actor = match why {
         LoginFailure::UnknownUser => Actor::anonymous(name.clone()),
         _ => Actor::user(name.clone()),
     };
-    authn(why.action(), Severity::Warning)
-        .actor(actor)
+    login_failure(actor, Some(name), why)
+}
+
+/// A failed login to a **known account**: recorded under the account's id, with the name the
+/// client typed kept in `metadata.claimed_user` (see [`login_failed`] for which to use when).
+///
+/// ```
+/// use audit_core::auth::{self, LoginFailure};
+/// use audit_core::Actor;
+///
+/// // The user typed "Alice@Example.com"; the app found account u-42, but the password is wrong.
+/// let failed = auth::login_failed_for_account("u-42", "Alice@Example.com", LoginFailure::WrongPassword);
+/// let succeeded = auth::login_success("u-42");
+/// assert_eq!(failed.actor, Some(Actor::user("u-42")));
+/// assert_eq!(failed.actor, succeeded.actor); // one account, one actor
+/// assert_eq!(failed.metadata["claimed_user"], "Alice@Example.com");
+/// assert_eq!(failed.metadata["failure"], "wrong_password");
+/// ```
+pub fn login_failed_for_account(
+    account_id: impl Into<String>,
+    claimed_user: &str,
+    why: LoginFailure,
+) -> AuditEvent {
+    login_failure(
+        Actor::user(account_id),
+        Some(sanitize_claimed_name(claimed_user)),
+        why,
+    )
+}
+
+fn login_failure(actor: Actor, claimed: Option<String>, why: LoginFailure) -> AuditEvent {
+    let who = claimed.as_deref().unwrap_or(actor.id.as_str());
+    let description = format!("login failed for {who}: {}", why.reason());
+    let mut builder = authn(why.action(), Severity::Warning)
         .failure(why.reason())
-        .description(format!("login failed for {name}: {}", why.reason()))
-        .metadata_entry("failure", why.as_str())
-        .build()
+        .description(description)
+        .metadata_entry("failure", why.as_str());
+    if let Some(claimed) = claimed {
+        builder = builder.metadata_entry("claimed_user", claimed);
+    }
+    builder.actor(actor).build()
 }
 
-/// `authn_login_lock`: a login was refused because the account is locked.
+/// `authn_login_lock`: a login to the account `user_id` was refused because it is locked.
 pub fn login_locked(user_id: &str) -> AuditEvent {
-    login_failed(user_id, LoginFailure::Locked)
+    login_failure(
+        Actor::user(sanitize_claimed_name(user_id)),
+        None,
+        LoginFailure::Locked,
+    )
 }
 
-/// `authn_login_inactive`: a login was refused because the account is disabled.
+/// `authn_login_inactive`: a login to the account `user_id` was refused because it is
+/// disabled.
 pub fn login_inactive(user_id: &str) -> AuditEvent {
-    login_failed(user_id, LoginFailure::Inactive)
+    login_failure(
+        Actor::user(sanitize_claimed_name(user_id)),
+        None,
+        LoginFailure::Inactive,
+    )
 }
 
 /// `authn_logout`: `user_id` logged out.
@@ -284,31 +346,52 @@ pub fn token_reused(subject: Option<&str>) -> AuditEvent {
     token_refresh_failed(subject, TokenFailure::Reused)
 }
 
-/// `authn_request_unauthenticated`: a request was answered 401 before any handler ran.
+/// `authn_request_unauthenticated`: a request was refused for want of authentication,
+/// answered with `status`: a 401, or what the app sends instead (a server-rendered app
+/// typically redirects to its login page with a 303).
 ///
-/// `path` is the request path without its query string (which may carry secrets).
-pub fn request_unauthenticated(method: &str, path: &str) -> AuditEvent {
+/// `path` is the request path without its query string (which may carry secrets). The
+/// status goes into `metadata.status` and the description.
+///
+/// ```
+/// use audit_core::auth;
+///
+/// let event = auth::request_unauthenticated("GET", "/admin/dashboard", 303);
+/// assert_eq!(event.metadata["status"], 303);
+/// assert_eq!(event.description.as_deref(), Some("GET /admin/dashboard answered 303"));
+/// ```
+pub fn request_unauthenticated(method: &str, path: &str, status: u16) -> AuditEvent {
     authn(codes::REQUEST_UNAUTHENTICATED, Severity::Warning)
         .denied("authentication required")
-        .description(format!("{} {} answered 401", short(method), short(path)))
-        .metadata(json!({ "method": short(method), "path": short(path) }))
+        .description(format!(
+            "{} {} answered {status}",
+            short(method),
+            short(path)
+        ))
+        .metadata(json!({ "method": short(method), "path": short(path), "status": status }))
         .build()
 }
 
-/// `authz_fail`: a request was answered 403 before any handler ran, by a component that did
-/// not say which permission was missing (`metadata.permission` is null).
+/// `authz_fail`: a request was refused by a component that did not say which permission was
+/// missing (`metadata.permission` is null), answered with `status` (a 403, or what the app
+/// sends instead).
 ///
 /// `path` is the request path without its query string.
-pub fn request_forbidden(method: &str, path: &str) -> AuditEvent {
+pub fn request_forbidden(method: &str, path: &str, status: u16) -> AuditEvent {
     AuditEvent::builder(codes::AUTHZ_FAIL)
         .category(Category::Authorization)
         .severity(Severity::Warning)
         .denied("access denied")
-        .description(format!("{} {} answered 403", short(method), short(path)))
+        .description(format!(
+            "{} {} answered {status}",
+            short(method),
+            short(path)
+        ))
         .metadata(json!({
             "method": short(method),
             "path": short(path),
             "permission": null,
+            "status": status,
         }))
         .build()
 }

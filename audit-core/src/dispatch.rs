@@ -166,8 +166,8 @@ fn recorder_only(recorder: Arc<dyn Recorder>) -> Settings {
 ///
 /// `#[audited]` captures one (with [`current`]) when a call starts and records through it
 /// when the call ends, even from a `Drop` during a panic or a cancellation, long after the
-/// caller's scope is gone.
-#[doc(hidden)]
+/// caller's scope is gone. A recorder that wraps another (to observe what a request
+/// records, say) forwards to the one captured when it was made.
 #[derive(Clone, Default)]
 pub struct Dispatch {
     /// `None`: no recorder was scoped when the handle was taken; the global default (or the
@@ -192,6 +192,13 @@ impl Dispatch {
         Self { recorder }
     }
 
+    /// A handle on `recorder`.
+    pub fn to(recorder: impl Into<Arc<dyn Recorder>>) -> Self {
+        Self {
+            recorder: Some(recorder.into()),
+        }
+    }
+
     /// Records `event` with the context current on the calling task or thread.
     pub fn record(&self, event: AuditEvent) {
         self.record_with_context(event, AuditContext::current());
@@ -203,16 +210,24 @@ impl Dispatch {
     }
 
     /// Hands a recorded event to the recorder.
-    pub(crate) fn submit(&self, recorded: Recorded) {
+    pub fn submit(&self, recorded: Recorded) {
         match &self.recorder {
             Some(recorder) => recorder.record(recorded),
             None => submit_unscoped(recorded),
         }
     }
+
+    /// Hands a recorded event to the recorder from async code (see [`record_async`]).
+    pub async fn submit_async(&self, recorded: Recorded) {
+        match self.recorder.clone().or_else(global_default) {
+            Some(recorder) => recorder.record_async(recorded).await,
+            None => submit_unscoped(recorded),
+        }
+    }
 }
 
-/// The dispatch current now: the innermost scoped recorder, else the global default.
-#[doc(hidden)]
+/// The dispatch current now: the innermost scoped recorder, else the global default (looked
+/// up when the handle records, so one installed in between is used).
 pub fn current() -> Dispatch {
     Dispatch::from_scoped(scope::scoped_recorder())
 }
@@ -278,8 +293,7 @@ pub fn record(event: AuditEvent) {
 pub async fn record_async(event: AuditEvent) {
     let frame = scope::current_frame();
     let recorded = Recorded::new(event, frame.context);
-    match frame.recorder.or_else(global_default) {
-        Some(recorder) => recorder.record_async(recorded).await,
-        None => submit_unscoped(recorded),
-    }
+    Dispatch::from_scoped(frame.recorder)
+        .submit_async(recorded)
+        .await;
 }

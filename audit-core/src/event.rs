@@ -366,6 +366,31 @@ impl AuditEventBuilder {
         self
     }
 
+    /// Marks the event as an idempotent **replay**: the request carried an idempotency key
+    /// already seen, so the stored outcome of the first request was returned and nothing
+    /// happened again. Sets `metadata.replay = true` and `metadata.idempotency_key`; see
+    /// [`metadata_keys`] for the convention and [`AuditEvent::is_replay`].
+    ///
+    /// ```
+    /// use audit_core::AuditEvent;
+    ///
+    /// let first = AuditEvent::builder("NEWSLETTER_PUBLISHED").idempotency_key("k-1").build();
+    /// let again = AuditEvent::builder("NEWSLETTER_PUBLISHED").replay_of("k-1").build();
+    /// assert!(!first.is_replay());
+    /// assert!(again.is_replay());
+    /// assert_eq!(again.metadata["idempotency_key"], "k-1");
+    /// ```
+    pub fn replay_of(self, idempotency_key: impl Into<String>) -> Self {
+        self.idempotency_key(idempotency_key)
+            .metadata_entry(metadata_keys::REPLAY, true)
+    }
+
+    /// Records the idempotency key the request carried (`metadata.idempotency_key`), on a
+    /// first action as on its replays, so both can be found by it.
+    pub fn idempotency_key(self, key: impl Into<String>) -> Self {
+        self.metadata_entry(metadata_keys::IDEMPOTENCY_KEY, key.into())
+    }
+
     /// Overrides the time the action happened (truncated to microseconds).
     pub fn occurred_at(mut self, at: DateTime<Utc>) -> Self {
         self.event.occurred_at = at.trunc_subsecs(6);
@@ -381,6 +406,58 @@ impl AuditEventBuilder {
     /// Finishes the event. Never fails: see [`AuditEvent::validate`].
     pub fn build(self) -> AuditEvent {
         self.event
+    }
+}
+
+/// Metadata keys with a meaning shared by every part of the workspace (the dashboard, the
+/// CLI and reports show them).
+///
+/// # Idempotent replays
+///
+/// A service that honours idempotency keys answers a repeated request (same key) with the
+/// stored result of the first one, and does nothing again. Recorded as a plain success, the
+/// replay would read as a second action. Mark it instead: `replay: true` and the key in
+/// `idempotency_key` (with [`AuditEventBuilder::replay_of`], or with `#[audited]`'s
+/// `metadata(..)` as below); the first action may carry the key too
+/// ([`AuditEventBuilder::idempotency_key`]). [`AuditEvent::is_replay`] reads the mark.
+///
+/// ```
+/// use audit_core::{audited, testing};
+///
+/// struct Published { issue_id: u64, replayed: bool }
+///
+/// #[audited(
+///     "NEWSLETTER_PUBLISHED",
+///     entity_type = "newsletter_issue",
+///     entity_id = |out| out.issue_id,
+///     metadata(idempotency_key = key, replay = |out| out.replayed),
+/// )]
+/// fn publish(key: &str, seen_before: bool) -> Result<Published, String> {
+///     // A real handler looks the key up in its idempotency table.
+///     Ok(Published { issue_id: 7, replayed: seen_before })
+/// }
+///
+/// let (_, captured) = testing::capture(|| {
+///     let _ = publish("k-1", false);
+///     let _ = publish("k-1", true); // the same form submitted twice
+/// });
+/// let [first, again] = captured.events() else { panic!() };
+/// assert!(!first.is_replay());
+/// assert!(again.is_replay());
+/// assert_eq!(again.metadata["idempotency_key"], "k-1");
+/// ```
+pub mod metadata_keys {
+    /// `true` on the event of a request answered from a stored earlier result.
+    pub const REPLAY: &str = "replay";
+    /// The idempotency key the request carried.
+    pub const IDEMPOTENCY_KEY: &str = "idempotency_key";
+}
+
+impl AuditEvent {
+    /// Whether the event is marked as an idempotent replay (`metadata.replay == true`; see
+    /// [`metadata_keys`]).
+    pub fn is_replay(&self) -> bool {
+        self.metadata.get(metadata_keys::REPLAY) == Some(&Value::Bool(true))
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! The vocabulary every crate of the audit workspace shares: the event model
 //! ([`AuditEvent`]) and its field table ([`fields`]), validation and redaction, request
-//! context ([`context`]), routing to the current [`Recorder`]
+//! context and its completion from inside a request ([`context`]), how an error type is
+//! recorded ([`AuditOutcome`]), routing to the current [`Recorder`]
 //! ([`record`], [`dispatch`]), the auth/authz event vocabulary ([`auth`]), a hash chain that
 //! makes tampering detectable ([`chain`]), the query model every store shares ([`query`],
 //! [`AuditStore`]), the [`AuditSink`] trait, export encoders, reference sinks ([`sinks`]) and
@@ -24,6 +25,7 @@ pub mod event;
 pub mod export;
 pub mod fields;
 pub mod observer;
+pub mod outcome;
 pub mod prepare;
 pub mod query;
 pub mod recorder;
@@ -44,6 +46,7 @@ pub use event::{
     Actor, ActorKind, AuditEvent, AuditEventBuilder, Category, Outcome, Severity, StoredEvent,
 };
 pub use observer::EventObserver;
+pub use outcome::AuditOutcome;
 pub use query::AuditQuery;
 pub use recorder::{Recorded, Recorder};
 pub use sink::{AuditSink, BatchAck, ChainPosition, Receipt, SinkError};

@@ -11,11 +11,18 @@
 //!   whose future was dropped before it completed).
 //!
 //! The outcome of a returned value is decided by autoref specialisation over [`Probe`]:
-//! `(&&&Probe(&value)).__audit_outcome()` resolves to the first applicable of
+//! `(&&&&Probe(&value)).__audit_outcome()` resolves to the first applicable of
+//! [`OutcomeOfAuditError`] (`Result<T, E: AuditOutcome>`: `Err` is what `E` says),
 //! [`OutcomeOfDisplayResult`] (`Result<T, E: Display>`: `Err` is a failure with `E`'s
 //! `Display`), [`OutcomeOfResult`] (`Result<T, E>`: `Err` is a failure naming `E`'s type) and
 //! [`OutcomeOfAny`] (anything else is a success). Method resolution looks at the real type, so
 //! `io::Result<T>`, `anyhow::Result<T>` or a crate's own alias all count as `Result`.
+//!
+//! Options written as closures (`entity_id = |ok| ..`, `outcome = |e| ..`) are not called as
+//! closures: the macro binds the closure's parameter to a reference to the value and
+//! evaluates the body in place, borrowing its result before converting it, so
+//! `|res| res.article.slug` works on a field that is not `Copy`, as do method calls and
+//! `format!`.
 
 use std::any::type_name;
 use std::borrow::Cow;
@@ -29,12 +36,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-pub use crate::event::{Category, Severity};
+pub use crate::event::{Category, Outcome, Severity};
 
 use crate::context::AuditContext;
 use crate::context::scope;
 use crate::dispatch::Dispatch;
-use crate::event::{Actor, AuditEvent, Outcome, stamp};
+use crate::event::{Actor, AuditEvent, stamp};
+use crate::outcome::AuditOutcome;
 use crate::recorder::Recorded;
 use crate::validate::{MAX_TEXT_LEN, truncate};
 
@@ -56,6 +64,38 @@ pub enum Verdict {
     Success,
     /// The call failed, with a reason (already length-capped).
     Failure(String),
+    /// The call was refused by access control, with a reason (already length-capped).
+    Denied(String),
+}
+
+impl Verdict {
+    /// The verdict for `outcome` with `reason` (capped here).
+    pub fn new(outcome: Outcome, mut reason: String) -> Self {
+        truncate(&mut reason, MAX_TEXT_LEN);
+        match outcome {
+            Outcome::Success => Self::Success,
+            Outcome::Denied => Self::Denied(reason),
+            _ => Self::Failure(reason),
+        }
+    }
+
+    /// `outcome = ..`: the same reason under another outcome.
+    pub fn with_outcome(self, outcome: Outcome) -> Self {
+        let reason = match self {
+            Self::Success => String::new(),
+            Self::Failure(reason) | Self::Denied(reason) => reason,
+        };
+        Self::new(outcome, reason)
+    }
+
+    /// `reason = ..`: another reason under the same outcome (a success keeps none).
+    pub fn with_reason<V: Display + ?Sized>(self, reason: &V) -> Self {
+        match self {
+            Self::Success => Self::Success,
+            Self::Failure(_) => Self::new(Outcome::Failure, reason.to_string()),
+            Self::Denied(_) => Self::new(Outcome::Denied, reason.to_string()),
+        }
+    }
 }
 
 /// Records one event when the call ends, however it ends.
@@ -142,12 +182,18 @@ impl Guard {
 
     /// One `metadata(key = <expr>)` entry, serialized (by reference) before the body runs. A
     /// value that cannot be serialized is stored as a string saying why.
-    pub fn metadata<V: Serialize + ?Sized>(self, key: &'static str, value: &V) -> Self {
-        self.with(|p| {
+    pub fn metadata<V: Serialize + ?Sized>(mut self, key: &'static str, value: &V) -> Self {
+        self.add_metadata(key, value);
+        self
+    }
+
+    /// One `metadata(key = |ok| ..)` entry, added after a success.
+    pub fn add_metadata<V: Serialize + ?Sized>(&mut self, key: &'static str, value: &V) {
+        if let Some(pending) = &mut self.pending {
             let value = serde_json::to_value(value)
                 .unwrap_or_else(|err| Value::String(format!("<unserializable: {err}>")));
-            p.metadata.insert(key.to_owned(), value);
-        })
+            pending.metadata.insert(key.to_owned(), value);
+        }
     }
 
     /// Ends the call normally: records `verdict`, with the entity id from the success value
@@ -187,6 +233,7 @@ impl Pending {
         let (outcome, reason) = match verdict {
             Verdict::Success => (Outcome::Success, None),
             Verdict::Failure(reason) => (Outcome::Failure, Some(reason)),
+            Verdict::Denied(reason) => (Outcome::Denied, Some(reason)),
         };
         let event = AuditEvent {
             id: self.id,
@@ -251,43 +298,76 @@ impl<T: AsActor + ?Sized> AsActor for &T {
 #[derive(Debug)]
 pub struct Probe<'a, T: ?Sized>(pub &'a T);
 
-/// `f(ok)` rendered with `Display`, when there is a success value: `entity_id = |ok| ..`.
-///
-/// Taking the value's own lifetime `'a` (not a higher-ranked one) lets the closure return a
-/// borrow of it, as in `entity_id = |booking| &booking.id`.
-pub fn entity_of<'a, T: ?Sized, V: Display>(
-    ok: Option<&'a T>,
-    f: impl FnOnce(&'a T) -> V,
-) -> Option<String> {
-    ok.map(|ok| f(ok).to_string())
+/// An `entity_id = ..` value rendered as text.
+pub fn entity_text<V: Display + ?Sized>(value: &V) -> String {
+    value.to_string()
+}
+
+/// `Result<T, E>` with `E: AuditOutcome`: `Err(e)` is recorded as `e` says.
+pub trait OutcomeOfAuditError<'a> {
+    /// The success value `entity_id = |ok| ..` is applied to.
+    type Ok: ?Sized;
+    /// The error `outcome = |e| ..` and `reason = |e| ..` are applied to.
+    type Err: ?Sized;
+    /// Success, failure or denial of the returned value.
+    fn __audit_outcome(&self) -> Verdict;
+    /// The success value, if the call succeeded.
+    fn __audit_ok(&self) -> Option<&'a Self::Ok>;
+    /// The error, if the call failed.
+    fn __audit_err(&self) -> Option<&'a Self::Err>;
+}
+
+impl<'a, T, E: AuditOutcome> OutcomeOfAuditError<'a> for &&&Probe<'a, Result<T, E>> {
+    type Ok = T;
+    type Err = E;
+
+    fn __audit_outcome(&self) -> Verdict {
+        match self.0 {
+            Ok(_) => Verdict::Success,
+            Err(err) => Verdict::new(err.audit_outcome(), err.audit_reason()),
+        }
+    }
+
+    fn __audit_ok(&self) -> Option<&'a T> {
+        self.0.as_ref().ok()
+    }
+
+    fn __audit_err(&self) -> Option<&'a E> {
+        self.0.as_ref().err()
+    }
 }
 
 /// `Result<T, E>` with `E: Display`: `Err(e)` fails with `e.to_string()` (length-capped).
 pub trait OutcomeOfDisplayResult<'a> {
     /// The success value `entity_id = |ok| ..` is applied to.
     type Ok: ?Sized;
+    /// The error `outcome = |e| ..` and `reason = |e| ..` are applied to.
+    type Err: ?Sized;
     /// Success or failure of the returned value.
     fn __audit_outcome(&self) -> Verdict;
     /// The success value, if the call succeeded.
     fn __audit_ok(&self) -> Option<&'a Self::Ok>;
+    /// The error, if the call failed.
+    fn __audit_err(&self) -> Option<&'a Self::Err>;
 }
 
 impl<'a, T, E: Display> OutcomeOfDisplayResult<'a> for &&Probe<'a, Result<T, E>> {
     type Ok = T;
+    type Err = E;
 
     fn __audit_outcome(&self) -> Verdict {
         match self.0 {
             Ok(_) => Verdict::Success,
-            Err(err) => {
-                let mut reason = err.to_string();
-                truncate(&mut reason, MAX_TEXT_LEN);
-                Verdict::Failure(reason)
-            }
+            Err(err) => Verdict::new(Outcome::Failure, err.to_string()),
         }
     }
 
     fn __audit_ok(&self) -> Option<&'a T> {
         self.0.as_ref().ok()
+    }
+
+    fn __audit_err(&self) -> Option<&'a E> {
+        self.0.as_ref().err()
     }
 }
 
@@ -295,14 +375,19 @@ impl<'a, T, E: Display> OutcomeOfDisplayResult<'a> for &&Probe<'a, Result<T, E>>
 pub trait OutcomeOfResult<'a> {
     /// The success value `entity_id = |ok| ..` is applied to.
     type Ok: ?Sized;
+    /// The error `outcome = |e| ..` and `reason = |e| ..` are applied to.
+    type Err: ?Sized;
     /// Success or failure of the returned value.
     fn __audit_outcome(&self) -> Verdict;
     /// The success value, if the call succeeded.
     fn __audit_ok(&self) -> Option<&'a Self::Ok>;
+    /// The error, if the call failed.
+    fn __audit_err(&self) -> Option<&'a Self::Err>;
 }
 
 impl<'a, T, E> OutcomeOfResult<'a> for &Probe<'a, Result<T, E>> {
     type Ok = T;
+    type Err = E;
 
     fn __audit_outcome(&self) -> Verdict {
         match self.0 {
@@ -314,20 +399,29 @@ impl<'a, T, E> OutcomeOfResult<'a> for &Probe<'a, Result<T, E>> {
     fn __audit_ok(&self) -> Option<&'a T> {
         self.0.as_ref().ok()
     }
+
+    fn __audit_err(&self) -> Option<&'a E> {
+        self.0.as_ref().err()
+    }
 }
 
 /// Any other value: the call succeeded, and the value itself is the success value.
 pub trait OutcomeOfAny<'a> {
     /// The success value `entity_id = |ok| ..` is applied to.
     type Ok: ?Sized;
+    /// There is no error: `outcome = |e| ..` and `reason = |e| ..` never apply.
+    type Err: ?Sized;
     /// Always [`Verdict::Success`].
     fn __audit_outcome(&self) -> Verdict;
     /// The value itself.
     fn __audit_ok(&self) -> Option<&'a Self::Ok>;
+    /// Always `None`.
+    fn __audit_err(&self) -> Option<&'a Self::Err>;
 }
 
 impl<'a, T: ?Sized> OutcomeOfAny<'a> for Probe<'a, T> {
     type Ok = T;
+    type Err = std::convert::Infallible;
 
     fn __audit_outcome(&self) -> Verdict {
         Verdict::Success
@@ -335,6 +429,10 @@ impl<'a, T: ?Sized> OutcomeOfAny<'a> for Probe<'a, T> {
 
     fn __audit_ok(&self) -> Option<&'a T> {
         Some(self.0)
+    }
+
+    fn __audit_err(&self) -> Option<&'a std::convert::Infallible> {
+        None
     }
 }
 

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::context::AuditContext;
+use crate::context::Snapshot;
 use crate::event::{AuditEvent, Category, Outcome, Severity};
 use crate::redact::Redactor;
 use crate::validate::{self, ValidationError};
@@ -36,7 +36,7 @@ pub struct Invalid {
 /// without recursion too, and replaced in [`Invalid::original`] by a note saying why.
 pub fn prepare(
     mut event: AuditEvent,
-    ctx: Option<&AuditContext>,
+    ctx: Option<&Snapshot>,
     redactor: &Redactor,
 ) -> Result<AuditEvent, Box<Invalid>> {
     if let Some(ctx) = ctx {
@@ -117,7 +117,9 @@ pub fn stand_in(original: &AuditEvent, error: &ValidationError) -> AuditEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context::AuditContext;
     use crate::event::Actor;
+    use std::sync::Arc;
 
     #[test]
     fn explicit_fields_win_over_the_context() {
@@ -127,6 +129,7 @@ mod tests {
         let event = AuditEvent::builder("A")
             .actor(Actor::user("explicit"))
             .build();
+        let ctx = Snapshot::of(Arc::new(ctx));
         let Ok(event) = prepare(event, Some(&ctx), &Redactor::default()) else {
             panic!("valid event");
         };

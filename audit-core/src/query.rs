@@ -295,9 +295,24 @@ pub enum CountBy {
     Actor,
     /// The UTC day of `occurred_at`, as `YYYY-MM-DD`.
     Day,
+    /// The outcome, by its stored name (`success`, `failure`, `denied`): "how many denials
+    /// this week".
+    Outcome,
+    /// The category, by its stored name (`authentication`, `authorization`, `business`,
+    /// `system`).
+    Category,
 }
 
 impl CountBy {
+    /// Every grouping, for stores and suites that must handle each.
+    pub const ALL: [CountBy; 5] = [
+        Self::Action,
+        Self::Actor,
+        Self::Day,
+        Self::Outcome,
+        Self::Category,
+    ];
+
     /// The group key of `record`.
     pub fn key(&self, record: &StoredEvent) -> String {
         let e = &record.event;
@@ -305,6 +320,8 @@ impl CountBy {
             Self::Action => e.action.to_string(),
             Self::Actor => e.actor.as_ref().map(|a| a.id.clone()).unwrap_or_default(),
             Self::Day => e.occurred_at.format("%Y-%m-%d").to_string(),
+            Self::Outcome => e.outcome.as_str().to_owned(),
+            Self::Category => e.category.as_str().to_owned(),
         }
     }
 }

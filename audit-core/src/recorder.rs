@@ -38,6 +38,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::context::Snapshot;
 use crate::context::fields::AuditContext;
 use crate::event::AuditEvent;
 
@@ -61,7 +62,8 @@ pub trait Recorder: Send + Sync + 'static {
 }
 
 /// An event as a recording call hands it to a [`Recorder`]: the event, the context it was
-/// recorded under, and facts that become metadata entries later, off the caller's path.
+/// recorded under (a [`Snapshot`]: completions made later do not reach it), and facts that
+/// become metadata entries later, off the caller's path.
 ///
 /// The deferred facts exist because inserting a metadata entry allocates twice (the key and a
 /// map node), and memory allocated on the recording thread and freed on a worker thread is the
@@ -70,7 +72,7 @@ pub trait Recorder: Send + Sync + 'static {
 #[derive(Debug)]
 pub struct Recorded {
     event: AuditEvent,
-    context: Option<Arc<AuditContext>>,
+    context: Option<Snapshot>,
     deferred: Deferred,
 }
 
@@ -92,11 +94,12 @@ impl Deferred {
 }
 
 impl Recorded {
-    /// An event with the context it was recorded under (`None`: no context).
+    /// An event with the context it was recorded under (`None`: no context), as that
+    /// context stands now.
     pub fn new(event: AuditEvent, context: Option<Arc<AuditContext>>) -> Self {
         Self {
             event,
-            context,
+            context: context.map(Snapshot::of),
             deferred: Deferred::default(),
         }
     }
@@ -114,7 +117,7 @@ impl Recorded {
     }
 
     /// The context it was recorded under.
-    pub fn context(&self) -> Option<&Arc<AuditContext>> {
+    pub fn context(&self) -> Option<&Snapshot> {
         self.context.as_ref()
     }
 
@@ -124,13 +127,13 @@ impl Recorded {
     }
 
     /// The settled event and its context.
-    pub fn into_settled(mut self) -> (AuditEvent, Option<Arc<AuditContext>>) {
+    pub fn into_settled(mut self) -> (AuditEvent, Option<Snapshot>) {
         self.settle();
         (self.event, self.context)
     }
 
     /// The event, its context and its deferred facts, to settle later (on a worker).
-    pub fn into_parts(self) -> (AuditEvent, Option<Arc<AuditContext>>, Deferred) {
+    pub fn into_parts(self) -> (AuditEvent, Option<Snapshot>, Deferred) {
         (self.event, self.context, self.deferred)
     }
 }

@@ -135,7 +135,7 @@ impl CaptureState {
 impl Recorder for CaptureState {
     fn record(&self, recorded: Recorded) {
         let (event, ctx) = recorded.into_settled();
-        let prepared = prepare(event, ctx.as_deref(), &self.redactor);
+        let prepared = prepare(event, ctx.as_ref(), &self.redactor);
         let mut captured = self.captured.lock().unwrap_or_else(PoisonError::into_inner);
         match prepared {
             Ok(event) => captured.events.push(event),

@@ -17,32 +17,41 @@ mod kw {
     syn::custom_keyword!(category);
     syn::custom_keyword!(severity);
     syn::custom_keyword!(metadata);
+    syn::custom_keyword!(outcome);
+    syn::custom_keyword!(reason);
 }
 
 /// The options every `#[audited]` accepts, for "unknown option" messages.
 const OPTIONS: &str = "`entity_type`, `entity_id`, `actor`, `description`, `category`, \
-                       `severity`, `metadata(..)` or `crate`";
+                       `severity`, `outcome`, `reason`, `metadata(..)` or `crate`";
 
 /// The parsed arguments of one `#[audited(...)]`.
 pub(crate) struct Args {
     /// The action code literal.
     pub(crate) action: LitStr,
     pub(crate) entity_type: Option<LitStr>,
-    pub(crate) entity_id: Option<EntityId>,
+    /// `entity_id = <expression over the arguments>`: every call, evaluated before the body.
+    pub(crate) entity_id: Option<Expr>,
+    /// `entity_id = |ok| ..`: a success, from the success value (wins over `entity_id`).
+    pub(crate) entity_id_ok: Option<ExprClosure>,
     pub(crate) actor: Option<Expr>,
     pub(crate) description: Option<LitStr>,
     pub(crate) category: Option<Named>,
     pub(crate) severity: Option<Named>,
+    /// `outcome = denied` or `outcome = |e| ..`: the outcome of a returned error.
+    pub(crate) outcome: Option<OutcomeOption>,
+    /// `reason = |e| ..`: the reason of a returned error.
+    pub(crate) reason: Option<ExprClosure>,
     pub(crate) metadata: Vec<MetadataEntry>,
     /// `crate = path`: where `audit_core` is found.
     pub(crate) krate: Option<Path>,
 }
 
-/// How the entity id is computed.
-pub(crate) enum EntityId {
-    /// An expression over the arguments, evaluated before the body runs.
-    Expr(Expr),
-    /// A one-argument closure applied to the success value.
+/// The `outcome` option.
+pub(crate) enum OutcomeOption {
+    /// The same outcome for every error: `outcome = denied`.
+    Named(Named),
+    /// A closure over a reference to the error, giving an `Outcome`.
     Closure(ExprClosure),
 }
 
@@ -83,10 +92,13 @@ impl Parse for Args {
             action,
             entity_type: None,
             entity_id: None,
+            entity_id_ok: None,
             actor: None,
             description: None,
             category: None,
             severity: None,
+            outcome: None,
+            reason: None,
             metadata: Vec::new(),
             krate: None,
         };
@@ -104,12 +116,19 @@ impl Parse for Args {
                 args.entity_type = Some(string_literal(input, "entity_type", "\"booking\"")?);
             } else if lookahead.peek(kw::entity_id) {
                 let key = input.parse::<kw::entity_id>()?;
-                once(&args.entity_id, key.span, "entity_id")?;
                 input.parse::<Token![=]>()?;
-                args.entity_id = Some(match input.parse::<Expr>()? {
-                    Expr::Closure(closure) => EntityId::Closure(closure),
-                    other => EntityId::Expr(other),
-                });
+                // Once as an expression over the arguments and once as a closure over the
+                // success value: both together name the entity of a failed call too.
+                match input.parse::<Expr>()? {
+                    Expr::Closure(closure) => {
+                        once_of(&args.entity_id_ok, key.span, "entity_id", "a closure")?;
+                        args.entity_id_ok = Some(closure);
+                    }
+                    other => {
+                        once_of(&args.entity_id, key.span, "entity_id", "an expression")?;
+                        args.entity_id = Some(other);
+                    }
+                }
             } else if lookahead.peek(kw::actor) {
                 let key = input.parse::<kw::actor>()?;
                 once(&args.actor, key.span, "actor")?;
@@ -134,6 +153,20 @@ impl Parse for Args {
                 once(&args.severity, key.span, "severity")?;
                 input.parse::<Token![=]>()?;
                 args.severity = Some(input.parse()?);
+            } else if lookahead.peek(kw::outcome) {
+                let key = input.parse::<kw::outcome>()?;
+                once(&args.outcome, key.span, "outcome")?;
+                input.parse::<Token![=]>()?;
+                args.outcome = Some(if input.peek(Token![|]) || input.peek(Token![move]) {
+                    OutcomeOption::Closure(input.parse()?)
+                } else {
+                    OutcomeOption::Named(input.parse()?)
+                });
+            } else if lookahead.peek(kw::reason) {
+                let key = input.parse::<kw::reason>()?;
+                once(&args.reason, key.span, "reason")?;
+                input.parse::<Token![=]>()?;
+                args.reason = Some(closure(input, "reason", "|e| e.to_string()")?);
             } else if lookahead.peek(kw::metadata) {
                 let key = input.parse::<kw::metadata>()?;
                 once(&seen_metadata, key.span, "metadata")?;
@@ -184,6 +217,37 @@ fn string_literal(input: ParseStream<'_>, option: &str, example: &str) -> syn::R
         span,
         format!("`{option}` must be a string literal, such as `{option} = {example}`"),
     ))
+}
+
+/// A closure, or an error saying so at the offending token.
+fn closure(input: ParseStream<'_>, option: &str, example: &str) -> syn::Result<ExprClosure> {
+    let expr: Expr = input.parse()?;
+    match expr {
+        Expr::Closure(closure) => Ok(closure),
+        other => Err(syn::Error::new_spanned(
+            other,
+            format!(
+                "`{option}` must be a closure over a reference to the error, such as \
+                 `{option} = {example}`"
+            ),
+        )),
+    }
+}
+
+/// Rejects the second occurrence of one form of an option (`entity_id` takes an expression
+/// and a closure, once each).
+fn once_of<T>(previous: &Option<T>, span: Span, name: &str, form: &str) -> syn::Result<()> {
+    match previous {
+        Some(_) => Err(syn::Error::new(
+            span,
+            format!(
+                "duplicate option `{name}`: it may be given once as an expression over the \
+                 arguments and once as a closure over the success value, but {form} was \
+                 given already"
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Rejects the second occurrence of an option, pointing at it.

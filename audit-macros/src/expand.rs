@@ -8,9 +8,9 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
-use syn::{Block, Ident, LitStr, Path, Type};
+use syn::{Block, Expr, ExprClosure, Ident, LitStr, Pat, Path, Type};
 
-use crate::attr::{Args, EntityId};
+use crate::attr::{Args, OutcomeOption};
 use crate::item::{self, Function, Shape};
 use crate::valid::{self, Checked};
 
@@ -67,6 +67,8 @@ struct Locals {
     guard: Ident,
     ret: Ident,
     probe: Ident,
+    verdict: Ident,
+    value: Ident,
 }
 
 fn generate(args: &Args, checked: &Checked, function: Function) -> TokenStream {
@@ -76,9 +78,11 @@ fn generate(args: &Args, checked: &Checked, function: Function) -> TokenStream {
         guard: Ident::new("__audit_guard", Span::mixed_site()),
         ret: Ident::new("__audit_ret", Span::mixed_site()),
         probe: Ident::new("__audit_probe", Span::mixed_site()),
+        verdict: Ident::new("__audit_verdict", Span::mixed_site()),
+        value: Ident::new("__audit_value", Span::mixed_site()),
     };
     let prologue = prologue(args, checked, &private, &locals);
-    let epilogue = epilogue(args, &private, &locals);
+    let epilogue = epilogue(args, checked, &private, &locals);
     let value_type = function.value_type().map(erase_impl_trait);
     let value_type = match value_type {
         Some(ty) => ty.into_token_stream(),
@@ -170,7 +174,7 @@ fn prologue(args: &Args, checked: &Checked, private: &TokenStream, locals: &Loca
         chain.extend(quote!(.entity_type(#entity_type)));
     }
     // Spanned at the user's expression so a type error points at it, not at the attribute.
-    if let Some(EntityId::Expr(expr)) = &args.entity_id {
+    if let Some(expr) = &args.entity_id {
         chain.extend(quote_spanned!(expr.span()=> .entity_id(&(#expr))));
     }
     if let Some(actor) = &args.actor {
@@ -181,34 +185,163 @@ fn prologue(args: &Args, checked: &Checked, private: &TokenStream, locals: &Loca
         let values = &template.args;
         chain.extend(quote!(.description(::std::format!(#format #(, #values)*))));
     }
-    for entry in &args.metadata {
-        let key = LitStr::new(
-            entry.key.to_string().trim_start_matches("r#"),
-            entry.key.span(),
-        );
+    for entry in args.metadata.iter().filter(|e| !is_closure(&e.value)) {
+        let key = metadata_key(&entry.key);
         let value = &entry.value;
         chain.extend(quote_spanned!(value.span()=> .metadata(#key, &(#value))));
     }
+    // Success-value metadata is added to the guard in the epilogue.
+    let mutable = args
+        .metadata
+        .iter()
+        .any(|e| is_closure(&e.value))
+        .then(|| quote!(mut));
     quote! {
-        let #guard = #private::Guard::start(#action, #category, #severity) #chain;
+        let #mutable #guard = #private::Guard::start(#action, #category, #severity) #chain;
     }
 }
 
+fn is_closure(expr: &Expr) -> bool {
+    matches!(expr, Expr::Closure(_))
+}
+
+fn metadata_key(key: &Ident) -> LitStr {
+    LitStr::new(key.to_string().trim_start_matches("r#"), key.span())
+}
+
 /// Decides the outcome from the returned value and hands the event to the dispatch.
-fn epilogue(args: &Args, private: &TokenStream, locals: &Locals) -> TokenStream {
-    let Locals { guard, ret, probe } = locals;
-    let entity = match &args.entity_id {
-        Some(EntityId::Closure(closure)) => {
-            quote!(#private::entity_of((&&&#probe).__audit_ok(), #closure))
+//
+// Input:
+//     #[audited("A", entity_id = |res| res.article.slug, outcome = |e| e.kind(), reason = |e| ..)]
+// Output (after the body):
+//     let __audit_probe = Probe(&__audit_ret);
+//     let mut __audit_verdict = (&&&&__audit_probe).__audit_outcome();
+//     if let Some(__audit_value) = (&&&&__audit_probe).__audit_err() {
+//         { let e = __audit_value; __audit_verdict = __audit_verdict.with_outcome(e.kind()); }
+//         { let e = __audit_value; __audit_verdict = __audit_verdict.with_reason(&(..)); }
+//     }
+//     let entity = match (&&&&__audit_probe).__audit_ok() {
+//         Some(__audit_value) => { let res = __audit_value; Some(entity_text(&(res.article.slug))) }
+//         None => None,
+//     };
+//     __audit_guard.finish(__audit_verdict, entity);
+//
+// Each closure's body is evaluated in place against its parameter bound to a reference and
+// its result borrowed at once (`&(res.article.slug)`), so a non-`Copy` field needs no `&` or
+// `.clone()`, and a temporary (`format!`, a method's result) lives until it is converted.
+fn epilogue(args: &Args, checked: &Checked, private: &TokenStream, locals: &Locals) -> TokenStream {
+    let Locals {
+        guard,
+        ret,
+        probe,
+        verdict,
+        value,
+    } = locals;
+    let mut on_error = TokenStream::new();
+    match (&args.outcome, &checked.outcome) {
+        (Some(OutcomeOption::Closure(closure)), _) => {
+            let body = inline(
+                closure,
+                value,
+                |body| quote_spanned!(body.span()=> #verdict = #verdict.with_outcome(#body);),
+            );
+            on_error.extend(body);
         }
-        _ => quote!(::core::option::Option::None),
+        (_, Some(variant)) => {
+            on_error.extend(quote! {
+                #verdict = #verdict.with_outcome(#private::Outcome::#variant);
+            });
+        }
+        _ => {}
+    }
+    if let Some(closure) = &args.reason {
+        on_error.extend(inline(
+            closure,
+            value,
+            |body| quote_spanned!(body.span()=> #verdict = #verdict.with_reason(&(#body));),
+        ));
+    }
+    let decide = if on_error.is_empty() {
+        quote!(let #verdict = (&&&&#probe).__audit_outcome();)
+    } else {
+        quote! {
+            let mut #verdict = (&&&&#probe).__audit_outcome();
+            if let ::core::option::Option::Some(#value) = (&&&&#probe).__audit_err() {
+                #on_error
+            }
+        }
     };
+    let mut on_success = TokenStream::new();
+    for entry in &args.metadata {
+        if let Expr::Closure(closure) = &entry.value {
+            let key = metadata_key(&entry.key);
+            on_success.extend(inline(
+                closure,
+                value,
+                |body| quote_spanned!(body.span()=> #guard.add_metadata(#key, &(#body));),
+            ));
+        }
+    }
+    let entity = match &args.entity_id_ok {
+        Some(closure) => {
+            let body = inline(
+                closure,
+                value,
+                |body| quote_spanned!(body.span()=> ::core::option::Option::Some(#private::entity_text(&(#body)))),
+            );
+            quote! {
+                match (&&&&#probe).__audit_ok() {
+                    ::core::option::Option::Some(#value) => #body,
+                    ::core::option::Option::None => ::core::option::Option::None,
+                }
+            }
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let success_metadata = (!on_success.is_empty()).then(|| {
+        quote! {
+            if let ::core::option::Option::Some(#value) = (&&&&#probe).__audit_ok() {
+                #on_success
+            }
+        }
+    });
     quote! {
         {
-            use #private::{OutcomeOfAny as _, OutcomeOfResult as _, OutcomeOfDisplayResult as _};
+            use #private::{
+                OutcomeOfAny as _, OutcomeOfAuditError as _, OutcomeOfDisplayResult as _,
+                OutcomeOfResult as _,
+            };
             let #probe = #private::Probe(&#ret);
-            #guard.finish((&&&#probe).__audit_outcome(), #entity);
+            #decide
+            #success_metadata
+            #guard.finish(#verdict, #entity);
         }
+    }
+}
+
+/// `{ let <closure parameter> = value; <use of the body> }`: a one-parameter closure
+/// evaluated in place (see [`epilogue`]). A declared return type is kept as a type check.
+fn inline(
+    closure: &ExprClosure,
+    value: &Ident,
+    use_body: impl FnOnce(TokenStream) -> TokenStream,
+) -> TokenStream {
+    let body = &closure.body;
+    let body = match &closure.output {
+        syn::ReturnType::Type(_, ty) => {
+            let typed = Ident::new("__audit_typed", Span::mixed_site());
+            quote_spanned!(body.span()=> { let #typed: #ty = #body; #typed })
+        }
+        syn::ReturnType::Default => quote!(#body),
+    };
+    let used = use_body(body);
+    match closure.inputs.first() {
+        Some(Pat::Type(typed)) => {
+            let (pat, ty) = (&typed.pat, &typed.ty);
+            quote!({ let #pat: #ty = #value; #used })
+        }
+        Some(pat) => quote!({ let #pat = #value; #used }),
+        None => quote!({ #used }),
     }
 }
 

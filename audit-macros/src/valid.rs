@@ -9,7 +9,7 @@ use quote::quote_spanned;
 use syn::visit::Visit;
 use syn::{Expr, FnArg, Pat, Type};
 
-use crate::attr::{Args, EntityId, Named};
+use crate::attr::{Args, Named, OutcomeOption};
 use crate::item::Function;
 
 /// Longest action code (`audit_core::validate::MAX_ACTION_LEN`).
@@ -22,6 +22,12 @@ const CATEGORIES: [(&str, &str); 4] = [
     ("authorization", "Authorization"),
     ("business", "Business"),
     ("system", "System"),
+];
+
+const OUTCOMES: [(&str, &str); 3] = [
+    ("success", "Success"),
+    ("failure", "Failure"),
+    ("denied", "Denied"),
 ];
 
 const SEVERITIES: [(&str, &str); 5] = [
@@ -38,6 +44,8 @@ pub(crate) struct Checked {
     pub(crate) category: Option<Ident>,
     /// The `Severity` variant, if one was given.
     pub(crate) severity: Option<Ident>,
+    /// The `Outcome` variant of `outcome = <name>`, if one was given.
+    pub(crate) outcome: Option<Ident>,
     /// The description as a `format!` template over the named arguments.
     pub(crate) description: Option<Template>,
 }
@@ -73,34 +81,42 @@ pub(crate) fn check(args: &Args, function: &Function) -> syn::Result<Checked> {
             ));
         }
     }
-    match &args.entity_id {
-        Some(EntityId::Expr(expr)) => check_names(expr, "entity_id", &names, &fn_name, &mut errors),
-        Some(EntityId::Closure(closure)) => {
-            if closure.inputs.len() != 1 {
-                errors.push(syn::Error::new_spanned(
-                    &closure.inputs,
-                    "the `entity_id` closure takes exactly one argument: a reference to the \
-                     success value, as in `entity_id = |booking| booking.id`",
-                ));
-            }
-            if returns_unit(function) {
-                errors.push(syn::Error::new_spanned(
-                    closure.or1_token,
-                    format!(
-                        "`entity_id = |..| ..` is applied to the success value, but `{fn_name}` \
-                         returns `()`; use `entity_id = <expression over the arguments>`"
-                    ),
-                ));
-            }
-        }
-        None => {}
+    if let Some(expr) = &args.entity_id {
+        check_names(expr, "entity_id", &names, &fn_name, &mut errors);
     }
     if let Some(actor) = &args.actor {
         check_names(actor, "actor", &names, &fn_name, &mut errors);
     }
-    for entry in &args.metadata {
-        check_names(&entry.value, "metadata", &names, &fn_name, &mut errors);
+    let mut closures = Vec::new();
+    if let Some(closure) = &args.entity_id_ok {
+        closures.push(
+            ClosureOption::on_success(closure, "entity_id".to_owned())
+                .instead("; use `entity_id = <expression over the arguments>`"),
+        );
     }
+    for entry in &args.metadata {
+        match &entry.value {
+            Expr::Closure(closure) => closures.push(
+                ClosureOption::on_success(closure, format!("metadata({}", entry.key))
+                    .instead("; use an expression over the arguments"),
+            ),
+            value => check_names(value, "metadata", &names, &fn_name, &mut errors),
+        }
+    }
+    if let Some(OutcomeOption::Closure(closure)) = &args.outcome {
+        closures.push(ClosureOption::on_error(closure, "outcome"));
+    }
+    if let Some(closure) = &args.reason {
+        closures.push(ClosureOption::on_error(closure, "reason"));
+    }
+    let unit = returns_unit(function);
+    for option in closures {
+        option.check(unit, &fn_name, &mut errors);
+    }
+    let outcome = match &args.outcome {
+        Some(OutcomeOption::Named(named)) => variant(named, "outcome", &OUTCOMES, &mut errors),
+        _ => None,
+    };
     let category = args
         .category
         .as_ref()
@@ -122,6 +138,7 @@ pub(crate) fn check(args: &Args, function: &Function) -> syn::Result<Checked> {
     errors.finish(Checked {
         category,
         severity,
+        outcome,
         description,
     })
 }
@@ -164,6 +181,88 @@ pub(crate) fn action_code(code: &str) -> Result<(), &'static str> {
         return Err("only ASCII letters, digits and `_ . : -` are allowed");
     }
     Ok(())
+}
+
+/// A closure option, checked for its parameter count and for what it is applied to.
+struct ClosureOption<'a> {
+    closure: &'a syn::ExprClosure,
+    /// How the option is written up to its `=`: `entity_id`, `metadata(seats`.
+    key: String,
+    /// The option's name in "the `..` closure takes ..".
+    name: &'static str,
+    example: &'static str,
+    /// What the parameter is a reference to.
+    param: &'static str,
+    /// What the closure is applied to, in the `()` error.
+    applies_to: &'static str,
+    instead: &'static str,
+}
+
+impl<'a> ClosureOption<'a> {
+    fn on_success(closure: &'a syn::ExprClosure, key: String) -> Self {
+        let name = if key.starts_with("metadata") {
+            "metadata"
+        } else {
+            "entity_id"
+        };
+        Self {
+            closure,
+            key,
+            name,
+            example: "|booking| booking.id",
+            param: "success value",
+            applies_to: "the success value",
+            instead: "",
+        }
+    }
+
+    fn on_error(closure: &'a syn::ExprClosure, name: &'static str) -> Self {
+        Self {
+            closure,
+            key: name.to_owned(),
+            name,
+            example: "|e| ..",
+            param: "error",
+            applies_to: "the error of a `Result`",
+            instead: "",
+        }
+    }
+
+    fn instead(mut self, instead: &'static str) -> Self {
+        self.instead = instead;
+        self
+    }
+
+    fn check(&self, unit: bool, fn_name: &str, errors: &mut Errors) {
+        let Self {
+            closure,
+            key,
+            name,
+            example,
+            param,
+            applies_to,
+            instead,
+        } = self;
+        if closure.inputs.len() != 1 {
+            errors.push(syn::Error::new_spanned(
+                &closure.inputs,
+                format!(
+                    "the `{name}` closure takes exactly one argument: a reference to the \
+                     {param}, as in `{name} = {example}`"
+                ),
+            ));
+        }
+        if unit {
+            let close = if key.contains('(') { ")" } else { "" };
+            errors.push(syn::Error::new_spanned(
+                closure.or1_token,
+                format!(
+                    "`{key} = |..| ..{close}` is applied to {applies_to}, but `{fn_name}` \
+                     returns `()`{instead}"
+                ),
+            ));
+        }
+    }
 }
 
 /// Whether the caller's value is `()`: no return type, `-> ()`, or `Output = ()`.

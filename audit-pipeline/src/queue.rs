@@ -6,14 +6,14 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{Notify, oneshot};
 
 use crate::error::RecordError;
 use crate::lane::file::Lane;
-use audit_core::context::AuditContext;
+use audit_core::context::Snapshot;
 use audit_core::event::AuditEvent;
 use audit_core::recorder::{Deferred, Recorded};
 use audit_core::sink::Receipt;
@@ -26,7 +26,7 @@ pub(crate) type AckSender = oneshot::Sender<Result<Receipt, RecordError>>;
 pub(crate) struct Envelope {
     pub(crate) ticket: u64,
     pub(crate) event: AuditEvent,
-    pub(crate) ctx: Option<Arc<AuditContext>>,
+    pub(crate) ctx: Option<Snapshot>,
     pub(crate) ack: Option<AckSender>,
     /// Facts the worker moves into the metadata (see [`Recorded`]).
     deferred: Deferred,

@@ -242,11 +242,7 @@ impl Worker {
         let mut batch = Batch::new(false);
         for envelope in envelopes {
             batch.last_ticket = envelope.ticket;
-            match prepare(
-                envelope.event,
-                envelope.ctx.as_deref(),
-                &self.shared.redactor,
-            ) {
+            match prepare(envelope.event, envelope.ctx.as_ref(), &self.shared.redactor) {
                 Ok(event) => self.push_observed(&mut batch, event, envelope.ack),
                 Err(invalid) => {
                     self.shared.report_invalid(&invalid);

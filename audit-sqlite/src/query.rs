@@ -240,6 +240,8 @@ pub(crate) fn count_by(
         // in order; with a time range it then scans the covering time index instead.
         CountBy::Action => "+action".to_owned(),
         CountBy::Actor => "coalesce(actor_id, '')".to_owned(),
+        CountBy::Outcome => "outcome".to_owned(),
+        CountBy::Category => "category".to_owned(),
         // Floor division, so days before 1970 group correctly too.
         CountBy::Day => format!(
             "(occurred_at - (((occurred_at % {d}) + {d}) % {d})) / {d}",

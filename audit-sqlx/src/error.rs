@@ -1,4 +1,5 @@
-//! The crate's error type and its mapping onto the audit-core error contracts.
+//! The crate's error type (one for every backend) and its mapping onto the audit-core error
+//! contracts.
 
 use audit_core::{SinkError, StoreError, ValidationError};
 
@@ -6,13 +7,23 @@ use audit_core::{SinkError, StoreError, ValidationError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The schema name is not a plain lowercase SQL identifier.
+    /// A schema, database or table-prefix name is not a plain lowercase SQL identifier.
     #[error(
-        "invalid schema name {0:?}: use 1-63 characters of a-z, 0-9 and _, starting with a letter or _"
+        "invalid {kind} {name:?}: use at most {max_len} characters of a-z, 0-9 and _, starting \
+         with a letter or _{extra}"
     )]
-    InvalidSchemaName(String),
-    /// PostgreSQL could not be reached or answered with an error.
-    #[error("PostgreSQL error: {0}")]
+    InvalidName {
+        /// What the name is for (`"schema name"`, `"database name"`, `"table prefix"`).
+        kind: &'static str,
+        /// The name given (truncated to 80 characters).
+        name: String,
+        /// Its longest allowed length in bytes.
+        max_len: usize,
+        /// A backend-specific rule it also broke, as a clause (or empty).
+        extra: &'static str,
+    },
+    /// The database could not be reached or answered with an error.
+    #[error("database error: {0}")]
     Database(#[from] sqlx_core::Error),
     /// The database holds a schema this library does not know, or a different chain setup.
     #[error("audit schema problem: {0}")]
@@ -20,9 +31,19 @@ pub enum Error {
     /// An event failed validation; nothing was written.
     #[error("invalid audit event: {0}")]
     Invalid(#[from] ValidationError),
-    /// An event's metadata cannot be stored as `jsonb` (PostgreSQL refuses `\u0000` in text).
-    #[error("metadata cannot be stored as jsonb: {0}")]
+    /// An event's metadata cannot be brought into the form the database gives back (a number
+    /// PostgreSQL's `numeric` cannot print); nothing was written.
+    #[error("metadata cannot be stored: {0}")]
     Metadata(String),
+    /// An event holds a value this database's column type cannot represent (a time outside
+    /// MySQL's `DATETIME` range); nothing was written.
+    #[error("field `{field}` cannot be stored: {reason}")]
+    Unstorable {
+        /// The field's name.
+        field: &'static str,
+        /// Why not.
+        reason: String,
+    },
     /// A stored row could not be decoded.
     #[error("stored record {seq} is corrupt: {message}")]
     Corrupt {
@@ -43,6 +64,9 @@ pub enum Error {
     /// Writing an archive failed, or the range to archive does not verify.
     #[error(transparent)]
     Archive(#[from] audit_core::archive::ArchiveError),
+    /// The store's own runtime (the thread its connections live on) could not be started.
+    #[error("cannot start the store's runtime: {0}")]
+    Runtime(#[source] std::io::Error),
 }
 
 /// `Result` with this crate's [`Error`].
@@ -50,40 +74,23 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// Whether retrying the same operation later may succeed (connection trouble, a
-    /// serialization failure, a deadlock) rather than fail the same way again.
+    /// serialization failure, a deadlock, a lock wait timeout) rather than fail the same way
+    /// again.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Database(err) => is_transient_db(err),
+            Self::Database(err) => crate::retry::is_transient(err),
             Self::Io(_) => true,
             _ => false,
         }
     }
 }
 
-fn is_transient_db(err: &sqlx_core::Error) -> bool {
-    use sqlx_core::Error as E;
-    match err {
-        E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => true,
-        E::Protocol(_) => true,
-        E::Database(db) => {
-            // Class 08 connection exceptions, 40 transaction rollback (serialization failure,
-            // deadlock), 53 insufficient resources, 57 operator intervention (shutdown).
-            db.code().is_some_and(|code| {
-                ["08", "40", "53", "57"]
-                    .iter()
-                    .any(|class| code.starts_with(class))
-            })
-        }
-        _ => false,
-    }
-}
-
 impl From<Error> for SinkError {
     fn from(err: Error) -> Self {
         if err.is_transient() {
-            SinkError::unavailable("PostgreSQL audit store unavailable", err)
+            SinkError::unavailable("SQL audit store unavailable", err)
         } else {
-            SinkError::rejected("PostgreSQL audit store refused the batch", err)
+            SinkError::rejected("SQL audit store refused the batch", err)
         }
     }
 }
@@ -98,7 +105,7 @@ impl From<Error> for StoreError {
                 StoreError::Io(io)
             }
             Error::Archive(archive) => StoreError::InvalidRequest(archive.to_string()),
-            other => StoreError::backend("PostgreSQL audit store error", other),
+            other => StoreError::backend("SQL audit store error", other),
         }
     }
 }

@@ -1,171 +1,61 @@
-//! Outbox mode: record an event inside the caller's transaction; a relay moves committed
-//! outbox rows into the chain.
+//! The outbox's row format, shared by every backend: what a row holds, how a service that
+//! uses another driver (another sqlx major, `tokio-postgres`, `diesel`, `mysql_async`) writes
+//! one ([`OutboxInsert`]), and how the relay reads one back.
 
-use std::time::Duration;
+use audit_core::AuditEvent;
 
-use audit_core::{AuditEvent, ChainPosition};
-use sqlx_core::query::query;
-use sqlx_core::row::Row;
-use sqlx_core::types::Json;
-use sqlx_postgres::{PgConnection, PgListener, Postgres};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
-
-use crate::encode::Prepared;
 use crate::error::{Error, Result};
-use crate::schema::notify_channel;
-use crate::store::PgStore;
-use crate::write::{IdCheck, append};
+use crate::prepared::{Prepared, StorageRules};
 
-impl PgStore {
-    /// Writes `event` into the outbox through the caller's own connection or transaction
-    /// (`&mut *tx`), so it exists only if the caller commits. It joins the chain when a relay
-    /// ([`relay_outbox`](Self::relay_outbox) or [`spawn_relay`](Self::spawn_relay)) runs.
-    ///
-    /// The event is validated first: an invalid event is an error here, before it can spoil
-    /// the caller's transaction.
-    pub async fn record_in(&self, conn: &mut PgConnection, event: &AuditEvent) -> Result<()> {
-        let prepared = Prepared::new(event)?;
-        query::<Postgres>(self.inner.sql.outbox_insert.clone())
-            .bind(Json(&prepared.event))
-            .execute(&mut *conn)
-            .await?;
-        // Delivered only when the caller commits: it wakes a waiting relay.
-        query::<Postgres>(self.inner.sql.outbox_notify.clone())
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
-    }
+/// One outbox row, ready for a driver other than this crate's: execute
+/// [`statement`](Self::statement) inside the caller's own transaction with
+/// [`event_json`](Self::event_json) as its one text parameter. The event joins the chain when
+/// a relay of the store runs after that transaction commits, exactly as with the store's
+/// `record_in`.
+///
+/// The statement names the store's own table and uses the backend's placeholder (`$1` for
+/// PostgreSQL, `?` for MySQL); the parameter is the event's JSON form (audit-core's serde
+/// form), validated and normalised the way the store would store it.
+///
+/// ```
+/// # #[cfg(feature = "postgres")]
+/// # async fn demo(store: &audit_sqlx::PgStore) -> audit_sqlx::Result<()> {
+/// let insert = store.outbox_insert(&audit_core::AuditEvent::builder("FTMS_BOOKING_CREATED").build())?;
+/// // With your own driver, inside your transaction, e.g. tokio-postgres:
+/// // tx.execute(&insert.statement, &[&insert.event_json]).await?;
+/// assert!(insert.statement.contains("audit_outbox"));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutboxInsert {
+    /// The SQL statement, with one text parameter.
+    pub statement: String,
+    /// The value of that parameter: the event as JSON.
+    pub event_json: String,
+}
 
-    /// Moves up to `max` committed outbox rows into the chain, oldest outbox id first, in the
-    /// store's own transaction: the rows are chained and deleted from the outbox atomically,
-    /// so each lands exactly once even with several relays running. Returns their positions.
-    pub async fn relay_outbox(&self, max: u32) -> Result<Vec<ChainPosition>> {
-        let inner = &self.inner;
-        let mut tx = inner.pool.begin().await?;
-        // Take the head lock first: it serialises relays and writers, so rows are read and
-        // chained by one transaction at a time.
-        query::<Postgres>(inner.sql.lock_head.clone())
-            .execute(&mut *tx)
-            .await?;
-        let rows = query::<Postgres>(inner.sql.outbox_take.clone())
-            .bind(i64::from(max.max(1)))
-            .fetch_all(&mut *tx)
-            .await?;
-        if rows.is_empty() {
-            tx.commit().await?;
-            return Ok(Vec::new());
-        }
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut prepared = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: i64 = row.try_get(0)?;
-            let Json(event): Json<AuditEvent> = row.try_get(1).map_err(|err| Error::Corrupt {
-                seq: 0,
-                message: format!("outbox row {id}: {err}"),
-            })?;
-            ids.push(id);
-            prepared.push(Prepared::new(&event)?);
-        }
-        let mut tree = crate::tree::TreeOut::new(inner.checkpoints.as_ref());
-        let positions = append(
-            &mut tx,
-            &inner.sql,
-            &inner.hasher,
-            inner.insert_mode,
-            &mut prepared,
-            // The relay's transaction also deletes the outbox rows: no retry in a new
-            // transaction here, so look the ids up first.
-            IdCheck::First,
-            &mut tree,
-        )
-        .await?;
-        query::<Postgres>(inner.sql.outbox_delete.clone())
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        tree.publish();
-        Ok(positions)
-    }
-
-    /// Runs a relay in the background until the returned handle is stopped: it drains the
-    /// outbox whenever a committing transaction notifies it, and at least every `poll`.
-    /// Errors are logged and retried at the next wake-up.
-    pub fn spawn_relay(&self, poll: Duration) -> RelayHandle {
-        let (stop_tx, mut stop_rx) = watch::channel(false);
-        let store = self.clone();
-        let task = tokio::spawn(async move {
-            let channel = notify_channel(&store.inner.sql.schema);
-            let mut listener = match PgListener::connect_with(&store.inner.pool).await {
-                Ok(mut l) => match l.listen(&channel).await {
-                    Ok(()) => Some(l),
-                    Err(err) => {
-                        tracing::warn!(%err, "outbox relay: LISTEN failed, polling only");
-                        None
-                    }
-                },
-                Err(err) => {
-                    tracing::warn!(%err, "outbox relay: no listener connection, polling only");
-                    None
-                }
-            };
-            loop {
-                loop {
-                    match store.relay_outbox(1000).await {
-                        Ok(moved) if moved.len() == 1000 => continue,
-                        Ok(_) => break,
-                        Err(err) => {
-                            tracing::error!(%err, "outbox relay failed; retrying later");
-                            break;
-                        }
-                    }
-                }
-                let wake = async {
-                    match listener.as_mut() {
-                        Some(l) => {
-                            if let Ok(Err(err)) = tokio::time::timeout(poll, l.recv()).await {
-                                // The listener reconnects on its next call; do not spin
-                                // while the server is unreachable.
-                                tracing::warn!(%err, "outbox relay: listener failed");
-                                tokio::time::sleep(poll).await;
-                            }
-                        }
-                        None => tokio::time::sleep(poll).await,
-                    }
-                };
-                tokio::select! {
-                    _ = wake => {}
-                    _ = stop_rx.changed() => break,
-                }
-            }
-        });
-        RelayHandle {
-            stop: stop_tx,
-            task: Some(task),
-        }
+impl OutboxInsert {
+    /// Validates `event` under `rules` and pairs its JSON with `statement`.
+    pub(crate) fn new(statement: &str, event: &AuditEvent, rules: &StorageRules) -> Result<Self> {
+        let prepared = Prepared::new(event, rules)?;
+        let event_json = serde_json::to_string(&prepared.event)
+            .map_err(|err| Error::Metadata(err.to_string()))?;
+        Ok(Self {
+            statement: statement.to_owned(),
+            event_json,
+        })
     }
 }
 
-/// A running outbox relay; [`stop`](Self::stop) it to end it (dropping it stops it too).
-#[derive(Debug)]
-pub struct RelayHandle {
-    stop: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl RelayHandle {
-    /// Stops the relay after its current pass and waits for it.
-    pub async fn stop(mut self) {
-        let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for RelayHandle {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-    }
+/// Reads an outbox row's text back as an event ready to chain. A row that is not an event
+/// this library can store (written by hand, or by a service that got the format wrong) is an
+/// error naming the reason; the relay moves such rows aside rather than stop on them.
+pub(crate) fn read_row(text: &str, rules: &StorageRules) -> Result<Prepared> {
+    serde_json::from_str::<AuditEvent>(text)
+        .map_err(|err| Error::Corrupt {
+            seq: 0,
+            message: format!("not an audit event: {err}"),
+        })
+        .and_then(|event| Prepared::new(&event, rules))
 }

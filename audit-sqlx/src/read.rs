@@ -1,332 +1,279 @@
-//! The read side: [`AuditStore`] for [`PgStore`] (filters, keyset pages, counts, verify, head).
+//! The read side every backend shares: each supplies a few primitive queries
+//! ([`ReadBackend`]), and verification, export, the head checkpoint and the
+//! [`AuditStore`](audit_core::AuditStore) implementation are built on them here, once.
+
+use std::io::Write;
 
 use async_trait::async_trait;
-use audit_core::chain::{ChainAnchor, ChainFault, ChainHash, ChainVerifier, Checkpoint, FaultKind};
-use audit_core::query::{ActionFilter, AuditQuery, CountBy, GroupCount, Order, Page};
+use audit_core::chain::{
+    ChainAnchor, ChainFault, ChainHash, ChainVerifier, Checkpoint, FaultKind, VerifyReport,
+};
+use audit_core::export::{ExportFormat, Exporter};
+use audit_core::query::{AuditQuery, CountBy, GroupCount, MAX_PAGE_SIZE, Page};
 use audit_core::store::VerifyScope;
-use audit_core::{AuditStore, StoreError, StoredEvent};
-use futures::TryStreamExt;
-use sqlx_core::query::query;
-use sqlx_core::query_builder::QueryBuilder;
-use sqlx_core::row::Row;
-use sqlx_postgres::Postgres;
+use audit_core::{ChainHasher, StoredEvent};
 
 use crate::error::{Error, Result};
-use crate::row::stored_event;
-use crate::schema::event_columns;
-use crate::store::PgStore;
 
-/// Rows fetched per round trip while verifying or exporting: memory stays bounded by this.
-pub(crate) const SCAN_BATCH: i64 = 2000;
+/// Rows fetched per round trip while verifying: memory stays bounded by this.
+pub(crate) const SCAN_BATCH: u32 = 2000;
 
-/// Appends `AND ...` for every filter set in `q` (and the cursor when `with_cursor`).
-fn push_filters(b: &mut QueryBuilder<Postgres>, q: &AuditQuery, with_cursor: bool) {
-    b.push(" WHERE true");
-    if let Some(actor) = &q.actor {
-        b.push(" AND actor_id = ").push_bind(actor.clone());
-    }
-    match &q.action {
-        None => {}
-        Some(ActionFilter::Exact(code)) => {
-            b.push(" AND action = ").push_bind(code.clone());
-        }
-        Some(ActionFilter::Prefix(prefix)) => {
-            b.push(" AND starts_with(action, ")
-                .push_bind(prefix.clone())
-                .push(")");
-        }
-    }
-    if let Some(category) = q.category {
-        b.push(" AND category = ").push_bind(category.as_str());
-    }
-    if let Some(outcome) = q.outcome {
-        b.push(" AND outcome = ").push_bind(outcome.as_str());
-    }
-    if let Some(t) = &q.entity_type {
-        b.push(" AND entity_type = ").push_bind(t.clone());
-    }
-    if let Some(id) = &q.entity_id {
-        b.push(" AND entity_id = ").push_bind(id.clone());
-    }
-    if let Some(since) = q.since {
-        b.push(" AND occurred_at >= ").push_bind(since);
-    }
-    if let Some(until) = q.until {
-        b.push(" AND occurred_at < ").push_bind(until);
-    }
-    if let Some(net) = q.ip_net {
-        // inet containment; an IPv4 network never contains an IPv6 address, as in ipnet.
-        b.push(" AND ip <<= ").push_bind(net).push("::inet");
-    }
-    if let Some(r) = &q.request_id {
-        b.push(" AND request_id = ").push_bind(r.clone());
-    }
-    if let Some(t) = &q.tenant {
-        b.push(" AND tenant = ").push_bind(t.clone());
-    }
-    if let Some(needle) = &q.description_contains {
-        // strpos: a plain substring test, no LIKE wildcards to escape.
-        b.push(" AND strpos(description, ")
-            .push_bind(needle.clone())
-            .push(") > 0");
-    }
-    if let (true, Some(cursor)) = (with_cursor, q.cursor) {
-        {
-            let after = i64::try_from(cursor.seq()).unwrap_or(i64::MAX);
-            match q.order {
-                Order::NewestFirst => b.push(" AND seq < ").push_bind(after),
-                Order::OldestFirst => b.push(" AND seq > ").push_bind(after),
-            };
-        }
-    }
+/// The queries a backend answers; everything else on the read side is built on them.
+#[async_trait]
+pub(crate) trait ReadBackend: Send + Sync {
+    /// The hasher the chain is linked with.
+    fn hasher(&self) -> &ChainHasher;
+    /// One page of records matching `q` (its order, size and cursor).
+    async fn page(&self, q: &AuditQuery) -> Result<Page>;
+    /// How many records match `q`'s filters.
+    async fn count(&self, q: &AuditQuery) -> Result<u64>;
+    /// Counts of the records matching `q`, grouped by `by`, in any order.
+    async fn count_groups(&self, q: &AuditQuery, by: CountBy) -> Result<Vec<GroupCount>>;
+    /// The record at `seq`.
+    async fn get(&self, seq: u64) -> Result<Option<StoredEvent>>;
+    /// The hash of the record at `seq`.
+    async fn hash_at(&self, seq: u64) -> Result<Option<ChainHash>>;
+    /// The newest retention anchor.
+    async fn retention_anchor(&self) -> Result<Option<ChainAnchor>>;
+    /// Up to `limit` records with `after < seq <= last`, in seq order, each decoded or the
+    /// reason it does not decode ([`Error::Corrupt`]).
+    async fn scan(&self, after: u64, last: u64, limit: u32) -> Result<Vec<Result<StoredEvent>>>;
+    /// The chain head row: `(seq, hash)` of the last event written through it.
+    async fn head_row(&self) -> Result<(u64, ChainHash)>;
 }
 
-impl PgStore {
-    pub(crate) async fn query_page(&self, q: &AuditQuery) -> Result<Page> {
-        let size = q.page_size();
-        let mut b = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {} FROM {}",
-            event_columns(),
-            self.inner.sql.events
-        ));
-        push_filters(&mut b, q, true);
-        b.push(match q.order {
-            Order::NewestFirst => " ORDER BY seq DESC",
-            Order::OldestFirst => " ORDER BY seq ASC",
-        });
-        b.push(" LIMIT ").push_bind(i64::from(size) + 1);
-        let rows = b.build().fetch_all(&self.inner.pool).await?;
-        let events = rows.iter().map(stored_event).collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_fetched(events, size))
-    }
+/// Counts grouped by key, sorted by the key's bytes whatever the database collation.
+pub(crate) async fn count_by(
+    b: &impl ReadBackend,
+    q: &AuditQuery,
+    by: CountBy,
+) -> Result<Vec<GroupCount>> {
+    let mut groups = b.count_groups(q, by).await?;
+    groups.sort_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
+    Ok(groups)
+}
 
-    pub(crate) async fn count_matching(&self, q: &AuditQuery) -> Result<u64> {
-        let mut b = QueryBuilder::<Postgres>::new(format!(
-            "SELECT count(*) FROM {}",
-            self.inner.sql.events
-        ));
-        push_filters(&mut b, q, false);
-        let n: i64 = b
-            .build_query_scalar::<i64>()
-            .fetch_one(&self.inner.pool)
-            .await?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
+/// The chain head (covers purged history too), as a checkpoint to keep elsewhere.
+pub(crate) async fn checkpoint(b: &impl ReadBackend) -> Result<Option<Checkpoint>> {
+    let (seq, hash) = b.head_row().await?;
+    Ok((seq > 0).then(|| Checkpoint {
+        seq,
+        hash,
+        taken_at: audit_core::event::now_micros(),
+    }))
+}
 
-    pub(crate) async fn count_grouped(
-        &self,
-        q: &AuditQuery,
-        by: CountBy,
-    ) -> Result<Vec<GroupCount>> {
-        let key = match by {
-            CountBy::Action => "action",
-            CountBy::Actor => "COALESCE(actor_id, '')",
-            CountBy::Day => "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-        };
-        let mut b = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {key} AS k, count(*) FROM {}",
-            self.inner.sql.events
-        ));
-        push_filters(&mut b, q, false);
-        b.push(" GROUP BY 1");
-        let rows = b.build().fetch_all(&self.inner.pool).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let key: String = row.try_get(0)?;
-            let count: i64 = row.try_get(1)?;
-            out.push(GroupCount {
-                key,
-                count: u64::try_from(count).unwrap_or(0),
-            });
-        }
-        // Sorted by the key's bytes, whatever the database collation.
-        out.sort_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
-        Ok(out)
-    }
-
-    /// Looks up one record by seq.
-    pub async fn get_event(&self, seq: u64) -> Result<Option<StoredEvent>> {
-        let Ok(seq) = i64::try_from(seq) else {
-            return Ok(None);
-        };
-        let row = query::<Postgres>(self.inner.sql.get.clone())
-            .bind(seq)
-            .fetch_optional(&self.inner.pool)
-            .await?;
-        row.as_ref().map(stored_event).transpose()
-    }
-
-    /// The newest retention anchor (where purged history ended), if any.
-    pub async fn retention_anchor(&self) -> Result<Option<ChainAnchor>> {
-        let row = query::<Postgres>(self.inner.sql.latest_anchor.clone())
-            .fetch_optional(&self.inner.pool)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let seq: i64 = row.try_get(0)?;
-        let hash: Vec<u8> = row.try_get(1)?;
-        Ok(Some(ChainAnchor {
-            seq: u64::try_from(seq).unwrap_or(0),
-            hash: ChainHash::from_slice(&hash)
-                .map_err(|err| Error::Schema(format!("retention anchor: {err}")))?,
-        }))
-    }
-
-    async fn hash_at(&self, seq: u64) -> Result<Option<ChainHash>> {
-        let Ok(seq) = i64::try_from(seq) else {
-            return Ok(None);
-        };
-        let hash: Option<Vec<u8>> = sqlx_core::query_scalar::query_scalar::<Postgres, Vec<u8>>(
-            self.inner.sql.hash_at.clone(),
-        )
-        .bind(seq)
-        .fetch_optional(&self.inner.pool)
-        .await?;
-        hash.map(|h| {
-            ChainHash::from_slice(&h).map_err(|err| Error::Corrupt {
-                seq: seq as u64,
-                message: format!("hash: {err}"),
-            })
-        })
-        .transpose()
-    }
-
-    /// Where verification of `scope` starts and the last seq it covers.
-    async fn verify_bounds(&self, scope: VerifyScope) -> Result<(ChainAnchor, u64)> {
-        Ok(match scope {
-            VerifyScope::All => (
-                self.retention_anchor()
-                    .await?
-                    .unwrap_or(ChainAnchor::GENESIS),
-                i64::MAX as u64,
-            ),
-            VerifyScope::After(anchor) => (anchor, i64::MAX as u64),
-            VerifyScope::Range { from, to } => {
-                if from == 0 || from > to {
-                    return Err(Error::InvalidRequest(format!(
-                        "verify range {from}..={to}: need 1 <= from <= to"
-                    )));
-                }
-                let before = from - 1;
-                let anchor = if before == 0 {
-                    ChainAnchor::GENESIS
-                } else if let Some(hash) = self.hash_at(before).await? {
-                    ChainAnchor { seq: before, hash }
-                } else if let Some(anchor) =
-                    self.retention_anchor().await?.filter(|a| a.seq == before)
-                {
-                    anchor
-                } else {
-                    return Err(Error::InvalidRequest(format!(
-                        "verify range starts at {from}, but record {before} is not stored \
-                         (purged or never written); verify from the retention anchor instead"
-                    )));
-                };
-                (anchor, to)
+/// Where verification of `scope` starts and the last seq it covers.
+async fn bounds(b: &impl ReadBackend, scope: VerifyScope) -> Result<(ChainAnchor, u64)> {
+    const OPEN: u64 = i64::MAX as u64;
+    Ok(match scope {
+        VerifyScope::All => (
+            b.retention_anchor().await?.unwrap_or(ChainAnchor::GENESIS),
+            OPEN,
+        ),
+        VerifyScope::After(anchor) => (anchor, OPEN),
+        VerifyScope::Range { from, to } => {
+            if from == 0 || from > to {
+                return Err(Error::InvalidRequest(format!(
+                    "verify range {from}..={to}: need 1 <= from <= to"
+                )));
             }
-        })
-    }
+            let before = from - 1;
+            let anchor = if before == 0 {
+                ChainAnchor::GENESIS
+            } else if let Some(hash) = b.hash_at(before).await? {
+                ChainAnchor { seq: before, hash }
+            } else if let Some(anchor) = b.retention_anchor().await?.filter(|a| a.seq == before) {
+                anchor
+            } else {
+                return Err(Error::InvalidRequest(format!(
+                    "verify range starts at {from}, but record {before} is not stored \
+                     (purged or never written); verify from the retention anchor instead"
+                )));
+            };
+            (anchor, to)
+        }
+    })
+}
 
-    /// Streams the records of `scope` through a [`ChainVerifier`], 2000 rows at a
-    /// time, so memory stays constant whatever the chain's length.
-    pub async fn verify_chain(
-        &self,
-        scope: VerifyScope,
-        checkpoint: Option<&Checkpoint>,
-    ) -> Result<audit_core::chain::VerifyReport> {
-        let (anchor, last) = self.verify_bounds(scope).await?;
-        let mut verifier = ChainVerifier::from_anchor(self.inner.hasher.clone(), anchor)
-            .with_checkpoint(checkpoint);
-        let mut after = anchor.seq;
-        let mut undecodable: Option<ChainFault> = None;
-        'scan: loop {
-            let mut rows = query::<Postgres>(self.inner.sql.scan.clone())
-                .bind(i64::try_from(after).unwrap_or(i64::MAX))
-                .bind(i64::try_from(last).unwrap_or(i64::MAX))
-                .bind(SCAN_BATCH)
-                .fetch(&self.inner.pool);
-            let mut fetched = 0;
-            while let Some(row) = rows.try_next().await? {
-                fetched += 1;
-                let record = match stored_event(&row) {
-                    Ok(record) => record,
-                    Err(Error::Corrupt { seq, message }) => {
-                        // A row that no longer decodes was altered outside the library.
-                        undecodable = Some(ChainFault {
-                            seq,
-                            kind: FaultKind::Modified,
-                            detail: format!("record cannot be decoded: {message}"),
-                        });
-                        break 'scan;
-                    }
-                    Err(other) => return Err(other),
-                };
-                after = record.seq;
-                if verifier.push(&record).is_err() {
+/// Streams the records of `scope` through a [`ChainVerifier`], [`SCAN_BATCH`] rows at a time,
+/// so memory stays constant whatever the chain's length.
+///
+/// When the scope runs to the end of the log, records beyond the chain head row are reported
+/// [`FaultKind::Inserted`]: every write moves the head in the transaction that inserts its
+/// rows, so such rows were inserted by someone else (an application role that may `INSERT`
+/// cannot be kept from inserting rows by the database alone). The head is read after the
+/// scan, so rows committed meanwhile are never mistaken for such.
+pub(crate) async fn verify(
+    b: &impl ReadBackend,
+    scope: VerifyScope,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<VerifyReport> {
+    let (anchor, last) = bounds(b, scope).await?;
+    let mut verifier =
+        ChainVerifier::from_anchor(b.hasher().clone(), anchor).with_checkpoint(checkpoint);
+    let mut after = anchor.seq;
+    'scan: loop {
+        let rows = b.scan(after, last, SCAN_BATCH).await?;
+        let fetched = rows.len();
+        for row in rows {
+            let record = match row {
+                Ok(record) => record,
+                Err(Error::Corrupt { seq, message }) => {
+                    // A row that no longer decodes was altered outside the library.
+                    verifier.undecodable(seq, message);
                     break 'scan;
                 }
+                Err(other) => return Err(other),
+            };
+            after = record.seq;
+            if verifier.push(&record).is_err() {
+                break 'scan;
             }
-            if fetched < SCAN_BATCH {
-                break;
-            }
         }
-        let mut report = verifier.finish(None);
-        if report.fault.is_none() {
-            report.fault = undecodable;
+        if fetched < SCAN_BATCH as usize {
+            break;
         }
-        Ok(report)
     }
-
-    /// The chain head (covers purged history too), as a checkpoint to keep elsewhere.
-    pub async fn chain_head(&self) -> Result<Option<Checkpoint>> {
-        let row = query::<Postgres>(self.inner.sql.head.clone())
-            .fetch_optional(&self.inner.pool)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let seq: i64 = row.try_get(0)?;
-        let hash: Vec<u8> = row.try_get(1)?;
-        if seq <= 0 {
-            return Ok(None);
+    let mut report = verifier.finish(None);
+    if report.fault.is_none() && !matches!(scope, VerifyScope::Range { .. }) {
+        let (head_seq, _) = b.head_row().await?;
+        if let Some(verified) = report.head.filter(|h| h.seq > head_seq) {
+            report.fault = Some(ChainFault {
+                seq: head_seq + 1,
+                kind: FaultKind::Inserted,
+                detail: format!(
+                    "records {}..={} lie beyond the chain head (seq {head_seq}): they were \
+                     not written through it",
+                    head_seq + 1,
+                    verified.seq
+                ),
+            });
         }
-        Ok(Some(Checkpoint {
-            seq: seq as u64,
-            hash: ChainHash::from_slice(&hash)
-                .map_err(|err| Error::Schema(format!("chain head hash: {err}")))?,
-            taken_at: audit_core::event::now_micros(),
-        }))
     }
+    Ok(report)
 }
 
-#[async_trait]
-impl AuditStore for PgStore {
-    async fn query(&self, query: &AuditQuery) -> Result<Page, StoreError> {
-        Ok(self.query_page(query).await?)
+/// Writes every record matching `query`'s filters to `writer` in `format`, in the query's
+/// order, [`MAX_PAGE_SIZE`] rows per round trip. `query`'s limit and cursor are ignored.
+/// Returns the writer and how many records were written.
+pub(crate) async fn export<W: Write>(
+    b: &impl ReadBackend,
+    query: &AuditQuery,
+    format: ExportFormat,
+    writer: W,
+) -> Result<(W, u64)> {
+    let mut exporter = Exporter::new(format, writer);
+    let mut q = query.clone().limit(MAX_PAGE_SIZE);
+    q.cursor = None;
+    loop {
+        let page = b.page(&q).await?;
+        for record in &page.events {
+            exporter.push(record)?;
+        }
+        match page.next {
+            Some(cursor) => q = q.after(cursor),
+            None => break,
+        }
     }
-
-    async fn count(&self, query: &AuditQuery) -> Result<u64, StoreError> {
-        Ok(self.count_matching(query).await?)
-    }
-
-    async fn count_by(
-        &self,
-        query: &AuditQuery,
-        by: CountBy,
-    ) -> Result<Vec<GroupCount>, StoreError> {
-        Ok(self.count_grouped(query, by).await?)
-    }
-
-    async fn get(&self, seq: u64) -> Result<Option<StoredEvent>, StoreError> {
-        Ok(self.get_event(seq).await?)
-    }
-
-    async fn verify(
-        &self,
-        scope: VerifyScope,
-        checkpoint: Option<&Checkpoint>,
-    ) -> Result<audit_core::chain::VerifyReport, StoreError> {
-        Ok(self.verify_chain(scope, checkpoint).await?)
-    }
-
-    async fn head(&self) -> Result<Option<Checkpoint>, StoreError> {
-        Ok(self.chain_head().await?)
-    }
+    let written = exporter.written();
+    Ok((exporter.finish()?, written))
 }
+
+/// Implements [`AuditStore`](audit_core::AuditStore) for a store that is a [`ReadBackend`],
+/// and gives it the inherent `export` and `retention_anchor`.
+macro_rules! audit_store_through_read_backend {
+    ($store:ty) => {
+        impl $store {
+            /// Writes every record matching `query`'s filters to `writer` in `format`, in the
+            /// query's order, fetching [`MAX_PAGE_SIZE`](audit_core::query::MAX_PAGE_SIZE)
+            /// rows per round trip (memory stays bounded whatever the log's size). `query`'s
+            /// limit and cursor are ignored: the export covers all matches. Returns the writer
+            /// and how many records were written.
+            ///
+            /// `writer` is a blocking [`Write`](std::io::Write); give it a buffered file or an
+            /// in-memory buffer (the exporter buffers its own output as well).
+            pub async fn export<W: std::io::Write>(
+                &self,
+                query: &audit_core::query::AuditQuery,
+                format: audit_core::export::ExportFormat,
+                writer: W,
+            ) -> $crate::Result<(W, u64)> {
+                self.runtime()
+                    .run($crate::read::export(self, query, format, writer))
+                    .await
+            }
+
+            /// The newest retention anchor (where purged history ended), if any.
+            pub async fn retention_anchor(
+                &self,
+            ) -> $crate::Result<Option<audit_core::chain::ChainAnchor>> {
+                self.runtime()
+                    .run($crate::read::ReadBackend::retention_anchor(self))
+                    .await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl audit_core::AuditStore for $store {
+            async fn query(
+                &self,
+                query: &audit_core::query::AuditQuery,
+            ) -> Result<audit_core::query::Page, audit_core::StoreError> {
+                Ok(self
+                    .runtime()
+                    .run($crate::read::ReadBackend::page(self, query))
+                    .await?)
+            }
+
+            async fn count(
+                &self,
+                query: &audit_core::query::AuditQuery,
+            ) -> Result<u64, audit_core::StoreError> {
+                Ok(self
+                    .runtime()
+                    .run($crate::read::ReadBackend::count(self, query))
+                    .await?)
+            }
+
+            async fn count_by(
+                &self,
+                query: &audit_core::query::AuditQuery,
+                by: audit_core::query::CountBy,
+            ) -> Result<Vec<audit_core::query::GroupCount>, audit_core::StoreError> {
+                Ok(self
+                    .runtime()
+                    .run($crate::read::count_by(self, query, by))
+                    .await?)
+            }
+
+            async fn get(
+                &self,
+                seq: u64,
+            ) -> Result<Option<audit_core::StoredEvent>, audit_core::StoreError> {
+                Ok(self
+                    .runtime()
+                    .run($crate::read::ReadBackend::get(self, seq))
+                    .await?)
+            }
+
+            async fn verify(
+                &self,
+                scope: audit_core::store::VerifyScope,
+                checkpoint: Option<&audit_core::chain::Checkpoint>,
+            ) -> Result<audit_core::chain::VerifyReport, audit_core::StoreError> {
+                Ok(self
+                    .runtime()
+                    .run($crate::read::verify(self, scope, checkpoint))
+                    .await?)
+            }
+
+            async fn head(
+                &self,
+            ) -> Result<Option<audit_core::chain::Checkpoint>, audit_core::StoreError> {
+                Ok(self.runtime().run($crate::read::checkpoint(self)).await?)
+            }
+        }
+    };
+}
+pub(crate) use audit_store_through_read_backend;

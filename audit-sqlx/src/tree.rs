@@ -1,29 +1,24 @@
-//! The log's Merkle tree and signed checkpoints in PostgreSQL.
+//! The log's Merkle tree and signed checkpoints: what every backend shares.
 //!
-//! `audit_tree` holds one row of stored hashes per event and `audit_checkpoints` the signed
-//! checkpoints. Both are written inside the append's transaction, after the head row was
-//! locked: writers on every connection, process and machine extend one tree in the chain's
-//! order, and a checkpoint that falls due is signed by whichever writer crosses the mark.
-//! The tree's right edge (`tree_frontier`) and the newest checkpoint's size live in the head
-//! row, which the lock already reads and the head update already writes, so the tree costs
-//! one more statement per batch (the rows' insert).
+//! Each backend keeps one row of stored hashes per event (`audit_tree`) and the signed
+//! checkpoints (`audit_checkpoints`), written inside the append's transaction after the head
+//! row was locked: writers on every connection, process and machine extend one tree in the
+//! chain's order, and a checkpoint that falls due is signed by whichever writer crosses the
+//! mark. The tree's right edge (its frontier) and the newest checkpoint's size are read with
+//! the head lock, so an append costs one more insert per batch (the tree rows). What is here
+//! is the part without SQL: the state read with the lock, extending it, when to sign, and
+//! the [`TransparencyLog`](audit_core::tlog::TransparencyLog) built on a backend's few
+//! queries ([`TreeBackend`]).
 
-use std::sync::Weak;
-
+use async_trait::async_trait;
 use audit_core::chain::ChainHash;
-use audit_core::tlog::{CheckpointPolicy, Frontier, SignedCheckpoint, TreeRow, leaf_hash};
-use sqlx_core::query::query;
-use sqlx_core::row::Row;
-use sqlx_core::sql_str::AssertSqlSafe;
-use sqlx_postgres::{PgConnection, Postgres};
+use audit_core::tlog::{CheckpointPolicy, Frontier, SignedCheckpoint, TreeRow};
 
 use crate::error::{Error, Result};
-use crate::schema::{SchemaName, Sql};
 
 /// What an append is told about checkpoints, and tells back.
-#[derive(Default)]
 pub(crate) struct TreeOut<'p> {
-    /// When to sign.
+    /// When to sign (`None`: extend the tree, never sign).
     pub policy: Option<&'p CheckpointPolicy>,
     /// The checkpoint the append signed, to publish once its transaction committed.
     pub signed: Option<SignedCheckpoint>,
@@ -37,7 +32,8 @@ impl<'p> TreeOut<'p> {
         }
     }
 
-    /// Publishes the signed checkpoint (call after the commit).
+    /// Publishes the signed checkpoint (call after the commit, so no publisher ever sees a
+    /// checkpoint its log does not hold).
     pub(crate) fn publish(self) {
         if let (Some(policy), Some(signed)) = (self.policy, self.signed) {
             policy.publish(&signed);
@@ -45,361 +41,253 @@ impl<'p> TreeOut<'p> {
     }
 }
 
-/// The tree state read with the head lock, and what the append adds to it.
-pub(crate) struct TreeWrite<'p> {
+/// The tree as the head lock read it.
+pub(crate) struct TreeState {
     /// `None`: this log has no tree (it purged events before it had one).
-    frontier: Option<Frontier>,
-    checkpoint_size: u64,
-    policy: Option<&'p CheckpointPolicy>,
-    /// The checkpoint the append signed, to publish once it committed.
-    pub signed: Option<SignedCheckpoint>,
+    pub frontier: Option<Frontier>,
+    /// The newest checkpoint's tree size.
+    pub checkpoint_size: u64,
 }
 
-fn decode_frontier(size: u64, bytes: Option<Vec<u8>>) -> Result<Option<Frontier>> {
-    let Some(bytes) = bytes else {
-        return Ok(None);
-    };
-    let hashes: Vec<ChainHash> = bytes
-        .chunks(32)
-        .map(|c| ChainHash::from_slice(c).map_err(|e| Error::Schema(format!("tree frontier: {e}"))))
-        .collect::<Result<_>>()?;
-    Frontier::from_hashes(size, &hashes)
-        .map(Some)
-        .ok_or_else(|| Error::Schema(format!("the tree frontier does not fit {size} leaves")))
-}
-
-fn encode_frontier(frontier: &Frontier) -> Vec<u8> {
-    frontier.hashes().iter().flat_map(|h| h.0).collect()
-}
-
-impl<'p> TreeWrite<'p> {
-    /// The state read by the head lock (columns 3 and 4 of `lock_head`).
-    pub(crate) fn from_head(
-        head: &sqlx_postgres::PgRow,
-        head_seq: u64,
-        policy: Option<&'p CheckpointPolicy>,
-    ) -> Result<Self> {
-        let frontier: Option<Vec<u8>> = head.try_get(3)?;
-        let checkpoint_size: i64 = head.try_get(4)?;
-        Ok(Self {
-            frontier: decode_frontier(head_seq, frontier)?,
-            checkpoint_size: checkpoint_size.max(0) as u64,
-            policy,
-            signed: None,
-        })
-    }
-
-    /// Adds the leaves of a batch and inserts their rows; signs a checkpoint when due.
-    /// Returns the frontier to store in the head row.
-    pub(crate) async fn append(
-        &mut self,
-        conn: &mut PgConnection,
-        sql: &Sql,
-        leaves: impl Iterator<Item = ChainHash>,
-    ) -> Result<Option<Vec<u8>>> {
-        let Some(frontier) = &mut self.frontier else {
-            return Ok(None);
-        };
-        let (mut seqs, mut hashes) = (Vec::new(), Vec::new());
-        for leaf in leaves {
-            let row = frontier.append(leaf);
-            seqs.push(row.seq as i64);
-            hashes.push(row.to_bytes());
-        }
-        query::<Postgres>(AssertSqlSafe(format!(
-            "INSERT INTO {} SELECT * FROM UNNEST($1::bigint[], $2::bytea[])",
-            tree_table(&sql.schema)
-        )))
-        .bind(seqs)
-        .bind(hashes)
-        .execute(&mut *conn)
-        .await?;
-        if let Some(policy) = self.policy
-            && policy.due(self.checkpoint_size, frontier.size())
-        {
-            self.signed = Some(sign(conn, &sql.schema, policy, frontier).await?);
-        }
-        Ok(Some(encode_frontier(frontier)))
-    }
-}
-
-fn tree_table(schema: &SchemaName) -> String {
-    format!("{}.audit_tree", schema.quoted())
-}
-
-/// Signs `frontier`'s head and stores it; the head row's lock must be held.
-async fn sign(
-    conn: &mut PgConnection,
-    schema: &SchemaName,
-    policy: &CheckpointPolicy,
-    frontier: &Frontier,
-) -> Result<SignedCheckpoint> {
-    let checkpoint = policy
-        .signer()
-        .sign(frontier.head())
-        .map_err(|e| Error::Schema(format!("signing a checkpoint: {e}")))?;
-    let s = schema.quoted();
-    query::<Postgres>(AssertSqlSafe(format!(
-        "WITH c AS (INSERT INTO {s}.audit_checkpoints (tree_size, root, note) VALUES ($1, $2, $3) \
-         ON CONFLICT (tree_size) DO NOTHING) \
-         UPDATE {s}.audit_chain_head SET checkpoint_size = $1 WHERE singleton"
-    )))
-    .bind(frontier.size() as i64)
-    .bind(checkpoint.head().root.as_bytes().to_vec())
-    .bind(checkpoint.as_str().to_owned())
-    .execute(&mut *conn)
-    .await?;
-    Ok(checkpoint)
-}
-
-/// Signs a checkpoint of the tree as it is now in its own transaction, under the head lock,
-/// unless the newest checkpoint has its size.
-pub(crate) async fn sign_now(
-    pool: &sqlx_postgres::PgPool,
-    sql: &Sql,
-    policy: &CheckpointPolicy,
-) -> Result<Option<SignedCheckpoint>> {
-    let mut tx = pool.begin().await?;
-    let head = query::<Postgres>(sql.lock_head.clone())
-        .fetch_one(&mut *tx)
-        .await?;
-    let seq: i64 = head.try_get(0)?;
-    let state = TreeWrite::from_head(&head, seq.max(0) as u64, Some(policy))?;
-    let Some(frontier) = state.frontier.filter(|f| f.size() > state.checkpoint_size) else {
-        return Ok(None);
-    };
-    let signed = sign(&mut tx, &sql.schema, policy, &frontier).await?;
-    tx.commit().await?;
-    Ok(Some(signed))
-}
-
-/// Asks the store to sign a checkpoint every `interval` while it lives (the task holds a
-/// weak handle and stops once every clone is dropped).
-pub(crate) fn spawn_timer(store: Weak<crate::store::Inner>, interval: std::time::Duration) {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
-        ticks.tick().await;
-        loop {
-            ticks.tick().await;
-            let Some(inner) = store.upgrade() else { return };
-            if let Some(policy) = &inner.checkpoints {
-                match sign_now(&inner.pool, &inner.sql, policy).await {
-                    Ok(Some(signed)) => policy.publish(&signed),
-                    Ok(None) => {}
-                    Err(err) => tracing::warn!(%err, "audit-sqlx could not sign a checkpoint"),
+impl TreeState {
+    /// Decodes the frontier column (`size` leaves; `None` for a log without a tree).
+    pub fn decode(size: u64, frontier: Option<Vec<u8>>, checkpoint_size: u64) -> Result<Self> {
+        let frontier = match frontier {
+            None => None,
+            Some(bytes) => {
+                if bytes.len() % 32 != 0 {
+                    return Err(Error::Schema(format!(
+                        "the tree frontier holds {} bytes, not whole hashes",
+                        bytes.len()
+                    )));
                 }
+                let hashes: Vec<ChainHash> = bytes
+                    .chunks(32)
+                    .map(|c| {
+                        ChainHash::from_slice(c)
+                            .map_err(|e| Error::Schema(format!("tree frontier: {e}")))
+                    })
+                    .collect::<Result<_>>()?;
+                Some(Frontier::from_hashes(size, &hashes).ok_or_else(|| {
+                    Error::Schema(format!("the tree frontier does not fit {size} leaves"))
+                })?)
             }
-            drop(inner);
-        }
-    });
-}
-
-/// Rows of `seqs`.
-pub(crate) async fn rows(
-    pool: &sqlx_postgres::PgPool,
-    schema: &SchemaName,
-    seqs: &[u64],
-) -> Result<Vec<TreeRow>> {
-    let seqs: Vec<i64> = seqs.iter().map(|&s| s as i64).collect();
-    let found = query::<Postgres>(AssertSqlSafe(format!(
-        "SELECT seq, hashes FROM {} WHERE seq = ANY($1)",
-        tree_table(schema)
-    )))
-    .bind(seqs)
-    .fetch_all(pool)
-    .await?;
-    found
-        .iter()
-        .map(|row| {
-            let seq: i64 = row.try_get(0)?;
-            let bytes: Vec<u8> = row.try_get(1)?;
-            TreeRow::from_bytes(seq.max(0) as u64, &bytes)
-                .map_err(|e| Error::Schema(format!("tree row {seq}: {e}")))
+        };
+        Ok(Self {
+            frontier,
+            checkpoint_size,
         })
-        .collect()
-}
-
-/// Leaves in the tree.
-pub(crate) async fn size(pool: &sqlx_postgres::PgPool, schema: &SchemaName) -> Result<u64> {
-    let max: Option<i64> = sqlx_core::query_scalar::query_scalar::<Postgres, Option<i64>>(
-        AssertSqlSafe(format!("SELECT max(seq) FROM {}", tree_table(schema))),
-    )
-    .fetch_one(pool)
-    .await?;
-    Ok(max.map_or(0, |m| m.max(0) as u64))
-}
-
-/// Stored checkpoints from `from_size` up (`newest`: only the newest one).
-pub(crate) async fn checkpoints(
-    pool: &sqlx_postgres::PgPool,
-    schema: &SchemaName,
-    from_size: u64,
-    limit: u32,
-    newest: bool,
-) -> Result<Vec<SignedCheckpoint>> {
-    let order = if newest { "DESC" } else { "ASC" };
-    let found = query::<Postgres>(AssertSqlSafe(format!(
-        "SELECT note FROM {}.audit_checkpoints WHERE tree_size >= $1 \
-         ORDER BY tree_size {order} LIMIT $2",
-        schema.quoted()
-    )))
-    .bind(from_size as i64)
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await?;
-    found
-        .iter()
-        .map(|row| {
-            let note: String = row.try_get(0)?;
-            SignedCheckpoint::parse(&note).map_err(|e| Error::Schema(format!("checkpoint: {e}")))
-        })
-        .collect()
-}
-
-/// The migration step to schema version 2: the tree of the events already stored, built in
-/// the migration's transaction. A log that already purged a prefix cannot get a tree (the
-/// purged events are gone); it keeps working without one.
-pub(crate) async fn build(conn: &mut PgConnection, schema: &SchemaName) -> Result<()> {
-    let s = schema.quoted();
-    let purged: i64 = sqlx_core::query_scalar::query_scalar::<Postgres, i64>(AssertSqlSafe(
-        format!("SELECT count(*) FROM {s}.audit_anchors"),
-    ))
-    .fetch_one(&mut *conn)
-    .await?;
-    if purged > 0 {
-        tracing::warn!(
-            schema = %schema,
-            "audit-sqlx: this log purged events before it had a Merkle tree; it keeps \
-             working with its hash chain, without a tree, proofs or signed checkpoints"
-        );
-        return Ok(());
     }
-    let sql = Sql::new(schema.clone());
-    let tree = tree_table(schema);
-    let mut frontier = Frontier::new();
-    // Pages by seq, so memory stays bounded however long the log is.
-    loop {
-        let page = query::<Postgres>(sql.scan.clone())
-            .bind(frontier.size() as i64)
-            .bind(i64::MAX)
-            .bind(10_000_i64)
-            .fetch_all(&mut *conn)
-            .await?;
-        if page.is_empty() {
-            break;
+
+    /// Adds `leaves` and returns the rows to insert (empty for a log without a tree).
+    pub fn extend(&mut self, leaves: impl Iterator<Item = ChainHash>) -> Vec<TreeRow> {
+        match &mut self.frontier {
+            Some(frontier) => leaves.map(|leaf| frontier.append(leaf)).collect(),
+            None => Vec::new(),
         }
-        let (mut seqs, mut hashes) = (
-            Vec::with_capacity(page.len()),
-            Vec::with_capacity(page.len()),
-        );
-        for row in &page {
-            let record = crate::row::stored_event(row)?;
-            if record.seq != frontier.size() + 1 {
-                return Err(Error::Schema(format!(
-                    "a gap before seq {} in {schema}: the tree cannot be built (verify the chain)",
-                    record.seq
-                )));
-            }
-            let stored = frontier.append(leaf_hash(&record.event));
-            seqs.push(stored.seq as i64);
-            hashes.push(stored.to_bytes());
-        }
-        query::<Postgres>(AssertSqlSafe(format!(
-            "INSERT INTO {tree} SELECT * FROM UNNEST($1::bigint[], $2::bytea[])"
-        )))
-        .bind(seqs)
-        .bind(hashes)
-        .execute(&mut *conn)
-        .await?;
     }
-    query::<Postgres>(AssertSqlSafe(format!(
-        "UPDATE {s}.audit_chain_head SET tree_frontier = $1 WHERE singleton"
-    )))
-    .bind(encode_frontier(&frontier))
-    .execute(&mut *conn)
-    .await?;
-    if frontier.size() > 0 {
-        tracing::info!(schema = %schema, events = frontier.size(), "audit-sqlx built the Merkle tree of the stored events");
-    }
-    Ok(())
-}
 
-impl crate::store::PgStore {
-    /// Signs a checkpoint of the tree now (see
-    /// [`TransparencyLog::sign_checkpoint`](audit_core::tlog::TransparencyLog::sign_checkpoint)),
-    /// with this crate's error type; `None` without a checkpoint policy or when the newest
-    /// checkpoint already has the tree's size.
-    pub async fn sign_tree_checkpoint(&self) -> Result<Option<SignedCheckpoint>> {
-        let inner = &self.inner;
-        let Some(policy) = &inner.checkpoints else {
+    /// The leaves the tree has (the chain's seq it has reached).
+    pub fn size(&self) -> Option<u64> {
+        self.frontier.as_ref().map(Frontier::size)
+    }
+
+    /// The frontier column's new value (`None`: leave it NULL).
+    pub fn encoded(&self) -> Option<Vec<u8>> {
+        self.frontier
+            .as_ref()
+            .map(|f| f.hashes().iter().flat_map(|h| h.0).collect())
+    }
+
+    /// The checkpoint to sign now under `policy`: `force` signs whenever the tree grew since
+    /// the newest checkpoint (a timer, shutdown), otherwise only when the policy says it is
+    /// due.
+    pub fn sign_if_due(
+        &self,
+        policy: &CheckpointPolicy,
+        force: bool,
+    ) -> Result<Option<SignedCheckpoint>> {
+        let Some(frontier) = &self.frontier else {
             return Ok(None);
         };
-        let signed = sign_now(&inner.pool, &inner.sql, policy).await?;
-        if let Some(checkpoint) = &signed {
-            policy.publish(checkpoint);
+        let due = if force {
+            frontier.size() > self.checkpoint_size
+        } else {
+            policy.due(self.checkpoint_size, frontier.size())
+        };
+        if !due {
+            return Ok(None);
         }
-        Ok(signed)
+        policy
+            .signer()
+            .sign(frontier.head())
+            .map(Some)
+            .map_err(|e| Error::Schema(format!("signing a checkpoint: {e}")))
     }
 }
 
-#[async_trait::async_trait]
-impl audit_core::tlog::TransparencyLog for crate::store::PgStore {
-    async fn tree_size(&self) -> std::result::Result<u64, audit_core::StoreError> {
-        Ok(size(&self.inner.pool, &self.inner.sql.schema).await?)
-    }
+/// Parses a stored checkpoint note.
+pub(crate) fn parse_checkpoint(note: &str) -> Result<SignedCheckpoint> {
+    SignedCheckpoint::parse(note).map_err(|e| Error::Schema(format!("stored checkpoint: {e}")))
+}
 
-    async fn tree_rows(
-        &self,
-        seqs: &[u64],
-    ) -> std::result::Result<Vec<TreeRow>, audit_core::StoreError> {
-        Ok(rows(&self.inner.pool, &self.inner.sql.schema, seqs).await?)
-    }
+/// Decodes a stored tree row.
+pub(crate) fn parse_row(seq: u64, bytes: &[u8]) -> Result<TreeRow> {
+    TreeRow::from_bytes(seq, bytes).map_err(|e| Error::Schema(format!("tree row {seq}: {e}")))
+}
 
-    async fn seq_of(
-        &self,
-        id: uuid::Uuid,
-    ) -> std::result::Result<Option<u64>, audit_core::StoreError> {
-        let seq: Option<i64> =
-            sqlx_core::query_scalar::query_scalar::<Postgres, i64>(AssertSqlSafe(format!(
-                "SELECT seq FROM {} WHERE id = $1",
-                self.inner.sql.events
-            )))
-            .bind(id)
-            .fetch_optional(&self.inner.pool)
-            .await
-            .map_err(Error::from)?;
-        Ok(seq.map(|s| s.max(0) as u64))
+/// The leaf of a row the chain holds beyond the tree (inserted behind the head's back): the
+/// tree takes what the table holds so its leaf indexes stay the chain's seqs; verification
+/// reports the row itself. An undecodable row becomes the leaf of an entry naming its seq.
+pub(crate) fn leaf_of_stored(seq: u64, row: Result<audit_core::StoredEvent>) -> ChainHash {
+    match row {
+        Ok(stored) => audit_core::tlog::leaf_hash(&stored.event),
+        Err(_) => audit_core::tlog::leaf_hash_of_entry(format!("undecodable row {seq}").as_bytes()),
     }
+}
 
-    async fn sign_checkpoint(
-        &self,
-    ) -> std::result::Result<Option<SignedCheckpoint>, audit_core::StoreError> {
-        self.sign_tree_checkpoint().await?;
-        self.latest_checkpoint().await
-    }
-
+/// The queries a backend answers for its tree; the
+/// [`TransparencyLog`](audit_core::tlog::TransparencyLog) is built on them by
+/// [`transparency_log_through_tree_backend!`].
+#[async_trait]
+pub(crate) trait TreeBackend: Send + Sync {
+    /// The stored rows of `seqs` (missing ones left out).
+    async fn tree_rows(&self, seqs: &[u64]) -> Result<Vec<TreeRow>>;
+    /// Leaves in the tree.
+    async fn tree_size(&self) -> Result<u64>;
+    /// The seq of the event with `id`.
+    async fn seq_of(&self, id: uuid::Uuid) -> Result<Option<u64>>;
+    /// Stored checkpoints from tree size `from_size` up (`newest`: the newest first).
     async fn checkpoints(
         &self,
         from_size: u64,
         limit: u32,
-    ) -> std::result::Result<Vec<SignedCheckpoint>, audit_core::StoreError> {
-        Ok(checkpoints(
-            &self.inner.pool,
-            &self.inner.sql.schema,
-            from_size,
-            limit,
-            false,
-        )
-        .await?)
-    }
-
-    async fn latest_checkpoint(
-        &self,
-    ) -> std::result::Result<Option<SignedCheckpoint>, audit_core::StoreError> {
-        Ok(
-            checkpoints(&self.inner.pool, &self.inner.sql.schema, 0, 1, true)
-                .await?
-                .pop(),
-        )
-    }
+        newest: bool,
+    ) -> Result<Vec<SignedCheckpoint>>;
+    /// Signs a checkpoint of the tree as it is now under the head lock, unless the newest
+    /// one has its size; stores it (not published yet).
+    async fn sign_now(&self, policy: &CheckpointPolicy) -> Result<Option<SignedCheckpoint>>;
 }
+
+/// Signs a checkpoint now if the store has a policy, and publishes it.
+pub(crate) async fn sign_and_publish(
+    b: &impl TreeBackend,
+    policy: Option<&CheckpointPolicy>,
+) -> Result<Option<SignedCheckpoint>> {
+    let Some(policy) = policy else {
+        return Ok(None);
+    };
+    let signed = b.sign_now(policy).await?;
+    if let Some(checkpoint) = &signed {
+        policy.publish(checkpoint);
+    }
+    Ok(signed)
+}
+
+/// Signs every `interval` while `store` lives, on the store's runtime (the task holds a weak
+/// handle and stops once every clone is dropped).
+macro_rules! spawn_checkpoint_timer {
+    ($store:expr, $interval:expr, $inner:ty, $wrap:expr) => {{
+        let weak: std::sync::Weak<$inner> = std::sync::Arc::downgrade(&$store.inner);
+        let interval: std::time::Duration = $interval;
+        $store.runtime().spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                let store = $wrap(inner);
+                if let Err(err) =
+                    $crate::tree::sign_and_publish(&store, store.inner.checkpoints.as_ref()).await
+                {
+                    tracing::warn!(%err, "audit-sqlx could not sign a checkpoint");
+                }
+            }
+        });
+    }};
+}
+pub(crate) use spawn_checkpoint_timer;
+
+/// Implements [`TransparencyLog`](audit_core::tlog::TransparencyLog) and the store's
+/// `sign_tree_checkpoint` for a store that is a [`TreeBackend`], each call on the store's
+/// runtime.
+macro_rules! transparency_log_through_tree_backend {
+    ($store:ty) => {
+        impl $store {
+            /// Signs a checkpoint of the tree now (see
+            /// [`TransparencyLog::sign_checkpoint`](audit_core::tlog::TransparencyLog::sign_checkpoint))
+            /// with this crate's error type, and hands it to the policy's publisher; `None`
+            /// without a checkpoint policy or when the newest checkpoint already has the
+            /// tree's size.
+            pub async fn sign_tree_checkpoint(
+                &self,
+            ) -> $crate::Result<Option<audit_core::tlog::SignedCheckpoint>> {
+                self.runtime()
+                    .run($crate::tree::sign_and_publish(
+                        self,
+                        self.inner.checkpoints.as_ref(),
+                    ))
+                    .await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl audit_core::tlog::TransparencyLog for $store {
+            async fn tree_size(&self) -> Result<u64, audit_core::StoreError> {
+                Ok(self
+                    .runtime()
+                    .run($crate::tree::TreeBackend::tree_size(self))
+                    .await?)
+            }
+
+            async fn tree_rows(
+                &self,
+                seqs: &[u64],
+            ) -> Result<Vec<audit_core::tlog::TreeRow>, audit_core::StoreError> {
+                Ok(self
+                    .runtime()
+                    .run($crate::tree::TreeBackend::tree_rows(self, seqs))
+                    .await?)
+            }
+
+            async fn seq_of(&self, id: uuid::Uuid) -> Result<Option<u64>, audit_core::StoreError> {
+                Ok(self
+                    .runtime()
+                    .run($crate::tree::TreeBackend::seq_of(self, id))
+                    .await?)
+            }
+
+            async fn sign_checkpoint(
+                &self,
+            ) -> Result<Option<audit_core::tlog::SignedCheckpoint>, audit_core::StoreError> {
+                self.sign_tree_checkpoint().await?;
+                self.latest_checkpoint().await
+            }
+
+            async fn checkpoints(
+                &self,
+                from_size: u64,
+                limit: u32,
+            ) -> Result<Vec<audit_core::tlog::SignedCheckpoint>, audit_core::StoreError> {
+                Ok(self
+                    .runtime()
+                    .run($crate::tree::TreeBackend::checkpoints(
+                        self, from_size, limit, false,
+                    ))
+                    .await?)
+            }
+
+            async fn latest_checkpoint(
+                &self,
+            ) -> Result<Option<audit_core::tlog::SignedCheckpoint>, audit_core::StoreError> {
+                Ok(self
+                    .runtime()
+                    .run($crate::tree::TreeBackend::checkpoints(self, 0, 1, true))
+                    .await?
+                    .pop())
+            }
+        }
+    };
+}
+pub(crate) use transparency_log_through_tree_backend;

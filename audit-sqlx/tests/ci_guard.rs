@@ -2,49 +2,26 @@
 //! message, and with `CI` set they fail.
 //!
 //! Each check re-executes this test binary to run `probe` in a controlled environment.
+#![cfg(feature = "postgres")]
 
 mod common;
 
-use std::process::{Command, Output};
+use common::*;
 
 #[tokio::test]
 async fn probe() {
-    if std::env::var_os("AUDIT_SQLX_PROBE").is_none() {
+    if !is_probe() {
         return; // Only meaningful when spawned by the checks below.
     }
     let _url = require_pg!();
 }
 
-fn run_probe(ci: bool) -> Output {
-    let mut cmd = Command::new(std::env::current_exe().expect("test binary path"));
-    cmd.args(["probe", "--exact", "--nocapture", "--test-threads=1"])
-        .env("AUDIT_SQLX_PROBE", "1")
-        .env_remove("DATABASE_URL")
-        .env_remove("CI");
-    if ci {
-        cmd.env("CI", "true");
-    }
-    cmd.output().expect("run the probe")
-}
-
 #[test]
 fn missing_database_url_fails_when_ci_is_set() {
-    let out = run_probe(true);
-    assert!(
-        !out.status.success(),
-        "the probe passed without a server under CI"
-    );
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(text.contains("DATABASE_URL is not set and CI is"), "{text}");
+    assert_probe_fails_under_ci("probe", "DATABASE_URL");
 }
 
 #[test]
 fn missing_database_url_skips_loudly_outside_ci() {
-    let out = run_probe(false);
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("SKIPPED"));
+    assert_probe_skips_loudly("probe", "DATABASE_URL");
 }

@@ -1,23 +1,15 @@
 //! Several OS processes append to one schema at once; the result is one gap-free chain with
-//! exactly every event.
+//! exactly every event, which the store's verifier accepts.
 //!
 //! The parent test re-executes this test binary once per writer, selecting
 //! `child_writer` with `AUDIT_SQLX_CHILD_SCHEMA` set; without that variable `child_writer`
 //! does nothing.
+#![cfg(feature = "postgres")]
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-
-use audit_core::AuditStore;
-use audit_core::ChainHasher;
-use audit_core::query::AuditQuery;
 use audit_sqlx::{PgOptions, PgStore};
 use common::*;
-
-const WRITERS: usize = 4;
-const BATCHES: usize = 25;
-const BATCH: usize = 20;
 
 #[tokio::test]
 async fn child_writer() {
@@ -25,99 +17,28 @@ async fn child_writer() {
         return; // Only meaningful when spawned by the parent test.
     };
     let url = std::env::var("DATABASE_URL").expect("the parent passes DATABASE_URL");
-    let writer: usize = std::env::var("AUDIT_SQLX_CHILD_ID")
-        .expect("the parent passes AUDIT_SQLX_CHILD_ID")
-        .parse()
-        .expect("numeric writer id");
     let store = PgStore::connect_with(PgOptions::new(url).schema(&schema).unwrap())
         .await
         .expect("child connects");
-    for b in 0..BATCHES {
-        let start = writer * 10_000 + b * BATCH;
-        let batch: Vec<_> = events(start..start + BATCH)
-            .into_iter()
-            .map(|mut e| {
-                e.session_id = Some(format!("writer-{writer}"));
-                e
-            })
-            .collect();
-        store.append(&batch).await.expect("child append");
-    }
-}
-
-fn wait_all(children: Vec<Child>) {
-    for child in children {
-        let out = child.wait_with_output().expect("wait for writer process");
-        assert!(
-            out.status.success(),
-            "a writer process failed ({}):\n{}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+    let writer = child_writer_id();
+    for b in 0..WRITER_BATCHES {
+        store
+            .append(&writer_batch(writer, b))
+            .await
+            .expect("child append");
     }
 }
 
 #[tokio::test]
-async fn processes_writing_at_once_build_one_gap_free_chain() {
+async fn processes_writing_at_once_build_one_gap_free_valid_chain() {
     let url = require_pg!();
     let store = fresh_store(&url, "multiproc").await;
-    let exe = std::env::current_exe().unwrap();
-    let children: Vec<_> = (0..WRITERS)
-        .map(|id| {
-            Command::new(&exe)
-                .args(["child_writer", "--exact", "--nocapture", "--test-threads=1"])
-                .env("DATABASE_URL", &url)
-                .env("AUDIT_SQLX_CHILD_SCHEMA", store.schema().as_str())
-                .env("AUDIT_SQLX_CHILD_ID", id.to_string())
-                // The child's libtest summary would read like this binary's own; keep it
-                // and show it only when the child fails.
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn writer process")
-        })
-        .collect();
-    wait_all(children);
-
-    let total = (WRITERS * BATCHES * BATCH) as u64;
-    assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), total);
-    let records = all_records(&store).await;
-    assert_chain_links(&records, &ChainHasher::sha256());
-    for w in 0..WRITERS {
-        let n = records
-            .iter()
-            .filter(|r| r.event.session_id.as_deref() == Some(&format!("writer-{w}")))
-            .count();
-        assert_eq!(n, BATCHES * BATCH, "writer {w}");
-    }
-}
-
-#[tokio::test]
-async fn processes_writing_at_once_pass_the_store_verifier() {
-    let url = require_pg!();
-    let store = fresh_store(&url, "multiprocverify").await;
-    let exe = std::env::current_exe().unwrap();
-    let children: Vec<_> = (0..WRITERS)
-        .map(|id| {
-            Command::new(&exe)
-                .args(["child_writer", "--exact", "--nocapture", "--test-threads=1"])
-                .env("DATABASE_URL", &url)
-                .env("AUDIT_SQLX_CHILD_SCHEMA", store.schema().as_str())
-                .env("AUDIT_SQLX_CHILD_ID", id.to_string())
-                // The child's libtest summary would read like this binary's own; keep it
-                // and show it only when the child fails.
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn writer process")
-        })
-        .collect();
-    wait_all(children);
-    let report = store
-        .verify(audit_core::store::VerifyScope::All, None)
-        .await
-        .unwrap();
-    assert!(report.is_valid(), "{report:?}");
-    assert_eq!(report.checked, (WRITERS * BATCHES * BATCH) as u64);
+    run_writer_processes(
+        "child_writer",
+        &[
+            ("DATABASE_URL", &url),
+            ("AUDIT_SQLX_CHILD_SCHEMA", store.schema().as_str()),
+        ],
+    );
+    assert_every_writer_in_one_chain(&store).await;
 }

@@ -137,21 +137,28 @@ pub fn init<S: AuditSink + Clone>(setup: Setup<S>) -> Result<Audit<S>, InitError
 /// The running audit pipeline that [`init`] returned. Dropping it drains the queue into the
 /// store (waiting at most the auditor's
 /// [`guard_timeout`](AuditorBuilder::guard_timeout), 10 s by default) and stops the worker,
-/// so a service that simply returns from `main` keeps its last events.
+/// so a service that simply returns from `main` keeps its last events: no `shutdown` call
+/// is needed for that.
 ///
 /// What a drop cannot cover: `std::process::exit`, `abort`, or a signal whose default action
-/// kills the process (SIGTERM, SIGINT) run no destructors. A service that is stopped by a
-/// signal should catch it and return from `main` (or call [`shutdown`](Self::shutdown)), as
-/// in this axum-style sketch:
+/// kills the process run no destructors, and SIGTERM (what systemd, Docker and Kubernetes
+/// send to stop a service) and SIGINT (Ctrl-C) do kill it by default. A service stopped by
+/// a signal catches it and returns from `main`: [`shutdown_signal`] resolves on either, for
+/// the framework's graceful shutdown, as in this axum-style sketch:
 ///
 /// ```no_run
 /// # async fn serve(_shutdown: impl std::future::Future<Output = ()>) {}
 /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let audit = audit::init(audit::sqlite("audit.db"))?;
-/// serve(async { tokio::signal::ctrl_c().await.ok(); }).await; // stops on Ctrl-C / SIGINT
-/// audit.shutdown().await?; // or just let `audit` drop at the end of `main`
-/// # Ok(()) }
+/// let _audit = audit::init(audit::sqlite("audit.db"))?;
+/// // axum: axum::serve(listener, app).with_graceful_shutdown(audit::shutdown_signal()).await
+/// // actix-web: HttpServer handles both signals itself and returns from `run().await`.
+/// serve(audit::shutdown_signal()).await;
+/// Ok(()) // `_audit` drops here: the queue is drained into the store
+/// # }
 /// ```
+///
+/// [`shutdown`](Self::shutdown) does the same drain earlier and reports what could not be
+/// written; call it when the exit code or a log line should say so.
 #[must_use = "dropping the guard drains and stops the auditor at once; bind it: `let _audit = audit::init(..)?`"]
 #[derive(Debug)]
 pub struct Audit<S> {
@@ -186,5 +193,35 @@ impl<S> Audit<S> {
     /// drop then has nothing left to do.
     pub async fn shutdown(&self) -> Result<(), RecordError> {
         self.auditor.shutdown().await
+    }
+}
+
+/// Resolves when the process is asked to stop: on SIGTERM or SIGINT (Ctrl-C) on Unix, on
+/// Ctrl-C elsewhere. Pass it to the web framework's graceful shutdown and return from
+/// `main`, so the [`Audit`] guard drains the queue (see its docs).
+///
+/// Catching the signals is set up on the first poll, inside a tokio runtime with its IO
+/// driver (what `#[tokio::main]` builds). If they cannot be caught it never resolves, and
+/// the signal's default action applies as without it.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }

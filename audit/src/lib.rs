@@ -8,7 +8,7 @@
 //!
 //! ```toml
 //! [dependencies]
-//! audit = "0.1"   # SQLite by default; features: postgres, axum, dashboard, alert, test-util
+//! audit = "0.1"   # SQLite by default; features: postgres, mysql, axum, actix, http, dashboard, alert, test-util
 //! ```
 //!
 //! ```
@@ -38,7 +38,7 @@
 //!   and never waits on the database: the `Auditor` queues the event for its own worker
 //!   thread, which batches, retries, spools to disk while the store is down and replays in
 //!   order.
-//! - A store ([`sqlite()`], [`stores::postgres`]) is both the [`AuditSink`] the worker
+//! - A store ([`sqlite()`], `stores::postgres`, `stores::mysql`) is both the [`AuditSink`] the worker
 //!   writes and the [`AuditStore`] admins read: queries ([`AuditQuery`]), counts, exports and
 //!   chain verification ([`chain`]), which names the first tampered `seq` and how.
 //!
@@ -134,7 +134,9 @@
 //!
 //! `audit-core` (the vocabulary: events, context, routing, redaction, the chain, the query
 //! model, the sink and store traits), `audit-macros` (`#[audited]`), `audit-pipeline` (the
-//! `Auditor`), `audit-sqlite` and `audit-sqlx` (stores), `audit-axum` (web integration), `audit-dashboard` (the admin viewer),
+//! `Auditor`), `audit-sqlite` and `audit-sqlx` (stores), `audit-http` (the framework-neutral
+//! HTTP rules), `audit-axum` and `audit-actix` (web integrations), `audit-dashboard` (the
+//! admin viewer),
 //! `audit-alert` (alert rules) and `audit-conformance` (the backend test suite).
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -142,7 +144,7 @@
 mod backends;
 mod init;
 
-pub use init::{Audit, InitError, Setup, init};
+pub use init::{Audit, InitError, Setup, init, shutdown_signal};
 
 #[cfg(feature = "sqlite")]
 pub use audit_sqlite::{SqliteOptions, SqliteStore};
@@ -158,17 +160,21 @@ pub mod stores {
     /// The PostgreSQL store (feature `postgres`): the `audit-sqlx` crate.
     #[cfg(feature = "postgres")]
     pub use audit_sqlx as postgres;
+
+    /// The MySQL/MariaDB store (feature `mysql`): the `audit-sqlx` crate.
+    #[cfg(feature = "mysql")]
+    pub use audit_sqlx as mysql;
 }
 
 pub use audit_core::{
-    Actor, ActorKind, AuditContext, AuditEvent, AuditEventBuilder, AuditQuery, AuditSink,
-    AuditStore, BatchAck, Category, ChainHash, ChainHasher, ChainPosition, EventObserver, Outcome,
-    Receipt, Recorded, Recorder, Severity, SinkError, StoreError, StoredEvent, ValidationError,
-    record, record_async,
+    Actor, ActorKind, AuditContext, AuditEvent, AuditEventBuilder, AuditOutcome, AuditQuery,
+    AuditSink, AuditStore, BatchAck, Category, ChainHash, ChainHasher, ChainPosition,
+    EventObserver, Outcome, Receipt, Recorded, Recorder, Severity, SinkError, StoreError,
+    StoredEvent, ValidationError, record, record_async,
 };
 pub use audit_core::{
-    auth, chain, context, dispatch, event, export, fields, prepare, query, recorder, redact, sink,
-    sinks, store, testing, validate,
+    auth, chain, context, dispatch, event, export, fields, outcome, prepare, query, recorder,
+    redact, sink, sinks, store, testing, validate,
 };
 
 /// `#[audited("CODE", ...)]`: records an audit event for every call of a function.
@@ -180,10 +186,18 @@ pub mod pipeline {
 }
 pub use audit_pipeline::{Auditor, AuditorBuilder, OverflowPolicy, RetryPolicy};
 
+/// The framework-neutral HTTP rules (feature `http`, on with `axum` and `actix`): the
+/// `audit-http` crate.
+#[cfg(feature = "http")]
+pub use audit_http as http;
+
 /// axum/tower integration (feature `axum`): the `audit-axum` crate.
 #[cfg(feature = "axum")]
 pub use audit_axum as axum;
 
+/// actix-web integration (feature `actix`): the `audit-actix` crate.
+#[cfg(feature = "actix")]
+pub use audit_actix as actix;
 /// The admin dashboard (feature `dashboard`): the `audit-dashboard` crate.
 #[cfg(feature = "dashboard")]
 pub use audit_dashboard as dashboard;

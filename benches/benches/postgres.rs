@@ -16,6 +16,7 @@
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use audit_benches::fresh_ids;
 use audit_core::chain::{ChainHash, ChainHasher};
 use audit_core::{Actor, AuditEvent};
 use audit_sqlx::sqlx_postgres::{PgPool, PgPoolOptions};
@@ -36,19 +37,6 @@ fn sample(n: usize) -> Vec<AuditEvent> {
                 .description("booking created for a fitness class")
                 .metadata_entry("seats", i % 7)
                 .build()
-        })
-        .collect()
-}
-
-/// The batch with fresh ids: the store acknowledges an already stored id without storing it
-/// again, so reusing ids would measure nothing. (The raw path pays for new ids too.)
-fn fresh(batch: &[AuditEvent]) -> Vec<AuditEvent> {
-    batch
-        .iter()
-        .map(|e| {
-            let mut e = e.clone();
-            e.id = uuid::Uuid::now_v7();
-            e
         })
         .collect()
 }
@@ -226,7 +214,7 @@ fn persistence(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.to_async(&rt).iter(|| {
                 i += 1;
-                let batch = fresh(batches[i % batches.len()]);
+                let batch = fresh_ids(batches[i % batches.len()]);
                 async move { store.append(&batch).await.expect("append") }
             })
         });
@@ -237,8 +225,8 @@ fn persistence(c: &mut Criterion) {
     group.bench_function("library_chain_copy_2_writers", |b| {
         b.to_async(&rt).iter(|| {
             i += 2;
-            let x = fresh(batches[i % batches.len()]);
-            let y = fresh(batches[(i + 1) % batches.len()]);
+            let x = fresh_ids(batches[i % batches.len()]);
+            let y = fresh_ids(batches[(i + 1) % batches.len()]);
             let store = &chain_two;
             async move {
                 let (a, b) = tokio::join!(store.append(&x), store.append(&y));

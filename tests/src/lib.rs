@@ -1,26 +1,34 @@
 //! Support for the cross-crate integration tests in `tests/`: where the test servers are,
-//! and fresh stores on them.
+//! and fresh stores on them; checks every store must pass behind the pipeline.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// The PostgreSQL URL from `DATABASE_URL`, or `None` (with a loud message) when the
-/// PostgreSQL part of a test must be skipped. With `CI` set, a missing URL fails instead.
-pub fn database_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
+/// A server's URL from environment variable `var`, or `None` (with a loud message) when the
+/// `server` part of a test must be skipped. With `CI` set, a missing URL fails instead.
+pub fn server_url(var: &str, server: &str) -> Option<String> {
+    match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
         _ if std::env::var_os("CI").is_some() => {
-            panic!(
-                "DATABASE_URL is not set and CI is: run the tests through `bash scripts/test.sh`"
-            )
+            panic!("{var} is not set and CI is: run the tests through `bash scripts/test.sh`")
         }
         _ => {
             eprintln!(
-                "!!!!! SKIPPED a PostgreSQL part: DATABASE_URL is not set (use `bash scripts/test.sh`)"
+                "!!!!! SKIPPED a {server} part: {var} is not set (use `bash scripts/test.sh`)"
             );
             None
         }
     }
+}
+
+/// The PostgreSQL URL from `DATABASE_URL` (see [`server_url`]).
+pub fn database_url() -> Option<String> {
+    server_url("DATABASE_URL", "PostgreSQL")
+}
+
+/// The MySQL/MariaDB URL from `MYSQL_URL` (see [`server_url`]).
+pub fn mysql_url() -> Option<String> {
+    server_url("MYSQL_URL", "MySQL")
 }
 
 /// A schema name unique to this process and call.
@@ -47,6 +55,21 @@ pub async fn fresh_pg(
     audit_sqlx::PgStore::connect_with(options)
         .await
         .expect("connect to PostgreSQL")
+}
+
+/// A MySQL store in a fresh database.
+pub async fn fresh_mysql(
+    url: &str,
+    tag: &str,
+    hasher: audit_core::ChainHasher,
+) -> audit_sqlx::MySqlStore {
+    let options = audit_sqlx::MySqlOptions::new(url)
+        .database(&unique_schema(tag))
+        .expect("valid database name")
+        .hasher(hasher);
+    audit_sqlx::MySqlStore::connect_with(options)
+        .await
+        .expect("connect to MySQL")
 }
 
 /// A SQLite store in a fresh temporary directory (kept alive by the returned guard).

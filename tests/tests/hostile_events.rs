@@ -8,7 +8,7 @@
 use audit_core::prepare::INVALID_EVENT_ACTION;
 use audit_core::query::{AuditQuery, Order};
 use audit_core::{AuditEvent, AuditSink, AuditStore, ChainHasher, StoredEvent};
-use audit_integration_tests::{database_url, fresh_pg, fresh_sqlite};
+use audit_integration_tests::{database_url, fresh_mysql, fresh_pg, fresh_sqlite, mysql_url};
 use audit_pipeline::Auditor;
 use serde_json::{Map, Value, json};
 
@@ -100,6 +100,13 @@ async fn hostile_events_are_stored_or_stood_in_for_in_sqlite() {
 async fn hostile_events_are_stored_or_stood_in_for_in_postgres() {
     let Some(url) = database_url() else { return };
     let store = fresh_pg(&url, "hostile", ChainHasher::sha256()).await;
+    through_the_pipeline(store.clone(), &store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_events_are_stored_or_stood_in_for_in_mysql() {
+    let Some(url) = mysql_url() else { return };
+    let store = fresh_mysql(&url, "hostile", ChainHasher::sha256()).await;
     through_the_pipeline(store.clone(), &store).await;
 }
 

@@ -39,6 +39,15 @@
 //! the scoped recorder from around it (at every poll, for async scopes), so the two nest
 //! independently.
 //!
+//! # Completing the context from inside
+//!
+//! The edge knows the request (IP, user agent, request id) before anyone knows who sent it:
+//! the actor is often established later, by the app's own authentication inside the
+//! request. [`complete`] fills in the actor, session id or tenant of the current unit of
+//! work from there, once, and every event recorded afterwards in that unit of work carries
+//! them, including the ones the HTTP layer records after the handler returned. Its docs say
+//! exactly which events see a completion.
+//!
 //! # Crossing into other tasks and threads
 //!
 //! A spawned task or a `spawn_blocking` closure starts with no context. Carrying it is one
@@ -47,8 +56,10 @@
 //! [`testing::capture`](crate::testing::capture)), so events recorded in the job reach the
 //! same place as the caller's.
 
+pub(crate) mod completion;
 pub(crate) mod fields;
 pub(crate) mod scope;
 
+pub use completion::{CompleteError, Completion, Snapshot, complete};
 pub use fields::AuditContext;
 pub use scope::{bind, bind_fn, scope_shared, spawn, spawn_blocking, sync_scope_shared};

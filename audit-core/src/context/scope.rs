@@ -122,6 +122,10 @@ impl AuditContext {
     /// A copy of the current context, or an empty one: the starting point for a nested scope
     /// that adds to its parent instead of replacing it.
     ///
+    /// The nested scope is part of the same unit of work: completions made in it (see
+    /// [`context::complete`](crate::context::complete)) are seen by the parent, and the
+    /// parent's by it.
+    ///
     /// ```
     /// use audit_core::{Actor, AuditContext};
     ///
@@ -134,10 +138,13 @@ impl AuditContext {
     /// });
     /// ```
     pub fn inherited() -> Self {
-        Self::current().map(|c| (*c).clone()).unwrap_or_default()
+        Self::current().map(|c| c.nested()).unwrap_or_default()
     }
 
     /// The context current on this task or thread, if any. Cheap: one `Arc` clone.
+    ///
+    /// Its public fields are what the scope was entered with; [`snapshot`](Self::snapshot)
+    /// adds the fields completed since.
     pub fn current() -> Option<Arc<AuditContext>> {
         FRAME.try_with(|f| f.context.clone()).ok().flatten()
     }

@@ -38,6 +38,50 @@ fn wrong_password_login_failure_is_distinguished_in_the_event() {
 }
 
 #[test]
+fn a_failed_login_to_a_known_account_is_recorded_under_the_account_id() {
+    let event = auth::login_failed_for_account("u-42", "Alice", LoginFailure::WrongPassword);
+    let actor = event.actor.as_ref().expect("actor");
+    assert_eq!((actor.id.as_str(), actor.kind), ("u-42", ActorKind::User));
+    assert_eq!(event.metadata["claimed_user"], "Alice");
+    assert_eq!(event.metadata["failure"], "wrong_password");
+    assert_eq!(event.outcome, Outcome::Failure);
+    assert!(event.validate().is_ok());
+}
+
+#[test]
+fn all_activity_of_an_account_includes_its_failed_logins() {
+    use audit_core::AuditQuery;
+    use audit_core::sinks::MemorySink;
+    use audit_core::{AuditSink, AuditStore};
+    let store = MemorySink::new();
+    let events = [
+        auth::login_failed_for_account("u-42", "alice", LoginFailure::WrongPassword),
+        auth::login_success("u-42"),
+        auth::login_failed("alice", LoginFailure::UnknownUser),
+    ];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        store.write(&events).await.expect("write");
+        let page = store
+            .query(&AuditQuery::new().actor("u-42"))
+            .await
+            .expect("query");
+        let actions: Vec<_> = page.events.iter().map(|e| e.event.action.clone()).collect();
+        assert_eq!(actions, ["authn_login_success", "authn_login_fail"]);
+    });
+}
+
+#[test]
+fn a_hostile_claimed_name_for_a_known_account_is_sanitised() {
+    let name = format!("a\u{0}b{}", "x".repeat(5000));
+    let event = auth::login_failed_for_account("u-1", &name, LoginFailure::Locked);
+    assert_eq!(event.action, "authn_login_lock");
+    assert!(event.validate().is_ok());
+}
+
+#[test]
 fn every_login_failure_gives_the_client_the_same_message() {
     let reasons = [
         LoginFailure::UnknownUser,
@@ -172,7 +216,7 @@ fn authz_denial_builder_sets_actor_resource_and_custom_reason() {
 
 #[test]
 fn unauthenticated_request_event_keeps_method_and_path() {
-    let event = auth::request_unauthenticated("GET", "/audit");
+    let event = auth::request_unauthenticated("GET", "/audit", 401);
     assert_eq!(event.action, "authn_request_unauthenticated");
     assert_eq!(event.outcome, Outcome::Denied);
     assert_eq!(event.metadata["path"], "/audit");
@@ -180,8 +224,29 @@ fn unauthenticated_request_event_keeps_method_and_path() {
 }
 
 #[test]
+fn an_unauthenticated_request_answered_with_a_redirect_records_the_status_sent() {
+    let event = auth::request_unauthenticated("GET", "/admin/dashboard", 303);
+    assert_eq!(event.metadata["status"], 303);
+    assert_eq!(
+        event.description.as_deref(),
+        Some("GET /admin/dashboard answered 303")
+    );
+    assert!(!event.description.unwrap_or_default().contains("401"));
+}
+
+#[test]
+fn a_forbidden_request_records_the_status_sent() {
+    let event = auth::request_forbidden("GET", "/admin", 404);
+    assert_eq!(event.metadata["status"], 404);
+    assert_eq!(
+        event.description.as_deref(),
+        Some("GET /admin answered 404")
+    );
+}
+
+#[test]
 fn forbidden_request_event_is_an_authz_denial_without_a_permission() {
-    let event = auth::request_forbidden("DELETE", "/bookings/1");
+    let event = auth::request_forbidden("DELETE", "/bookings/1", 403);
     assert_eq!(event.action, "authz_fail");
     assert_eq!(event.category, Category::Authorization);
     assert_eq!(event.outcome, Outcome::Denied);
@@ -198,8 +263,8 @@ fn every_helper_builds_a_valid_event() {
         auth::password_changed("a"),
         auth::password_change_failed("a", "r"),
         auth::token_refresh_failed(None, TokenFailure::Revoked),
-        auth::request_unauthenticated("POST", "/x"),
-        auth::request_forbidden("POST", "/x"),
+        auth::request_unauthenticated("POST", "/x", 401),
+        auth::request_forbidden("POST", "/x", 403),
         auth::authz_denied("p", Vec::<String>::new()),
     ];
     for event in events {
@@ -212,8 +277,8 @@ fn a_hostile_request_method_still_gives_a_valid_denial_event() {
     // A client chooses the method: an extension method can be thousands of bytes long.
     let method = "X".repeat(5000);
     for event in [
-        auth::request_unauthenticated(&method, "/x"),
-        auth::request_forbidden(&method, "/x"),
+        auth::request_unauthenticated(&method, "/x", 401),
+        auth::request_forbidden(&method, "/x", 403),
     ] {
         assert_eq!(event.validate(), Ok(()), "{}", event.action);
     }

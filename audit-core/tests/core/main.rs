@@ -7,6 +7,7 @@
 mod archive_format;
 mod auth_events;
 mod chain_vectors;
+mod context_completion;
 mod context_propagation;
 mod testing_capture;
 mod tlog_vectors;

@@ -53,6 +53,28 @@ fn closure_entity(mut n: u64) -> Result<u64, Failed> {
 #[audited("LINTS_UNIT")]
 fn unit() {}
 
+#[audited(
+    "LINTS_RESULT_OPTIONS",
+    entity_id = req.id,
+    entity_id = |n| n + 1,
+    outcome = |e| match e {
+        Failed => audit_core::Outcome::Denied,
+    },
+    reason = |e| format!("refused: {e}"),
+    metadata(user = req.user, doubled = |n| n * 2)
+)]
+fn result_options(req: Request) -> Result<u64, Failed> {
+    if req.id == 0 {
+        return Err(Failed);
+    }
+    Ok(req.id)
+}
+
+#[audited("LINTS_NAMED_OUTCOME", outcome = denied)]
+async fn named_outcome(fail: bool) -> Result<(), Failed> {
+    if fail { Err(Failed) } else { Ok(()) }
+}
+
 #[audited("LINTS_ASYNC", entity_id = |id| id)]
 async fn async_fn(id: u64) -> u64 {
     id
@@ -103,6 +125,8 @@ async fn strict_lints_accept_every_expansion() {
     let ((), captured) = audit_core::testing::capture_async(async {
         assert_eq!(all_options(req()).ok(), Some(1));
         assert_eq!(closure_entity(1).ok(), Some(2));
+        assert_eq!(result_options(req()).ok(), Some(1));
+        assert!(named_outcome(true).await.is_err());
         unit();
         assert_eq!(async_fn(3).await, 3);
         assert_eq!(generic("x").to_string(), "x");
@@ -111,6 +135,6 @@ async fn strict_lints_accept_every_expansion() {
         assert_eq!(thing.async_method().await, 2);
     })
     .await;
-    assert_eq!(captured.len(), 8);
+    assert_eq!(captured.len(), 10);
     assert!(captured.invalid().is_empty());
 }

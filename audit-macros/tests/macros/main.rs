@@ -6,7 +6,9 @@
 
 mod async_shapes;
 mod lints;
+mod natural_forms;
 mod options;
+mod outcomes;
 mod panics;
 mod sync_shapes;
 mod ui;

@@ -41,7 +41,7 @@ impl Shared {
         drop(state);
 
         let (event, ctx) = recorded.into_settled();
-        let event = match prepare::prepare(event, ctx.as_deref(), &self.redactor) {
+        let event = match prepare::prepare(event, ctx.as_ref(), &self.redactor) {
             Ok(event) => event,
             Err(invalid) => {
                 let stand_in = invalid.stand_in.clone();

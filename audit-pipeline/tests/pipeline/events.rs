@@ -232,3 +232,24 @@ fn secrets_in_a_failure_reason_are_redacted_before_the_sink_sees_them() {
     );
     assert!(reason.contains("host=db"), "{reason}");
 }
+
+#[test]
+fn the_worker_fills_an_event_with_the_context_as_it_stood_when_the_event_was_recorded() {
+    use audit_core::context::{self, Completion};
+    let sink = MemorySink::new();
+    // The worker holds events back, so it settles both after the completion below.
+    let auditor = Auditor::builder(sink.clone())
+        .max_linger(std::time::Duration::from_millis(300))
+        .build()
+        .unwrap();
+    auditor.sync_scope(|| {
+        AuditContext::new().request_id("r-1").sync_scope(|| {
+            audit_core::record(AuditEvent::builder("BEFORE_LOGIN").build());
+            context::complete(Completion::new().actor(Actor::user("u-42"))).unwrap();
+            audit_core::record(AuditEvent::builder("AFTER_LOGIN").build());
+        })
+    });
+    auditor.flush_blocking().unwrap();
+    let actors: Vec<_> = sink.events().into_iter().map(|e| e.actor).collect();
+    assert_eq!(actors, [None, Some(Actor::user("u-42"))]);
+}

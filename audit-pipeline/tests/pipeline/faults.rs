@@ -13,7 +13,9 @@ use audit_core::sinks::MemorySink;
 use audit_core::{AuditEvent, AuditSink, BatchAck, SinkError};
 use audit_pipeline::{Auditor, OverflowPolicy, RetryPolicy};
 
-use crate::support::{GatedSink, actions, expected_actions, numbered, wait_until};
+use crate::support::{
+    GatedSink, actions, delivered_actions, expected_actions, numbered, wait_until,
+};
 
 /// Records `events` from a plain thread, one every `pace`, and returns the longest single
 /// `record` call, or `None` if recording did not finish within `limit` (a caller held up).
@@ -77,7 +79,7 @@ fn a_hanging_sink_diverts_to_the_spool_and_callers_are_not_held() {
     });
     auditor.shutdown_blocking().unwrap();
     assert_eq!(
-        actions(&sink.inner),
+        delivered_actions(&sink.inner),
         expected_actions(2_000),
         "lost or reordered"
     );

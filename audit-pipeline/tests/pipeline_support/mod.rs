@@ -97,6 +97,19 @@ pub fn actions(sink: &MemorySink) -> Vec<String> {
     sink.events().iter().map(|e| e.action.to_string()).collect()
 }
 
+/// The actions the sink received, each event once (by id), in the order first delivered. For
+/// a sink that is not idempotent by id (as `MemorySink` is not) behind a write deadline: a
+/// write abandoned at its deadline may have committed anyway and is delivered again (at least
+/// once), as the pipeline documents; the stores dedupe by id.
+pub fn delivered_actions(sink: &MemorySink) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    sink.events()
+        .iter()
+        .filter(|e| seen.insert(e.id))
+        .map(|e| e.action.to_string())
+        .collect()
+}
+
 pub fn expected_actions(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("E{i}")).collect()
 }

@@ -193,7 +193,7 @@ async fn every_filter_counts_like_the_reference() {
 async fn every_filter_counts_by_each_key_like_the_reference() {
     let (store, _dir, records) = loaded().await;
     for (name, query) in queries() {
-        for by in [CountBy::Action, CountBy::Actor, CountBy::Day] {
+        for by in CountBy::ALL {
             let mut want: BTreeMap<String, u64> = BTreeMap::new();
             for record in records.iter().filter(|r| query.matches(r)) {
                 *want.entry(by.key(record)).or_default() += 1;

@@ -98,7 +98,8 @@ async fn app_role(url: &str, schema: &str) -> String {
              GRANT SELECT, UPDATE ON {schema}.audit_chain_head TO {role};
              GRANT SELECT ON {schema}.audit_anchors, {schema}.audit_schema_migrations TO {role};
              GRANT SELECT, INSERT ON {schema}.audit_tree, {schema}.audit_checkpoints TO {role};
-             GRANT SELECT, INSERT, DELETE ON {schema}.audit_outbox TO {role};"
+             GRANT SELECT, INSERT, DELETE ON {schema}.audit_outbox TO {role};
+             GRANT INSERT ON {schema}.audit_outbox_rejected TO {role};"
         ),
     )
     .await
@@ -143,4 +144,70 @@ async fn app_role_cannot_use_the_retention_path() {
         .await;
     assert!(result.is_err(), "the app role purged: {result:?}");
     assert_eq!(owner.count(&AuditQuery::new()).await.unwrap(), 3);
+}
+
+/// A copy of record 3 with a new id, linked after it, at the seq the next write would take.
+fn forged_copy_of_3(table: &str) -> String {
+    format!(
+        "INSERT INTO {table} SELECT 4, gen_random_uuid(), occurred_at, action, category, \
+         outcome, reason, actor_kind, actor_id, entity_type, entity_id, description, ip, \
+         user_agent, request_id, session_id, tenant, severity, metadata, hash, hash \
+         FROM {table} WHERE seq = 3"
+    )
+}
+
+#[tokio::test]
+async fn the_app_role_cannot_insert_a_row_beyond_the_head() {
+    let url = require_pg!();
+    let owner = store_with_rows(&url, "appforged").await;
+    let app_url = app_role(&url, owner.schema().as_str()).await;
+    let t = format!("{}.audit_events", owner.schema());
+    let err = exec(&app_url, &forged_copy_of_3(&t))
+        .await
+        .expect_err("a row beyond the head is refused");
+    assert!(err.to_string().contains("through the chain head"), "{err}");
+    assert!(
+        owner
+            .verify(Default::default(), None)
+            .await
+            .unwrap()
+            .is_valid()
+    );
+    let seqs: Vec<u64> = owner
+        .append(&events(3..5))
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.seq)
+        .collect();
+    assert_eq!(seqs, vec![4, 5]);
+}
+
+#[tokio::test]
+async fn a_row_the_owner_forges_beyond_the_head_is_reported_and_writers_go_on() {
+    let url = require_pg!();
+    let owner = store_with_rows(&url, "ownerforged").await;
+    let t = format!("{}.audit_events", owner.schema());
+    // Only the owner can switch the trigger off (and triggers are not what stops an owner:
+    // the chain, an HMAC key and checkpoints kept elsewhere are).
+    exec(
+        &url,
+        &format!(
+            "BEGIN; ALTER TABLE {t} DISABLE TRIGGER audit_events_within_head; {}; \
+             ALTER TABLE {t} ENABLE TRIGGER audit_events_within_head; COMMIT",
+            forged_copy_of_3(&t)
+        ),
+    )
+    .await
+    .expect("the owner may");
+    let fault = |report: audit_core::chain::VerifyReport| report.fault.map(|f| f.seq);
+    let report = owner.verify(Default::default(), None).await.unwrap();
+    assert_eq!(fault(report), Some(4));
+
+    // The writer meets the foreign row at the next seq: it does not stop, it continues after it.
+    let positions = owner.append(&events(3..5)).await.unwrap();
+    let seqs: Vec<u64> = positions.iter().map(|p| p.seq).collect();
+    assert_eq!(seqs, vec![5, 6]);
+    let report = owner.verify(Default::default(), None).await.unwrap();
+    assert_eq!(fault(report), Some(4));
 }

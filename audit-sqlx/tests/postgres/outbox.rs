@@ -146,3 +146,99 @@ async fn background_relay_moves_committed_events_without_being_called() {
         .unwrap();
     assert_eq!(page.events[0].seq, 1);
 }
+
+/// An event whose JSON needs careful quoting: quotes, a backslash, non-ASCII, a newline.
+fn awkward_event() -> AuditEvent {
+    AuditEvent::builder("FTMS_BOOKING_CREATED")
+        .entity("booking", "b-9")
+        .description("it's \"quoted\" \\ naïve\nsecond line")
+        .metadata(serde_json::json!({"seats": 3, "note": "o'clock"}))
+        .build()
+}
+
+#[tokio::test]
+async fn rows_written_by_another_driver_are_relayed() {
+    let url = require_pg!();
+    let store = fresh_store(&url, "outboxforeign").await;
+    let good = awkward_event();
+    let insert = store.outbox_insert(&good).unwrap();
+    // psql is another client altogether: it binds the one parameter through PREPARE/EXECUTE
+    // inside its own transaction, and inserts a row that is no event beside it.
+    let script = format!(
+        "BEGIN;\n\
+         PREPARE outbox_insert(text) AS {};\n\
+         EXECUTE outbox_insert(:'event');\n\
+         INSERT INTO {}.audit_outbox (event) VALUES ('{{\"hello\": 1}}');\n\
+         COMMIT;\n",
+        insert.statement,
+        store.schema()
+    );
+    let psql_url = url.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-v"])
+            .arg(format!("event={}", insert.event_json))
+            .args(["-d", &psql_url, "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("psql (Debian's postgresql-client) runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let moved = store.relay_outbox(100).await.unwrap();
+    assert_eq!(
+        moved.len(),
+        1,
+        "the event joins the chain, the other row does not"
+    );
+    assert_eq!(store.get(moved[0].seq).await.unwrap().unwrap().event, good);
+    assert!(
+        store.relay_outbox(100).await.unwrap().is_empty(),
+        "nothing left behind"
+    );
+    let mut conn = PgConnection::connect(&url).await.unwrap();
+    let rejected: Vec<(String, String)> =
+        sqlx_core::query_as::query_as(sqlx_core::sql_str::AssertSqlSafe(format!(
+            "SELECT event, reason FROM {}.audit_outbox_rejected",
+            store.schema()
+        )))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(rejected[0].0, r#"{"hello": 1}"#);
+    assert!(rejected[0].1.contains("not an audit event"), "{rejected:?}");
+    assert!(
+        store
+            .verify(Default::default(), None)
+            .await
+            .unwrap()
+            .is_valid()
+    );
+}
+
+#[tokio::test]
+async fn outbox_insert_refuses_an_invalid_event() {
+    let url = require_pg!();
+    let store = fresh_store(&url, "outboxforeignbad").await;
+    let err = store
+        .outbox_insert(&AuditEvent::builder("not a code").build())
+        .unwrap_err();
+    assert!(matches!(err, audit_sqlx::Error::Invalid(_)), "{err}");
+}

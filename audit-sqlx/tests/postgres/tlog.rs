@@ -1,34 +1,22 @@
 //! The Merkle tree in PostgreSQL: one tree across writers, proofs, signed checkpoints, the
 //! schema-1 upgrade, and tampering behind the store's back judged through checkpoints.
 
-use audit_core::tlog::{
-    CheckpointPolicy, CheckpointSigner, Keyring, SignedCheckpoint, TransparencyLog, TreeFaultKind,
-    leaf_hash, verify_log,
-};
-use audit_core::{AuditSink, AuditStore};
+use audit_core::AuditStore;
+use audit_core::tlog::{Keyring, SignedCheckpoint, TransparencyLog, TreeFaultKind, verify_log};
 use audit_sqlx::{PgOptions, PgStore};
 use sqlx_core::executor::Executor;
 use sqlx_core::raw_sql::raw_sql;
 use sqlx_core::sql_str::AssertSqlSafe;
 
+use crate::common::tlog;
 use crate::common::*;
 
-const ORIGIN: &str = "audit.example/pg-test";
-
-fn signer() -> CheckpointSigner {
-    CheckpointSigner::from_seed(ORIGIN, &[24; 32]).unwrap()
-}
-
 fn keys() -> Keyring {
-    Keyring::new(signer().verifying_key()).unwrap()
+    tlog::keys()
 }
 
 fn signed(options: PgOptions, every: u64) -> PgOptions {
-    options.checkpoints(
-        CheckpointPolicy::new(signer())
-            .every_events(every)
-            .without_timer(),
-    )
+    options.checkpoints(tlog::policy(every))
 }
 
 async fn exec(store: &PgStore, sql: String) {
@@ -45,24 +33,7 @@ async fn checkpoints_are_signed_every_n_events_and_at_shutdown() {
     let store = PgStore::connect_with(signed(options(&url, "cp_every"), 10))
         .await
         .unwrap();
-    for chunk in events(0..25).chunks(4) {
-        store.append(chunk).await.unwrap();
-    }
-    let sizes: Vec<u64> = store
-        .checkpoints(0, 100)
-        .await
-        .unwrap()
-        .iter()
-        .map(|c| c.head().size)
-        .collect();
-    assert_eq!(sizes, [12, 24]);
-    AuditSink::shutdown(&store).await.unwrap();
-    let latest = store.latest_checkpoint().await.unwrap().unwrap();
-    assert_eq!(
-        latest.verify(&keys()).unwrap(),
-        store.tree_head().await.unwrap()
-    );
-    assert_eq!(latest.head().size, 25);
+    tlog::check_checkpoints_every_n_events_and_at_shutdown(store).await;
 }
 
 #[tokio::test]
@@ -71,48 +42,7 @@ async fn proofs_from_postgres_verify_against_its_signed_checkpoint() {
     let store = PgStore::connect_with(signed(options(&url, "proofs"), 1000))
         .await
         .unwrap();
-    for chunk in events(0..37).chunks(10) {
-        store.append(chunk).await.unwrap();
-    }
-    let old = store
-        .sign_checkpoint()
-        .await
-        .unwrap()
-        .unwrap()
-        .verify(&keys())
-        .unwrap();
-    store.append(&events(37..50)).await.unwrap();
-    let head = store
-        .sign_checkpoint()
-        .await
-        .unwrap()
-        .unwrap()
-        .verify(&keys())
-        .unwrap();
-    assert_eq!(head.size, 50);
-    for seq in [1, 2, 31, 37, 50] {
-        let record = store.get(seq).await.unwrap().unwrap();
-        let proof = store.prove_inclusion(seq, head.size).await.unwrap();
-        proof.verify(&leaf_hash(&record.event), &head).unwrap();
-        assert_eq!(
-            store.prove_inclusion_of(record.event.id, 50).await.unwrap(),
-            proof
-        );
-    }
-    store
-        .prove_consistency(37, 50)
-        .await
-        .unwrap()
-        .verify(&old, &head)
-        .unwrap();
-    let report = verify_log(
-        &store,
-        &store.latest_checkpoint().await.unwrap().unwrap(),
-        &keys(),
-    )
-    .await
-    .unwrap();
-    assert!(report.is_valid(), "{report:?}");
+    tlog::check_proofs_verify_against_a_signed_checkpoint(store).await;
 }
 
 #[tokio::test]
@@ -122,79 +52,58 @@ async fn writers_on_several_connections_extend_one_tree() {
     let a = PgStore::connect_with(options.clone()).await.unwrap();
     let b = PgStore::connect_with(options.clone()).await.unwrap();
     let c = PgStore::connect_with(options).await.unwrap();
-    let mut tasks = Vec::new();
-    for (w, store) in [a.clone(), b, c].into_iter().enumerate() {
-        tasks.push(tokio::spawn(async move {
-            for round in 0..20 {
-                let from = w * 1000 + round * 5;
-                store.append(&events(from..from + 5)).await.unwrap();
-            }
-        }));
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
-    assert_eq!(a.tree_size().await.unwrap(), 300);
-    let checkpoints = a.checkpoints(0, 100).await.unwrap();
-    assert!(checkpoints.len() >= 5, "{} checkpoints", checkpoints.len());
-    let newest = a.sign_checkpoint().await.unwrap().unwrap();
-    let report = verify_log(&a, &newest, &keys()).await.unwrap();
-    assert!(report.is_valid(), "{report:?}");
-    let head = newest.verify(&keys()).unwrap();
-    for checkpoint in &checkpoints {
-        let old = checkpoint.verify(&keys()).unwrap();
-        a.prove_consistency(old.size, head.size)
-            .await
-            .unwrap()
-            .verify(&old, &head)
-            .unwrap();
-    }
+    tlog::check_writers_extend_one_tree([a, b, c]).await;
 }
 
 #[tokio::test]
-async fn a_schema_1_log_gets_its_tree_when_migrated() {
+async fn a_schema_3_log_gets_its_tree_when_migrated() {
     let url = require_pg!();
-    // A schema as version 1 left it (the migration file and its bookkeeping row), holding
-    // events a version-1 store wrote: copied from another schema, with its head.
-    let source = fresh_store(&url, "v1_source").await;
+    // A schema as version 3 left it (the migration files and their bookkeeping rows),
+    // holding events a version-3 store wrote: copied from another schema, with its head.
+    let source = fresh_store(&url, "v3_source").await;
     source.append(&events(0..23)).await.unwrap();
-    let old = unique_schema("v1");
-    let v1_sql = include_str!("../../migrations/0001_events.sql");
-    let checksum = audit_core::ChainHasher::sha256()
-        .hash_bytes(v1_sql.as_bytes())
-        .to_hex();
-    let src = source.schema().as_str().to_owned();
-    exec(
-        &source,
-        format!(
-            "CREATE SCHEMA \"{old}\";
-         CREATE TABLE \"{old}\".audit_schema_migrations (version integer PRIMARY KEY,
+    let old = unique_schema("v3");
+    let quoted = format!("\"{old}\"");
+    let mut setup = format!(
+        "CREATE SCHEMA {quoted};
+         CREATE TABLE {quoted}.audit_schema_migrations (version integer PRIMARY KEY,
              description text NOT NULL, checksum bytea NOT NULL,
-             applied_at timestamptz NOT NULL DEFAULT now());
-         {}
-         INSERT INTO \"{old}\".audit_schema_migrations (version, description, checksum)
-             VALUES (1, 'events, chain head, anchors, outbox, append-only triggers',
-                     decode('{checksum}', 'hex'));
-         INSERT INTO \"{old}\".audit_events SELECT * FROM \"{src}\".audit_events;
-         UPDATE \"{old}\".audit_chain_head SET (seq, hash, algorithm) =
-             (SELECT seq, hash, algorithm FROM \"{src}\".audit_chain_head);",
-            v1_sql.replace("__SCHEMA__", &format!("\"{old}\""))
+             applied_at timestamptz NOT NULL DEFAULT now());"
+    );
+    for (version, sql) in [
+        (1, include_str!("../../migrations/postgres/0001_events.sql")),
+        (
+            2,
+            include_str!("../../migrations/postgres/0002_outbox_rejected.sql"),
         ),
-    )
-    .await;
+        (
+            3,
+            include_str!("../../migrations/postgres/0003_rows_within_head.sql"),
+        ),
+    ] {
+        let checksum = audit_core::ChainHasher::sha256()
+            .hash_bytes(sql.as_bytes())
+            .to_hex();
+        setup.push_str(&sql.replace("__SCHEMA__", &quoted));
+        setup.push_str(&format!(
+            ";\nINSERT INTO {quoted}.audit_schema_migrations (version, description, checksum)
+                 VALUES ({version}, 'as version {version} wrote it', decode('{checksum}', 'hex'));"
+        ));
+    }
+    let src = source.schema().as_str().to_owned();
+    // The head first: version 3 refuses rows beyond it.
+    setup.push_str(&format!(
+        "UPDATE {quoted}.audit_chain_head SET (seq, hash, algorithm) =
+             (SELECT seq, hash, algorithm FROM \"{src}\".audit_chain_head);
+         INSERT INTO {quoted}.audit_events SELECT * FROM \"{src}\".audit_events;"
+    ));
+    exec(&source, setup).await;
     let store = PgStore::connect_with(signed(PgOptions::new(&url).schema(&old).unwrap(), 10))
         .await
         .unwrap();
     assert_eq!(store.tree_size().await.unwrap(), 23);
     // The same events in the reference store give the same root.
-    let reference = audit_core::sinks::MemorySink::new();
-    for record in all_records(&store).await {
-        reference.write(&[record.event]).await.unwrap();
-    }
-    assert_eq!(
-        store.tree_head().await.unwrap(),
-        reference.tree_head().await.unwrap()
-    );
+    tlog::assert_same_root_as_memory(&store).await;
     store.append(&events(23..30)).await.unwrap();
     let checkpoint = store.latest_checkpoint().await.unwrap().unwrap();
     assert_eq!(checkpoint.head().size, 30);

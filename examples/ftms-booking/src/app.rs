@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use audit::auth::{self, LoginFailure};
 use audit::axum::{
-    AuditLayer, Principal, authorize, client_ip::TrustedProxies, require_permission,
+    AuditLayer, Authenticated, authorize, client_ip::TrustedProxies, require_permission,
 };
 use audit::dashboard::PrincipalAccess;
 use audit::query::{AuditQuery, Cursor, Order};
@@ -137,7 +137,7 @@ async fn logout(State(state): State<Shared>, headers: HeaderMap) -> Response {
 
 async fn create_booking(
     State(state): State<Shared>,
-    who: Principal,
+    Authenticated(who): Authenticated,
     Json(request): Json<NewBooking>,
 ) -> Response {
     match state.bookings.create(&who.actor.id, request) {
@@ -147,14 +147,14 @@ async fn create_booking(
     }
 }
 
-async fn list_bookings(State(state): State<Shared>, who: Principal) -> Response {
+async fn list_bookings(State(state): State<Shared>, Authenticated(who): Authenticated) -> Response {
     let owner = (!who.has_permission("booking:cancel-any")).then_some(who.actor.id.as_str());
     Json(state.bookings.list(owner)).into_response()
 }
 
 async fn cancel_booking(
     State(state): State<Shared>,
-    who: Principal,
+    Authenticated(who): Authenticated,
     Path(id): Path<String>,
 ) -> Response {
     // Cancelling someone else's booking needs a stronger permission; the denial is
