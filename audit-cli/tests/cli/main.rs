@@ -10,3 +10,4 @@ mod common;
 mod interrupt;
 mod postgres;
 mod sqlite;
+mod tlog;
