@@ -44,7 +44,8 @@ Examples:
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// The audit store: `sqlite:PATH` or `postgres://user@host:port/db`.
+    /// The audit store: `sqlite:PATH`, `postgres://user@host:port/db` or
+    /// `mysql://user:password@host:port/db` (also `mariadb://`).
     #[arg(long, global = true, env = "AUDIT_DATABASE_URL", value_name = "URL")]
     pub db: Option<String>,
 
