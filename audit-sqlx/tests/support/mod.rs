@@ -2,6 +2,8 @@
 //! back, an independent chain check, unique names; and the checks of behaviours both SQL
 //! backends share, written once.
 #![allow(dead_code)]
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
