@@ -72,8 +72,7 @@ fn main() -> ExitCode {
             return error::Exit::Failure.into();
         }
     };
-    let result: Result<error::Exit, CliError> =
-        runtime.block_on(interrupt::until_interrupted(commands::run(cli)));
+    let result: Result<error::Exit, CliError> = runtime.block_on(commands::run(cli));
     // A report writer thread still finishing after an interrupt must not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(2));
     match result {

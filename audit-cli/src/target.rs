@@ -145,6 +145,25 @@ impl Target {
         }
     }
 
+    /// The read side, shared (for the dashboard).
+    pub fn shared_store(&self) -> std::sync::Arc<dyn AuditStore> {
+        match &self.backend {
+            Backend::Sqlite(store) => std::sync::Arc::new(store.clone()),
+            Backend::Postgres(store) => std::sync::Arc::new(store.clone()),
+            Backend::Mysql(store) => std::sync::Arc::new(store.clone()),
+        }
+    }
+
+    /// The store as a sink, for what a command records into it (`serve` records its
+    /// operator's views and exports).
+    pub fn sink(&self) -> std::sync::Arc<dyn audit_core::AuditSink> {
+        match &self.backend {
+            Backend::Sqlite(store) => std::sync::Arc::new(store.clone()),
+            Backend::Postgres(store) => std::sync::Arc::new(store.clone()),
+            Backend::Mysql(store) => std::sync::Arc::new(store.clone()),
+        }
+    }
+
     /// The hasher the store was opened with.
     pub fn hasher(&self) -> &ChainHasher {
         &self.hasher

@@ -11,4 +11,5 @@ mod common;
 mod interrupt;
 mod mysql;
 mod postgres;
+mod serve;
 mod sqlite;
