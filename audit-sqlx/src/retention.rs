@@ -1,6 +1,13 @@
-//! What every backend's retention path shares: its report and which prefix it may remove.
+//! What every backend's retention path shares: its report, which prefix it may remove, and
+//! writing that prefix to an archive file.
 
+use std::path::PathBuf;
+
+use audit_core::archive::{ArchiveFile, ArchiveWriter};
 use audit_core::chain::ChainAnchor;
+
+use crate::error::Result;
+use crate::read::{ReadBackend, SCAN_BATCH};
 
 /// What a retention run removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +24,40 @@ impl PurgeReport {
         deleted: 0,
         anchor: None,
     };
+}
+
+/// The prefix of the chain a retention run removes: the records after `anchor` up to `last`.
+pub(crate) struct Prefix {
+    pub anchor: ChainAnchor,
+    pub last: ChainAnchor,
+}
+
+/// Streams `prefix` into a new archive file at `path`, [`SCAN_BATCH`] rows per round trip,
+/// verifying the range as it goes (the writer refuses a broken chain). The caller holds the
+/// chain head lock, so the committed prefix cannot change while it is read; `source` names
+/// the backend in the file's header.
+pub(crate) async fn write_archive(
+    backend: &impl ReadBackend,
+    prefix: &Prefix,
+    path: PathBuf,
+    source: &str,
+) -> Result<ArchiveFile> {
+    let mut writer =
+        ArchiveWriter::create(path, backend.hasher(), prefix.anchor, prefix.last, source)?;
+    let mut after = prefix.anchor.seq;
+    loop {
+        let rows = backend.scan(after, prefix.last.seq, SCAN_BATCH).await?;
+        let fetched = rows.len();
+        for row in rows {
+            let record = row?;
+            after = record.seq;
+            writer.push(&record)?;
+        }
+        if fetched < SCAN_BATCH as usize {
+            break;
+        }
+    }
+    Ok(writer.finish()?)
 }
 
 /// The last seq to delete so that what remains is a contiguous chain suffix: everything

@@ -315,3 +315,47 @@ async fn a_401_for_a_hostile_method_is_still_audited_as_a_denial() {
     captured.assert_all_valid();
     assert_eq!(captured.single().action, "authn_request_unauthenticated");
 }
+
+/// A recorder that notes which door each event came through: `record` (which may block its
+/// thread under backpressure) or `record_async` (which waits without blocking it).
+#[derive(Default)]
+struct Doors {
+    blocking: std::sync::atomic::AtomicUsize,
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+impl audit_core::recorder::Recorder for Doors {
+    fn record(&self, _: audit_core::recorder::Recorded) {
+        self.blocking
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn record_async<'a>(
+        &'a self,
+        _: audit_core::recorder::Recorded,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        self.waiting
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(std::future::ready(()))
+    }
+}
+
+#[tokio::test]
+async fn the_response_future_records_a_refusal_without_blocking_its_thread() {
+    let doors = std::sync::Arc::new(Doors::default());
+    let recorder: std::sync::Arc<dyn audit_core::recorder::Recorder> = doors.clone();
+    let layer = AuditLayer::new().recorder(recorder);
+    let mut req = request("GET", "/forbidden")
+        .body(Body::empty())
+        .expect("request");
+    req.extensions_mut()
+        .insert(ConnectInfo(PEER.parse::<SocketAddr>().expect("peer")));
+    let response = app(layer).oneshot(req).await.expect("infallible");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let count = |n: &std::sync::atomic::AtomicUsize| n.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        (count(&doors.waiting), count(&doors.blocking)),
+        (1, 0),
+        "the 403 is recorded through record_async"
+    );
+}

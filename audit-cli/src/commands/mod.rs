@@ -8,6 +8,7 @@ mod export;
 mod keygen;
 mod prove;
 mod query;
+mod serve;
 mod stats;
 mod tail;
 mod tlog_files;
@@ -21,6 +22,7 @@ use serde::Serialize;
 
 use crate::cli::{Cli, Command, Global};
 use crate::error::{CliError, Exit};
+use crate::interrupt;
 use crate::key;
 use crate::target::Target;
 
@@ -32,23 +34,29 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::VerifyArchive(args) => verify_archive::run(args, &global),
         Command::VerifyBundle(args) => verify_bundle::run(args),
         Command::Keygen(args) => keygen::run(args),
+        // The server ends itself gracefully on SIGINT/SIGTERM (draining its auditor).
+        Command::Serve(args) => serve::run(args, &open(&global).await?).await,
         command => {
-            let target = open(&global).await?;
-            match command {
-                Command::Query(args) => query::run(args, &target).await,
-                Command::Tail(args) => tail::run(args, &target).await,
-                Command::Stats(args) => stats::run(args, &target).await,
-                Command::Export(args) => export::run(args, &target).await,
-                Command::Verify(args) => verify::run(args, &target).await,
-                Command::Checkpoint(args) => checkpoint::run(args, &target).await,
-                Command::Archive(args) => archive::run(args, &target).await,
-                Command::Prove(args) => prove::run(args, &target).await,
-                Command::Bundle(args) => bundle::run(args, &target).await,
-                Command::Completions(_)
-                | Command::VerifyArchive(_)
-                | Command::VerifyBundle(_)
-                | Command::Keygen(_) => Ok(Exit::Ok),
-            }
+            interrupt::until_interrupted(async {
+                let target = open(&global).await?;
+                match command {
+                    Command::Query(args) => query::run(args, &target).await,
+                    Command::Tail(args) => tail::run(args, &target).await,
+                    Command::Stats(args) => stats::run(args, &target).await,
+                    Command::Export(args) => export::run(args, &target).await,
+                    Command::Verify(args) => verify::run(args, &target).await,
+                    Command::Checkpoint(args) => checkpoint::run(args, &target).await,
+                    Command::Archive(args) => archive::run(args, &target).await,
+                    Command::Prove(args) => prove::run(args, &target).await,
+                    Command::Bundle(args) => bundle::run(args, &target).await,
+                    Command::Completions(_)
+                    | Command::VerifyArchive(_)
+                    | Command::VerifyBundle(_)
+                    | Command::Keygen(_)
+                    | Command::Serve(_) => Ok(Exit::Ok),
+                }
+            })
+            .await
         }
     }
 }
@@ -59,6 +67,14 @@ async fn open(global: &Global) -> Result<Target, CliError> {
     })?;
     let hasher = key::hasher(global.key_file.as_deref())?;
     Target::open(url, &global.schema, hasher).await
+}
+
+/// Prints `line` on stdout at once (a script may be waiting for it).
+fn print_line(line: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()?;
+    Ok(())
 }
 
 /// Prints `value` as one JSON line on stdout.
