@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use audit_core::archive::{ArchiveFile, ArchiveWriter};
+use audit_core::archive::{ArchiveFile, ArchiveReport, ArchiveWriter};
 use audit_core::chain::ChainAnchor;
 
 use crate::error::Result;
@@ -58,6 +58,42 @@ pub(crate) async fn write_archive(
         }
     }
     Ok(writer.finish()?)
+}
+
+/// Ends an archival whose file is written: `committed` is the outcome of the transaction that
+/// deleted the prefix and recorded `AUDIT_ARCHIVED` (that event's seq). On success the
+/// report; on failure the file is removed again (nothing was deleted, so it would only be a
+/// stray copy) and the error returned. `store` names the store in the log line.
+pub(crate) fn finish_archive(
+    committed: Result<Option<u64>>,
+    prefix: &Prefix,
+    file: ArchiveFile,
+    path: PathBuf,
+    store: &dyn std::fmt::Display,
+) -> Result<ArchiveReport> {
+    let event_seq = match committed {
+        Ok(seq) => seq,
+        Err(err) => {
+            let _ = std::fs::remove_file(&path);
+            return Err(err);
+        }
+    };
+    tracing::info!(
+        %store,
+        from_seq = prefix.anchor.seq + 1,
+        to_seq = prefix.last.seq,
+        path = %path.display(),
+        sha256 = %file.sha256,
+        "archived and removed audit events through the retention path"
+    );
+    Ok(ArchiveReport {
+        count: file.count,
+        from_seq: prefix.anchor.seq + 1,
+        to_seq: prefix.last.seq,
+        path,
+        sha256: file.sha256,
+        event_seq,
+    })
 }
 
 /// The last seq to delete so that what remains is a contiguous chain suffix: everything

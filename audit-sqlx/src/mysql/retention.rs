@@ -22,7 +22,7 @@ use crate::append::Check;
 use crate::error::{Error, Result};
 use crate::prepared::Prepared;
 use crate::read::ReadBackend;
-use crate::retention::{Prefix, PurgeReport, last_to_purge, write_archive};
+use crate::retention::{Prefix, PurgeReport, finish_archive, last_to_purge, write_archive};
 use crate::tree::TreeOut;
 
 /// The backend name written into archive headers and the `AUDIT_ARCHIVED` event's actor.
@@ -134,30 +134,7 @@ impl MySqlStore {
             Ok::<_, Error>(positions.first().map(|p| p.seq))
         }
         .await;
-        let event_seq = match committed {
-            Ok(seq) => seq,
-            Err(err) => {
-                // Nothing was deleted; the file would only be a stray copy.
-                let _ = std::fs::remove_file(&path);
-                return Err(err);
-            }
-        };
-        tracing::info!(
-            store = %self.inner.sql.names,
-            from_seq = prefix.anchor.seq + 1,
-            to_seq = prefix.last.seq,
-            path = %path.display(),
-            sha256 = %file.sha256,
-            "archived and removed audit events through the retention path"
-        );
-        Ok(ArchiveReport {
-            count: file.count,
-            from_seq: prefix.anchor.seq + 1,
-            to_seq: prefix.last.seq,
-            path,
-            sha256: file.sha256,
-            event_seq,
-        })
+        finish_archive(committed, &prefix, file, path, &self.inner.sql.names)
     }
 
     /// Opens the retention path and a transaction on `conn`, locks the chain head, and finds
