@@ -1,5 +1,7 @@
 //! The Merkle tree in MySQL/MariaDB: one tree across writers, proofs, signed checkpoints,
 //! the schema-1 upgrade, a forged row, and tampering judged through checkpoints.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use audit_core::tlog::{SignedCheckpoint, TransparencyLog, TreeFaultKind, verify_log};
 use audit_sqlx::{MySqlOptions, MySqlStore};
