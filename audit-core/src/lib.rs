@@ -33,6 +33,7 @@ pub mod redact;
 pub mod sink;
 pub mod sinks;
 pub mod store;
+pub mod tenant;
 pub mod testing;
 pub mod validate;
 

@@ -174,7 +174,7 @@ pub use audit_core::{
 };
 pub use audit_core::{
     auth, chain, context, dispatch, event, export, fields, outcome, prepare, query, recorder,
-    redact, sink, sinks, store, testing, validate,
+    redact, sink, sinks, store, tenant, testing, validate,
 };
 
 /// `#[audited("CODE", ...)]`: records an audit event for every call of a function.
