@@ -20,6 +20,7 @@ pub mod archive;
 pub mod auth;
 pub mod chain;
 pub mod context;
+pub mod diff;
 pub mod dispatch;
 pub mod event;
 pub mod export;

@@ -173,7 +173,7 @@ pub use audit_core::{
     StoredEvent, ValidationError, record, record_async,
 };
 pub use audit_core::{
-    auth, chain, context, dispatch, event, export, fields, outcome, prepare, query, recorder,
+    auth, chain, context, diff, dispatch, event, export, fields, outcome, prepare, query, recorder,
     redact, sink, sinks, store, tenant, testing, validate,
 };
 
