@@ -61,6 +61,8 @@ pub enum CategoryArg {
     Business,
     /// The audit system and infrastructure.
     System,
+    /// Reads of sensitive records.
+    Access,
 }
 
 /// [`Outcome`] as a command-line value.
@@ -90,6 +92,7 @@ impl Filters {
             CategoryArg::Authorization => Category::Authorization,
             CategoryArg::Business => Category::Business,
             CategoryArg::System => Category::System,
+            CategoryArg::Access => Category::Access,
         });
         q.outcome = self.outcome.map(|o| match o {
             OutcomeArg::Success => Outcome::Success,

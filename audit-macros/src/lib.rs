@@ -89,7 +89,7 @@
 //! | both `entity_id` forms | the closure names a success, the expression every other call (a failed "add comment to article X" still names X) | as above |
 //! | `actor = expr` | an `Actor`, or a string taken as a user id; wins over the context's actor | before the body |
 //! | `description = "booking {req.id} by {user:?}"` | a string literal; `{arg}`, `{arg.field}` and format specs interpolate arguments | before the body |
-//! | `category = authorization` | `authentication`, `authorization`, `business` or `system` (an identifier, a path such as `Category::System`, or a string) | — |
+//! | `category = authorization` | `authentication`, `authorization`, `business`, `system` or `access` (an identifier, a path such as `Category::System`, or a string) | — |
 //! | `severity = warning` | `info`, `notice`, `warning`, `error` or `critical` | — |
 //! | `outcome = denied` | `success`, `failure` or `denied`: the outcome of every returned error | after an `Err` |
 //! | `outcome = \|e\| ..` | a closure over a reference to the error, giving an `Outcome` | after an `Err` |
