@@ -48,6 +48,10 @@ pub struct Filters {
     /// Only events whose description contains this text.
     #[arg(long, value_name = "TEXT", help_heading = "Filters")]
     pub contains: Option<String>,
+    /// Only events whose change set lists this field (a JSON pointer such as /email) as
+    /// added, removed or changed.
+    #[arg(long, value_name = "PATH", help_heading = "Filters")]
+    pub changed: Option<String>,
 }
 
 /// [`Category`] as a command-line value.
@@ -107,6 +111,7 @@ impl Filters {
         q.request_id = self.request_id.clone();
         q.tenant = self.tenant.clone();
         q.description_contains = self.contains.clone();
+        q.changed = self.changed.clone();
         q
     }
 }

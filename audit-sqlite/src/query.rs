@@ -152,6 +152,16 @@ fn filter(query: &AuditQuery, with_cursor: bool) -> Filter {
     if let Some(needle) = &query.description_contains {
         cond(&mut f, "instr(description, ?) > 0", vec![text(needle)]);
     }
+    if let Some(path) = &query.changed {
+        // The metadata column is the JSON text; json_each lists the change set's paths.
+        cond(
+            &mut f,
+            "EXISTS (SELECT 1 FROM json_each(metadata, '$.changes.added') WHERE value = ? \
+             UNION ALL SELECT 1 FROM json_each(metadata, '$.changes.removed') WHERE value = ? \
+             UNION ALL SELECT 1 FROM json_each(metadata, '$.changes.changed') WHERE value = ?)",
+            vec![text(path), text(path), text(path)],
+        );
+    }
     if let Some(cursor) = query.cursor.filter(|_| with_cursor) {
         let sql = match query.order {
             Order::NewestFirst => "seq < ?",
