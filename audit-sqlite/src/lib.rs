@@ -138,6 +138,7 @@ mod retention_gate;
 mod schema;
 mod store;
 mod verify;
+mod window;
 mod writer;
 
 pub use archive::verify_archive;
