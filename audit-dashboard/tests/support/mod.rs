@@ -55,11 +55,16 @@ pub fn app(store: Arc<dyn AuditStore>, auditor: Auditor) -> Router {
                 .or_else(|| cookie_user(parts))?;
             principal(&user)
         });
-    let dashboard = Dashboard::new(store, PrincipalAccess::new().login_url("/signin"))
-        .verify_chunk(7)
-        .router();
+    let dashboard = Dashboard::new(
+        store,
+        PrincipalAccess::new()
+            .login_url("/signin")
+            .logout_url("/signout"),
+    )
+    .verify_chunk(7)
+    .mount("/admin/audit");
     Router::new()
-        .nest("/admin/audit", dashboard)
+        .merge(dashboard)
         .route("/test-signin/{user}", axum::routing::get(test_signin))
         .layer(layer)
         .layer(axum::middleware::from_fn(
