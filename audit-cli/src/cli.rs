@@ -44,7 +44,8 @@ Examples:
 /// Options every command takes.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// The audit store: `sqlite:PATH` or `postgres://user@host:port/db`.
+    /// The audit store: `sqlite:PATH`, `postgres://user@host:port/db` or
+    /// `mysql://user:password@host:port/db` (also `mariadb://`).
     #[arg(long, global = true, env = "AUDIT_DATABASE_URL", value_name = "URL")]
     pub db: Option<String>,
 
@@ -94,8 +95,26 @@ pub enum Command {
     Archive(ArchiveArgs),
     /// Verify an archive file on its own.
     VerifyArchive(VerifyArchiveArgs),
+    /// Serve the dashboard for this store: sign in with the printed link (Ctrl-C stops).
+    Serve(ServeArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+}
+
+/// `audit serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where to listen (port 0: any free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
+    /// A file holding the sign-in token (at least 16 characters); without it, a random
+    /// token is made and printed in the sign-in link.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// The name recorded as the actor of everything done through the dashboard (default:
+    /// $USER).
+    #[arg(long, value_name = "NAME")]
+    pub operator: Option<String>,
 }
 
 /// `audit query`.

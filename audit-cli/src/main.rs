@@ -1,11 +1,11 @@
 //! # audit: the command line of the audit workspace
 //!
 //! Query, tail, count, export (CSV, JSON Lines, Excel, PDF), verify, checkpoint and archive
-//! an audit log kept by `audit-sqlite` or `audit-sqlx`, the way `sqlx-cli` serves sqlx users.
+//! an audit log kept by `audit-sqlite` or `audit-sqlx` (PostgreSQL, MySQL/MariaDB), the way `sqlx-cli` serves sqlx users.
 //!
 //! ```text
 //! cargo install --path audit-cli
-//! export AUDIT_DATABASE_URL=sqlite:audit.db      # or postgres://user@host:port/db
+//! export AUDIT_DATABASE_URL=sqlite:audit.db      # or postgres://…, mysql://…
 //! audit query --actor alice --since 2026-11-01
 //! audit export --format pdf --out november.pdf --since 2026-11-01 --until 2026-12-01
 //! audit verify; echo $?                          # 0 valid, 1 tampered
@@ -72,8 +72,7 @@ fn main() -> ExitCode {
             return error::Exit::Failure.into();
         }
     };
-    let result: Result<error::Exit, CliError> =
-        runtime.block_on(interrupt::until_interrupted(commands::run(cli)));
+    let result: Result<error::Exit, CliError> = runtime.block_on(commands::run(cli));
     // A report writer thread still finishing after an interrupt must not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(2));
     match result {

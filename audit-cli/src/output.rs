@@ -35,6 +35,11 @@ pub fn note(line: &str) {
     anstream::eprintln!("{line}");
 }
 
+/// A one-line warning.
+pub fn warn(message: &str) {
+    anstream::eprintln!("audit: {WARN}warning{WARN:#}: {message}");
+}
+
 /// The one-line error report.
 pub fn error(message: &str) {
     anstream::eprintln!("audit: {ERROR}error{ERROR:#}: {message}");

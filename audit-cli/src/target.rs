@@ -10,8 +10,9 @@ use audit_core::archive::ArchiveReport;
 use audit_core::query::{AuditQuery, Order};
 use audit_core::{AuditStore, ChainHasher};
 use audit_sqlite::{SqliteOptions, SqliteStore};
-use audit_sqlx::{PgOptions, PgStore};
+use audit_sqlx::{MySqlOptions, MySqlStore, PgOptions, PgStore};
 use chrono::{DateTime, Utc};
+use sqlx_core::connection::Connection;
 
 use crate::error::{CliError, one_line};
 
@@ -22,6 +23,8 @@ pub enum Location {
     Sqlite(PathBuf),
     /// `postgres://…` or `postgresql://…`.
     Postgres(String),
+    /// `mysql://…` or `mariadb://…` (MySQL and MariaDB).
+    Mysql(String),
 }
 
 impl Location {
@@ -37,6 +40,12 @@ impl Location {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(Self::Postgres(url.to_owned()));
         }
+        if url.starts_with("mysql://") {
+            return Ok(Self::Mysql(url.to_owned()));
+        }
+        if let Some(rest) = url.strip_prefix("mariadb://") {
+            return Ok(Self::Mysql(format!("mysql://{rest}")));
+        }
         let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or("");
         let hint = if scheme.is_empty() {
             format!(" (for a SQLite file, write sqlite:{url})")
@@ -44,7 +53,8 @@ impl Location {
             String::new()
         };
         Err(CliError::usage(format!(
-            "unsupported store URL {:?}: use sqlite:PATH or postgres://user@host:port/db{hint}",
+            "unsupported store URL {:?}: use sqlite:PATH, postgres://user@host:port/db or \
+             mysql://user:password@host:port/db{hint}",
             redact(url)
         )))
     }
@@ -73,10 +83,12 @@ pub struct Target {
 enum Backend {
     Sqlite(SqliteStore),
     Postgres(PgStore),
+    Mysql(MySqlStore),
 }
 
 impl Target {
-    /// Opens the store at `url` (`schema` for PostgreSQL) with `hasher`. An SQLite file must
+    /// Opens the store at `url` (`schema` for PostgreSQL; for MySQL the URL's database holds
+    /// the tables) with `hasher`. An SQLite file must
     /// exist (a typo must not create an empty log); a wrong key, a schema newer than this
     /// tool, or a file that is not an audit store fail with one line.
     pub async fn open(url: &str, schema: &str, hasher: ChainHasher) -> Result<Self, CliError> {
@@ -86,7 +98,7 @@ impl Target {
                 hasher,
             }),
             Location::Postgres(url) => {
-                probe_postgres(&url).await?;
+                probe(&url, audit_sqlx::sqlx_postgres::PgConnection::connect(&url)).await?;
                 let options = PgOptions::new(url.clone())
                     .schema(schema)
                     .map_err(|err| CliError::usage(one_line(&err)))?
@@ -104,6 +116,23 @@ impl Target {
                 target.check_key().await?;
                 Ok(target)
             }
+            Location::Mysql(url) => {
+                probe(&url, audit_sqlx::sqlx_mysql::MySqlConnection::connect(&url)).await?;
+                let options = MySqlOptions::new(url.clone())
+                    .hasher(hasher.clone())
+                    .max_connections(2)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .migrate(false);
+                let store = MySqlStore::connect_with(options).await.map_err(|err| {
+                    CliError::failure(format!("cannot open {}: {}", redact(&url), one_line(&err)))
+                })?;
+                let target = Self {
+                    backend: Backend::Mysql(store),
+                    hasher,
+                };
+                target.check_key().await?;
+                Ok(target)
+            }
         }
     }
 
@@ -112,6 +141,26 @@ impl Target {
         match &self.backend {
             Backend::Sqlite(store) => store,
             Backend::Postgres(store) => store,
+            Backend::Mysql(store) => store,
+        }
+    }
+
+    /// The read side, shared (for the dashboard).
+    pub fn shared_store(&self) -> std::sync::Arc<dyn AuditStore> {
+        match &self.backend {
+            Backend::Sqlite(store) => std::sync::Arc::new(store.clone()),
+            Backend::Postgres(store) => std::sync::Arc::new(store.clone()),
+            Backend::Mysql(store) => std::sync::Arc::new(store.clone()),
+        }
+    }
+
+    /// The store as a sink, for what a command records into it (`serve` records its
+    /// operator's views and exports).
+    pub fn sink(&self) -> std::sync::Arc<dyn audit_core::AuditSink> {
+        match &self.backend {
+            Backend::Sqlite(store) => std::sync::Arc::new(store.clone()),
+            Backend::Postgres(store) => std::sync::Arc::new(store.clone()),
+            Backend::Mysql(store) => std::sync::Arc::new(store.clone()),
         }
     }
 
@@ -131,24 +180,17 @@ impl Target {
                 audit_sqlite::Error::ChainBroken(fault) => refused(&fault),
                 other => CliError::failure(one_line(&other)),
             }),
-            Backend::Postgres(store) => {
-                store.archive(before, path).await.map_err(|err| match err {
-                    audit_sqlx::Error::Archive(audit_core::archive::ArchiveError::ChainBroken(
-                        fault,
-                    )) => refused(&fault),
-                    other => CliError::failure(one_line(&other)),
-                })
-            }
+            Backend::Postgres(store) => store.archive(before, path).await.map_err(sql_refusal),
+            Backend::Mysql(store) => store.archive(before, path).await.map_err(sql_refusal),
         }
     }
 
-    /// PostgreSQL keeps no check value of the key, so probe it: when not one of the oldest
-    /// and newest few records hashes to its stored value with this key, the key (or the
-    /// algorithm) is wrong. (SQLite checks its stored check value when the file is opened.)
+    /// The SQL servers keep no check value of the key, so probe it: when not one of the
+    /// oldest and newest few records hashes to its stored value with this key, the key (or
+    /// the algorithm) is wrong. (SQLite checks its stored check value when the file is
+    /// opened.)
     async fn check_key(&self) -> Result<(), CliError> {
-        let Backend::Postgres(store) = &self.backend else {
-            return Ok(());
-        };
+        let store = self.store();
         let hasher = &self.hasher;
         let mut probed = 0;
         for order in [Order::OldestFirst, Order::NewestFirst] {
@@ -177,21 +219,32 @@ impl Target {
 /// One direct connection, so that a refused connection, a failed login or a missing
 /// database is reported at once and precisely (the pool retries such errors until its
 /// acquire timeout and then reports only that).
-async fn probe_postgres(url: &str) -> Result<(), CliError> {
-    use sqlx_core::connection::Connection;
-    let attempt = tokio::time::timeout(
-        Duration::from_secs(10),
-        audit_sqlx::sqlx_postgres::PgConnection::connect(url),
-    )
-    .await;
+async fn probe<C, E>(
+    url: &str,
+    connect: impl std::future::Future<Output = Result<C, E>>,
+) -> Result<(), CliError>
+where
+    C: sqlx_core::connection::Connection,
+    E: std::error::Error + 'static,
+{
     let failed = |why: String| CliError::failure(format!("cannot open {}: {why}", redact(url)));
-    match attempt {
+    match tokio::time::timeout(Duration::from_secs(10), connect).await {
         Err(_) => Err(failed("no answer within 10 s".into())),
         Ok(Err(err)) => Err(failed(one_line(&err))),
         Ok(Ok(conn)) => {
             let _ = conn.close().await;
             Ok(())
         }
+    }
+}
+
+/// An archive of a SQL store refused because its range does not verify, or another failure.
+fn sql_refusal(err: audit_sqlx::Error) -> CliError {
+    match err {
+        audit_sqlx::Error::Archive(audit_core::archive::ArchiveError::ChainBroken(fault)) => {
+            refused(&fault)
+        }
+        other => CliError::failure(one_line(&other)),
     }
 }
 
@@ -245,6 +298,18 @@ mod tests {
                 Location::Postgres(url.into())
             );
         }
+    }
+
+    #[test]
+    fn mysql_and_mariadb_urls_name_a_mysql_server() {
+        assert_eq!(
+            Location::parse("mysql://u:p@h:3306/db").unwrap(),
+            Location::Mysql("mysql://u:p@h:3306/db".into())
+        );
+        assert_eq!(
+            Location::parse("mariadb://u:p@h/db").unwrap(),
+            Location::Mysql("mysql://u:p@h/db".into())
+        );
     }
 
     #[test]

@@ -1,6 +1,13 @@
-//! What every backend's retention path shares: its report and which prefix it may remove.
+//! What every backend's retention path shares: its report, which prefix it may remove, and
+//! writing that prefix to an archive file.
 
+use std::path::PathBuf;
+
+use audit_core::archive::{ArchiveFile, ArchiveReport, ArchiveWriter};
 use audit_core::chain::ChainAnchor;
+
+use crate::error::Result;
+use crate::read::{ReadBackend, SCAN_BATCH};
 
 /// What a retention run removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +24,76 @@ impl PurgeReport {
         deleted: 0,
         anchor: None,
     };
+}
+
+/// The prefix of the chain a retention run removes: the records after `anchor` up to `last`.
+pub(crate) struct Prefix {
+    pub anchor: ChainAnchor,
+    pub last: ChainAnchor,
+}
+
+/// Streams `prefix` into a new archive file at `path`, [`SCAN_BATCH`] rows per round trip,
+/// verifying the range as it goes (the writer refuses a broken chain). The caller holds the
+/// chain head lock, so the committed prefix cannot change while it is read; `source` names
+/// the backend in the file's header.
+pub(crate) async fn write_archive(
+    backend: &impl ReadBackend,
+    prefix: &Prefix,
+    path: PathBuf,
+    source: &str,
+) -> Result<ArchiveFile> {
+    let mut writer =
+        ArchiveWriter::create(path, backend.hasher(), prefix.anchor, prefix.last, source)?;
+    let mut after = prefix.anchor.seq;
+    loop {
+        let rows = backend.scan(after, prefix.last.seq, SCAN_BATCH).await?;
+        let fetched = rows.len();
+        for row in rows {
+            let record = row?;
+            after = record.seq;
+            writer.push(&record)?;
+        }
+        if fetched < SCAN_BATCH as usize {
+            break;
+        }
+    }
+    Ok(writer.finish()?)
+}
+
+/// Ends an archival whose file is written: `committed` is the outcome of the transaction that
+/// deleted the prefix and recorded `AUDIT_ARCHIVED` (that event's seq). On success the
+/// report; on failure the file is removed again (nothing was deleted, so it would only be a
+/// stray copy) and the error returned. `store` names the store in the log line.
+pub(crate) fn finish_archive(
+    committed: Result<Option<u64>>,
+    prefix: &Prefix,
+    file: ArchiveFile,
+    path: PathBuf,
+    store: &dyn std::fmt::Display,
+) -> Result<ArchiveReport> {
+    let event_seq = match committed {
+        Ok(seq) => seq,
+        Err(err) => {
+            let _ = std::fs::remove_file(&path);
+            return Err(err);
+        }
+    };
+    tracing::info!(
+        %store,
+        from_seq = prefix.anchor.seq + 1,
+        to_seq = prefix.last.seq,
+        path = %path.display(),
+        sha256 = %file.sha256,
+        "archived and removed audit events through the retention path"
+    );
+    Ok(ArchiveReport {
+        count: file.count,
+        from_seq: prefix.anchor.seq + 1,
+        to_seq: prefix.last.seq,
+        path,
+        sha256: file.sha256,
+        event_seq,
+    })
 }
 
 /// The last seq to delete so that what remains is a contiguous chain suffix: everything

@@ -5,6 +5,7 @@ mod checkpoint;
 mod completions;
 mod export;
 mod query;
+mod serve;
 mod stats;
 mod tail;
 mod verify;
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 use crate::cli::{Cli, Command, Global};
 use crate::error::{CliError, Exit};
+use crate::interrupt;
 use crate::key;
 use crate::target::Target;
 
@@ -25,18 +27,25 @@ pub async fn run(cli: Cli) -> Result<Exit, CliError> {
     match command {
         Command::Completions(args) => completions::run(args),
         Command::VerifyArchive(args) => verify_archive::run(args, &global),
+        // The server ends itself gracefully on SIGINT/SIGTERM (draining its auditor).
+        Command::Serve(args) => serve::run(args, &open(&global).await?).await,
         command => {
-            let target = open(&global).await?;
-            match command {
-                Command::Query(args) => query::run(args, &target).await,
-                Command::Tail(args) => tail::run(args, &target).await,
-                Command::Stats(args) => stats::run(args, &target).await,
-                Command::Export(args) => export::run(args, &target).await,
-                Command::Verify(args) => verify::run(args, &target).await,
-                Command::Checkpoint(args) => checkpoint::run(args, &target).await,
-                Command::Archive(args) => archive::run(args, &target).await,
-                Command::Completions(_) | Command::VerifyArchive(_) => Ok(Exit::Ok),
-            }
+            interrupt::until_interrupted(async {
+                let target = open(&global).await?;
+                match command {
+                    Command::Query(args) => query::run(args, &target).await,
+                    Command::Tail(args) => tail::run(args, &target).await,
+                    Command::Stats(args) => stats::run(args, &target).await,
+                    Command::Export(args) => export::run(args, &target).await,
+                    Command::Verify(args) => verify::run(args, &target).await,
+                    Command::Checkpoint(args) => checkpoint::run(args, &target).await,
+                    Command::Archive(args) => archive::run(args, &target).await,
+                    Command::Completions(_) | Command::VerifyArchive(_) | Command::Serve(_) => {
+                        Ok(Exit::Ok)
+                    }
+                }
+            })
+            .await
         }
     }
 }
@@ -47,6 +56,14 @@ async fn open(global: &Global) -> Result<Target, CliError> {
     })?;
     let hasher = key::hasher(global.key_file.as_deref())?;
     Target::open(url, &global.schema, hasher).await
+}
+
+/// Prints `line` on stdout at once (a script may be waiting for it).
+fn print_line(line: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()?;
+    Ok(())
 }
 
 /// Prints `value` as one JSON line on stdout.

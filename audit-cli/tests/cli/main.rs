@@ -1,4 +1,5 @@
-//! The real `audit` binary against a real SQLite file and the test PostgreSQL: every
+//! The real `audit` binary against a real SQLite file, the test PostgreSQL and the test
+//! MariaDB: every
 //! command, exit codes, JSON output, tampering, wrong keys, and interrupted exports.
 //!
 //! One test binary for the crate (fewer link steps).
@@ -8,5 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod interrupt;
+mod mysql;
 mod postgres;
+mod serve;
 mod sqlite;

@@ -113,3 +113,37 @@ pub fn sqlite_tamper(path: &Path, sql: &str) {
 pub fn seqs(lines: &[serde_json::Value]) -> Vec<u64> {
     lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect()
 }
+
+/// With the right HMAC key `verify` passes; with a wrong one it fails with one line naming
+/// the wrong key. `store` gives the binary with `--db` (and `--schema`) of a store whose
+/// chain is keyed with "right".
+pub fn assert_a_wrong_key_is_one_line(store: impl Fn() -> Command) {
+    let right = store()
+        .env("AUDIT_HMAC_KEY", "right")
+        .arg("verify")
+        .output()
+        .unwrap();
+    assert_eq!(right.status.code(), Some(0), "{}", stderr(&right));
+    let wrong = store()
+        .env("AUDIT_HMAC_KEY", "wrong")
+        .arg("verify")
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(3));
+    let err = stderr(&wrong);
+    assert!(err.contains("wrong key"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// A server nothing answers at `url` (with password `secret`) is one line, without the
+/// password.
+pub fn assert_an_unreachable_server_is_one_line(url: &str) {
+    let out = audit().args(["--db", url, "query"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot open") && !err.contains("secret"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use audit_core::archive::{ArchiveReport, ArchiveWriter, archived_event};
+use audit_core::archive::{ArchiveReport, archived_event};
 use audit_core::chain::{ChainAnchor, ChainHash};
 use chrono::{DateTime, Utc};
 use sqlx_core::query::query;
@@ -17,19 +17,12 @@ use super::store::PgStore;
 use super::write::append;
 use crate::append::Check;
 use crate::error::{Error, Result};
-use crate::fields::read_row;
 use crate::prepared::Prepared;
-use crate::read::{ReadBackend, SCAN_BATCH};
-use crate::retention::{PurgeReport, last_to_purge};
+use crate::read::ReadBackend;
+use crate::retention::{Prefix, PurgeReport, finish_archive, last_to_purge, write_archive};
 
 /// The backend name written into archive headers and the `AUDIT_ARCHIVED` event's actor.
 const SOURCE: &str = "postgres";
-
-/// The prefix of the chain a retention run removes: the records after `anchor` up to `last`.
-struct Prefix {
-    anchor: ChainAnchor,
-    last: ChainAnchor,
-}
 
 impl PgStore {
     /// Deletes the oldest events whose `occurred_at` is before `cutoff`, as a prefix of the
@@ -78,7 +71,8 @@ impl PgStore {
     /// delete commits; if the commit fails, the file is removed again. Run it as the schema
     /// owner (like `purge_before`); writers wait on the chain head while it runs, and the file
     /// is written from the async task (a buffered, blocking write), so give it a store of its
-    /// own rather than the one serving requests.
+    /// own rather than the one serving requests. It uses two of the pool's connections: one
+    /// holds the transaction, the other reads the range.
     pub async fn archive(
         &self,
         before: DateTime<Utc>,
@@ -92,7 +86,7 @@ impl PgStore {
                     tx.commit().await?;
                     return Ok(ArchiveReport::empty(path));
                 };
-                let file = self.write_archive(&mut tx, &prefix, path.clone()).await?;
+                let file = write_archive(self, &prefix, path.clone(), SOURCE).await?;
                 let committed = async {
                     self.remove_prefix(&mut tx, &prefix).await?;
                     let mut rows = [Prepared::new(
@@ -113,30 +107,7 @@ impl PgStore {
                     Ok::<_, Error>(positions.first().map(|p| p.seq))
                 }
                 .await;
-                let event_seq = match committed {
-                    Ok(seq) => seq,
-                    Err(err) => {
-                        // Nothing was deleted; the file would only be a stray copy.
-                        let _ = std::fs::remove_file(&path);
-                        return Err(err);
-                    }
-                };
-                tracing::info!(
-                    schema = %self.inner.sql.schema,
-                    from_seq = prefix.anchor.seq + 1,
-                    to_seq = prefix.last.seq,
-                    path = %path.display(),
-                    sha256 = %file.sha256,
-                    "archived and removed audit events through the retention path"
-                );
-                Ok(ArchiveReport {
-                    count: file.count,
-                    from_seq: prefix.anchor.seq + 1,
-                    to_seq: prefix.last.seq,
-                    path,
-                    sha256: file.sha256,
-                    event_seq,
-                })
+                finish_archive(committed, &prefix, file, path, &self.inner.sql.schema)
             })
             .await
     }
@@ -215,35 +186,5 @@ impl PgStore {
         .execute(&mut *tx)
         .await?
         .rows_affected())
-    }
-
-    /// Streams the prefix into a new archive file, [`SCAN_BATCH`] rows per round trip.
-    async fn write_archive(
-        &self,
-        tx: &mut PgConnection,
-        prefix: &Prefix,
-        path: PathBuf,
-    ) -> Result<audit_core::archive::ArchiveFile> {
-        let inner = &self.inner;
-        let mut writer =
-            ArchiveWriter::create(path, &inner.hasher, prefix.anchor, prefix.last, SOURCE)?;
-        let mut after = prefix.anchor.seq as i64;
-        loop {
-            let rows = query::<Postgres>(inner.sql.scan.clone())
-                .bind(after)
-                .bind(prefix.last.seq as i64)
-                .bind(i64::from(SCAN_BATCH))
-                .fetch_all(&mut *tx)
-                .await?;
-            for row in &rows {
-                let record = read_row(row)?;
-                after = record.seq as i64;
-                writer.push(&record)?;
-            }
-            if rows.len() < SCAN_BATCH as usize {
-                break;
-            }
-        }
-        Ok(writer.finish()?)
     }
 }

@@ -110,3 +110,26 @@ impl Reopen for PgStore {
         PgStore::connect_with(options).await.expect("reopen")
     }
 }
+
+#[async_trait::async_trait]
+impl Archiver for PgStore {
+    async fn archive(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        path: impl Into<std::path::PathBuf> + Send,
+    ) -> Result<audit_core::archive::ArchiveReport, audit_sqlx::Error> {
+        PgStore::archive(self, before, path).await
+    }
+
+    fn source(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn forge_entity_id(&self, seq: u64) {
+        let url = database_url().expect("a server for this store");
+        tamper(&url, self, |events| {
+            format!("UPDATE {events} SET entity_id = 'forged' WHERE seq = {seq}")
+        })
+        .await;
+    }
+}

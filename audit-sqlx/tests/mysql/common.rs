@@ -173,3 +173,26 @@ impl Reopen for MySqlStore {
         MySqlStore::connect_with(options).await.expect("reopen")
     }
 }
+
+#[async_trait::async_trait]
+impl Archiver for MySqlStore {
+    async fn archive(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        path: impl Into<std::path::PathBuf> + Send,
+    ) -> Result<audit_core::archive::ArchiveReport, audit_sqlx::Error> {
+        MySqlStore::archive(self, before, path).await
+    }
+
+    fn source(&self) -> &'static str {
+        "mysql"
+    }
+
+    async fn forge_entity_id(&self, seq: u64) {
+        let url = mysql_url().expect("a server for this store");
+        tamper(&url, self, |events| {
+            format!("UPDATE {events} SET entity_id = 'forged' WHERE seq = {seq}")
+        })
+        .await;
+    }
+}

@@ -10,6 +10,7 @@ mod support;
 mod common;
 
 mod append_only;
+mod archive;
 mod ci_guard;
 mod conformance;
 mod export;

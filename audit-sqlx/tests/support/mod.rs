@@ -2,6 +2,8 @@
 //! back, an independent chain check, unique names; and the checks of behaviours both SQL
 //! backends share, written once.
 #![allow(dead_code)]
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -467,4 +469,166 @@ where
     runtime(1).block_on(async {
         assert_eq!(store.count(&AuditQuery::new()).await.expect("count"), 30);
     });
+}
+
+// ----- Archival -----
+
+use audit_core::archive::{ARCHIVED_ACTION, ArchiveError, verify_archive};
+use audit_core::chain::FaultKind;
+use audit_core::store::VerifyScope;
+use audit_sqlx::Error;
+use chrono::{DateTime, Duration, Utc};
+
+/// A store's archival path (each backend's test helpers implement it).
+#[async_trait::async_trait]
+pub trait Archiver: AuditStore + audit_core::AuditSink {
+    async fn archive(
+        &self,
+        before: DateTime<Utc>,
+        path: impl Into<std::path::PathBuf> + Send,
+    ) -> Result<audit_core::archive::ArchiveReport, audit_sqlx::Error>;
+    /// The backend's name in archive headers (`postgres`, `mysql`).
+    fn source(&self) -> &'static str;
+    /// Changes the entity id of the record at `seq` behind the store's back.
+    async fn forge_entity_id(&self, seq: u64);
+}
+
+fn archive_old() -> DateTime<Utc> {
+    Utc::now() - Duration::days(400)
+}
+
+fn archive_cutoff() -> DateTime<Utc> {
+    Utc::now() - Duration::days(365)
+}
+
+/// `old_n` events older than the cut-off, then `new_n` recent ones.
+async fn archive_filled(store: &impl audit_core::AuditSink, old_n: i64, new_n: i64) {
+    let events: Vec<AuditEvent> = (0..old_n)
+        .map(|i| {
+            AuditEvent::builder("OLD")
+                .occurred_at(archive_old() + Duration::seconds(i))
+                .entity("booking", format!("b-{i}"))
+                .build()
+        })
+        .chain((0..new_n).map(|i| {
+            AuditEvent::builder("NEW")
+                .entity("n", i.to_string())
+                .build()
+        }))
+        .collect();
+    write(store, &events).await;
+}
+
+pub async fn check_archive_moves_the_old_prefix_to_a_file_that_verifies_alone(
+    store: impl Archiver,
+) {
+    archive_filled(&store, 6, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pg-archive.jsonl");
+    let report = store.archive(archive_cutoff(), &path).await.unwrap();
+    assert_eq!((report.from_seq, report.to_seq, report.count), (1, 6, 6));
+
+    let alone = verify_archive(&path, &ChainHasher::sha256()).unwrap();
+    assert!(alone.report.is_valid(), "{:?}", alone.report);
+    assert_eq!(alone.report.checked, 6);
+    assert_eq!(alone.sha256, report.sha256);
+    assert_eq!(alone.header.source.as_deref(), Some(store.source()));
+
+    let live = store.verify(VerifyScope::All, None).await.unwrap();
+    assert!(live.is_valid(), "{live:?}");
+    assert_eq!(
+        live.checked, 4,
+        "3 recent events and the AUDIT_ARCHIVED event"
+    );
+}
+
+pub async fn check_archive_records_an_event_with_the_files_sha256(store: impl Archiver) {
+    archive_filled(&store, 4, 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = store
+        .archive(archive_cutoff(), dir.path().join("a.jsonl"))
+        .await
+        .unwrap();
+    let page = store
+        .query(&AuditQuery::new().action(ARCHIVED_ACTION))
+        .await
+        .unwrap();
+    let event = &page.events[0];
+    assert_eq!(Some(event.seq), report.event_seq);
+    assert_eq!(event.seq, 6);
+    assert_eq!(
+        event.event.metadata["archive_sha256"],
+        report.sha256.as_str()
+    );
+    assert_eq!(event.event.metadata["from_seq"], 1);
+    assert_eq!(event.event.metadata["to_seq"], 4);
+    assert_eq!(
+        event.event.actor.as_ref().map(|a| a.id.as_str()),
+        Some(format!("audit-{}", store.source()).as_str())
+    );
+}
+
+pub async fn check_a_second_archive_starts_from_the_first_ones_anchor(store: impl Archiver) {
+    archive_filled(&store, 3, 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    store
+        .archive(archive_cutoff(), dir.path().join("1.jsonl"))
+        .await
+        .unwrap();
+    archive_filled(&store, 2, 1).await;
+    let second = dir.path().join("2.jsonl");
+    // Everything up to now: seq 4 (the first AUDIT_ARCHIVED event) to seq 7.
+    let report = store
+        .archive(Utc::now() + Duration::days(1), &second)
+        .await
+        .unwrap();
+    assert_eq!((report.from_seq, report.to_seq), (4, 7));
+    let alone = verify_archive(&second, &ChainHasher::sha256()).unwrap();
+    assert!(alone.report.is_valid(), "{:?}", alone.report);
+    assert_eq!(alone.header.anchor.seq, 3);
+    let live = store.verify(VerifyScope::All, None).await.unwrap();
+    assert!(live.is_valid(), "{live:?}");
+    assert_eq!(
+        live.checked, 1,
+        "only the second AUDIT_ARCHIVED event is left"
+    );
+}
+
+pub async fn check_nothing_older_than_the_cutoff_writes_no_file(store: impl Archiver) {
+    archive_filled(&store, 0, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("none.jsonl");
+    let report = store.archive(archive_cutoff(), &path).await.unwrap();
+    assert_eq!(report.count, 0);
+    assert!(!path.exists());
+    assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), 3);
+}
+
+pub async fn check_a_broken_chain_is_not_archived_and_nothing_is_deleted(store: impl Archiver) {
+    archive_filled(&store, 6, 1).await;
+    store.forge_entity_id(3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.jsonl");
+    match store.archive(archive_cutoff(), &path).await.unwrap_err() {
+        Error::Archive(ArchiveError::ChainBroken(fault)) => {
+            assert_eq!((fault.seq, fault.kind), (3, FaultKind::Modified));
+        }
+        other => panic!("expected ChainBroken, got {other:?}"),
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), 7);
+}
+
+pub async fn check_an_existing_file_is_not_overwritten(store: impl Archiver) {
+    archive_filled(&store, 2, 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("taken.jsonl");
+    std::fs::write(&path, "keep me").unwrap();
+    let err = store.archive(archive_cutoff(), &path).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Archive(ArchiveError::Exists(_))),
+        "{err:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
+    assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), 2);
 }
