@@ -92,10 +92,13 @@ pub(crate) fn page(
 
 /// The seq range the page may come from: the log's, narrowed by the cursor.
 fn remaining(conn: &Connection, query: &AuditQuery) -> Result<Option<(i64, i64)>> {
-    let (lo, hi): (Option<i64>, Option<i64>) =
-        conn.query_row("SELECT min(seq), max(seq) FROM audit_events", [], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })?;
+    // Two subqueries: SQLite answers a lone min() or max() from one end of the table, but
+    // scans the whole table for both in one SELECT.
+    let (lo, hi): (Option<i64>, Option<i64>) = conn.query_row(
+        "SELECT (SELECT min(seq) FROM audit_events), (SELECT max(seq) FROM audit_events)",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
     let (Some(mut lo), Some(mut hi)) = (lo, hi) else {
         return Ok(None);
     };
