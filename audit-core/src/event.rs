@@ -366,6 +366,12 @@ impl AuditEventBuilder {
         self
     }
 
+    /// Records what changed (a [`Changes`](crate::diff::Changes) between an entity's state
+    /// before and after) under `metadata.changes`, where redaction rules apply to both sides.
+    pub fn changes(self, changes: &crate::diff::Changes) -> Self {
+        self.metadata_entry(crate::diff::CHANGES_KEY, changes.to_value())
+    }
+
     /// Marks the event as an idempotent **replay**: the request carried an idempotency key
     /// already seen, so the stored outcome of the first request was returned and nothing
     /// happened again. Sets `metadata.replay = true` and `metadata.idempotency_key`; see

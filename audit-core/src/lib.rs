@@ -20,6 +20,7 @@ pub mod archive;
 pub mod auth;
 pub mod chain;
 pub mod context;
+pub mod diff;
 pub mod dispatch;
 pub mod event;
 pub mod export;
@@ -33,6 +34,7 @@ pub mod redact;
 pub mod sink;
 pub mod sinks;
 pub mod store;
+pub mod tenant;
 pub mod testing;
 pub mod validate;
 

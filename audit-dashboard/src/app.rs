@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use audit_core::AuditStore;
+use audit_core::{AuditStore, ChainHasher};
 use axum::Router;
 use axum::extract::{OriginalUri, Request, State};
 use axum::middleware::{self, Next};
@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     pub verifier: Arc<Verifier>,
     pub title: String,
     pub live_poll: Duration,
+    /// The chain's hasher, when reports (Excel, PDF) are enabled.
+    pub reports: Option<ChainHasher>,
 }
 
 pub(crate) type Shared = Arc<Inner>;
@@ -57,6 +59,7 @@ pub struct Dashboard {
     verify_chunk: u64,
     refresh: Duration,
     live_poll: Duration,
+    reports: Option<ChainHasher>,
 }
 
 impl std::fmt::Debug for Dashboard {
@@ -81,7 +84,17 @@ impl Dashboard {
             verify_chunk: DEFAULT_VERIFY_CHUNK,
             refresh: Duration::from_secs(1),
             live_poll: Duration::from_secs(2),
+            reports: None,
         }
+    }
+
+    /// Offers the Excel workbook and the PDF report (crate `audit-report`) beside CSV and
+    /// JSON Lines. `hasher` is the chain's (its algorithm and, for HMAC, a fingerprint of
+    /// the key are printed in the verification statement); the store still verifies with
+    /// its own.
+    pub fn reports(mut self, hasher: &ChainHasher) -> Self {
+        self.reports = Some(hasher.clone());
+        self
     }
 
     /// The name in the page header and titles (default "Audit log").
@@ -124,6 +137,7 @@ impl Dashboard {
             stats,
             title: self.title,
             live_poll: self.live_poll,
+            reports: self.reports,
         });
         let guarded = |router: Router<Shared>, permission: Permission| {
             router.route_layer(middleware::from_fn_with_state(

@@ -57,6 +57,7 @@
 //! | `/live` | the newest events, kept current (polling; a `<noscript>` refresh without JavaScript) | `audit:read` |
 //! | `/verify` | the last verification and a run's progress; a form that starts one (`POST /verify/run`) | `audit:read`; starting: `audit:verify` |
 //! | `/export?format=csv` or `jsonl` | the current filter, streamed in constant memory | `audit:export` |
+//! | `/export?format=xlsx` or `pdf` | the current filter as audit-report's Excel workbook or PDF report with its verification statement, when enabled with [`Dashboard::reports`] | `audit:export` |
 //!
 //! Every page works without JavaScript. One small script, served as a static file like the
 //! one stylesheet (both embedded in the binary), adds keyboard paging (← →), the live

@@ -3,8 +3,6 @@
 //! Every link starts with the mount path and carries its parameters URL-encoded, so no
 //! event value can ever become a link's scheme or host (`javascript:` stays a parameter).
 
-use audit_core::export::ExportFormat;
-
 use crate::filter::Filter;
 
 /// Builds links under one mount path.
@@ -97,8 +95,8 @@ impl Links {
         self.path("/verify/status")
     }
 
-    pub(crate) fn export(&self, filter: &Filter, format: ExportFormat) -> String {
-        let mut query = encode(&[("format", format.extension())]);
+    pub(crate) fn export(&self, filter: &Filter, extension: &str) -> String {
+        let mut query = encode(&[("format", extension)]);
         let rest = filter.without_position().query_string();
         if !rest.is_empty() {
             query = format!("{query}&{rest}");

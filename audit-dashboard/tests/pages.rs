@@ -627,3 +627,79 @@ async fn static_assets_are_served_with_their_types() {
         404
     );
 }
+
+#[tokio::test]
+async fn excel_and_pdf_reports_of_the_filter_download_when_enabled() {
+    let f = fixture(300).await;
+    // Without `Dashboard::reports` the formats are neither offered nor served.
+    let (_, _, page) = get(&f.app, Some("admin"), "/admin/audit/events").await;
+    assert!(!page.contains("format=xlsx"), "not offered");
+    let (status, _, _) = get(&f.app, Some("admin"), "/admin/audit/export?format=xlsx").await;
+    assert_eq!(status, 400);
+
+    let hasher = f.store.hasher().clone();
+    let app = support::app_with(Arc::new(f.store.clone()), f.auditor.clone(), |d| {
+        d.reports(&hasher)
+    });
+    let (_, _, page) = get(&app, Some("admin"), "/admin/audit/events?outcome=denied").await;
+    assert!(
+        page.contains("format=xlsx") && page.contains("format=pdf"),
+        "offered"
+    );
+    let body = |uri: &'static str| {
+        let app = app.clone();
+        async move {
+            let response = send(
+                &app,
+                Some("admin"),
+                Request::get(uri).body(Body::empty()).unwrap(),
+            )
+            .await;
+            assert_eq!(response.status(), 200, "{uri}");
+            let kind = response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let bytes = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            (kind, bytes)
+        }
+    };
+    let (kind, xlsx) = body("/admin/audit/export?format=xlsx&outcome=denied").await;
+    assert!(kind.contains("spreadsheetml"), "{kind}");
+    let mut workbook: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.to_vec())).unwrap();
+    use calamine::Reader;
+    let events = workbook.worksheet_range("Events").unwrap();
+    let denied = f
+        .store
+        .count(&AuditQuery::new().outcome(Outcome::Denied))
+        .await
+        .unwrap();
+    assert_eq!(
+        events.height() as u64,
+        denied + 1,
+        "a header and every denied event"
+    );
+
+    let (kind, pdf) = body("/admin/audit/export?format=pdf&outcome=denied").await;
+    assert_eq!(kind, "application/pdf");
+    assert!(pdf.starts_with(b"%PDF-"));
+    // Both downloads are recorded with their format.
+    let mut formats = Vec::new();
+    for _ in 0..100 {
+        formats = recorded(&f, "AUDIT_LOG_EXPORTED")
+            .await
+            .iter()
+            .map(|r| r.event.metadata["format"].as_str().unwrap_or("").to_owned())
+            .collect();
+        if formats.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    formats.sort();
+    assert_eq!(formats, ["pdf", "xlsx"]);
+}

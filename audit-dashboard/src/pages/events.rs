@@ -2,12 +2,12 @@
 //! paging both ways. The whole view lives in the URL.
 
 use askama::Template;
-use audit_core::export::ExportFormat;
 use audit_core::{AuditStore, StoredEvent};
 use axum::extract::Query;
 use axum::response::Response;
 use http::StatusCode;
 
+use super::export::Download;
 use crate::access::Permission;
 use crate::errors::{Failure, PageError};
 use crate::filter::{Direction, Filter};
@@ -15,13 +15,6 @@ use crate::layout::{Chrome, Section, html, html_with_status};
 use crate::page::Ctx;
 use crate::record;
 use crate::view::EventRow;
-
-/// The export formats offered beside the table. Report formats (Excel, PDF from the
-/// `audit-report` crate) are added here, each with its own route.
-pub(crate) const EXPORT_FORMATS: [(ExportFormat, &str); 2] = [
-    (ExportFormat::Csv, "CSV"),
-    (ExportFormat::JsonLines, "JSON Lines"),
-];
 
 /// One option of a `<select>`.
 pub(crate) struct Choice {
@@ -170,11 +163,11 @@ pub(crate) async fn load(ctx: &Ctx, filter: &Filter) -> Result<Paged, PageError>
 
 pub(crate) async fn page(ctx: Ctx, Query(filter): Query<Filter>) -> Result<Response, Failure> {
     let exports = if ctx.may(Permission::Export) {
-        EXPORT_FORMATS
-            .iter()
+        Download::offered(ctx.inner.reports.is_some())
+            .into_iter()
             .map(|(format, label)| ExportLink {
                 label,
-                href: ctx.links.export(&filter, *format),
+                href: ctx.links.export(&filter, format.extension()),
             })
             .collect()
     } else {

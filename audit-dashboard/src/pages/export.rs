@@ -1,5 +1,6 @@
-//! `GET /export?format=csv|jsonl&…filter`: the current filter as CSV or JSON Lines,
-//! streamed in constant memory.
+//! `GET /export?format=csv|jsonl|xlsx|pdf&…filter`: the current filter as CSV or JSON
+//! Lines, streamed in constant memory, or as audit-report's Excel workbook or PDF report
+//! (when the host enabled reports with [`Dashboard::reports`](crate::Dashboard::reports)).
 //!
 //! A task reads keyset pages of [`PAGE`] records, feeds them to audit-core's
 //! [`Exporter`](audit_core::export::Exporter) (the same encoders as every other export:
@@ -7,6 +8,11 @@
 //! through a channel of [`CHUNKS`] chunks, so a slow client slows the reading instead of
 //! filling memory. When the stream ends (done, client gone, or store error) the export is
 //! recorded as `AUDIT_LOG_EXPORTED` with the filter, the format and the rows sent.
+//!
+//! A report is written by audit-report (constant memory for the workbook, the PDF's memory
+//! growing with its pages) into an anonymous temporary file, which is then streamed the same
+//! way: its verification statement covers the exported range, so the whole range is read
+//! before the first byte goes out.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,6 +20,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use audit_core::AuditStore;
 use audit_core::export::{ExportFormat, Exporter};
 use audit_core::query::Cursor;
+use audit_report::pdf::PdfOptions;
+use audit_report::{Report, ReportRequest};
 use axum::body::Body;
 use axum::extract::Query;
 use axum::response::{IntoResponse, Response};
@@ -66,14 +74,67 @@ impl Write for Shared {
 
 type Chunk = Result<Bytes, std::io::Error>;
 
+/// What `/export` can send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Download {
+    /// Rows through audit-core's exporter.
+    Rows(ExportFormat),
+    /// An Excel workbook (audit-report).
+    Xlsx,
+    /// A PDF report (audit-report).
+    Pdf,
+}
+
+impl Download {
+    /// Every format offered, with its label: the reports only when the host enabled them.
+    pub(crate) fn offered(reports: bool) -> Vec<(Self, &'static str)> {
+        let mut offered = vec![
+            (Self::Rows(ExportFormat::Csv), "CSV"),
+            (Self::Rows(ExportFormat::JsonLines), "JSON Lines"),
+        ];
+        if reports {
+            offered.extend([(Self::Xlsx, "Excel"), (Self::Pdf, "PDF report")]);
+        }
+        offered
+    }
+
+    pub(crate) fn extension(self) -> &'static str {
+        match self {
+            Self::Rows(format) => format.extension(),
+            Self::Xlsx => "xlsx",
+            Self::Pdf => "pdf",
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::Rows(format) => format.content_type(),
+            Self::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Self::Pdf => "application/pdf",
+        }
+    }
+
+    fn parse(text: &str, reports: bool) -> Result<Self, PageError> {
+        Self::offered(reports)
+            .into_iter()
+            .map(|(download, _)| download)
+            .find(|download| download.extension() == text)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::offered(reports)
+                    .into_iter()
+                    .map(|(d, _)| d.extension())
+                    .collect();
+                PageError::BadRequest(format!(
+                    "unknown export format {text:?}: use {}",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
 pub(crate) async fn download(ctx: Ctx, Query(params): Query<Params>) -> Result<Response, Failure> {
-    let format: ExportFormat =
-        params
-            .format
-            .parse()
-            .map_err(|e: audit_core::export::UnknownFormat| {
-                ctx.fail(PageError::BadRequest(e.to_string()))
-            })?;
+    let reports = ctx.inner.reports.clone();
+    let format = Download::parse(&params.format, reports.is_some()).map_err(|e| ctx.fail(e))?;
     let filter = params.filter.without_position();
     let query = filter
         .filters()
@@ -85,7 +146,11 @@ pub(crate) async fn download(ctx: Ctx, Query(params): Query<Params>) -> Result<R
     let described = filter.described();
     // Carries the viewer's audit context into the task, so the export is recorded as theirs.
     audit_core::context::spawn(async move {
-        let (rows, complete) = pump(store, query, format, &tx).await;
+        let (rows, complete) = match (format, reports) {
+            (Download::Rows(rows), _) => pump(store, query, rows, &tx).await,
+            (report, Some(hasher)) => write_report(store, query, report, &hasher, &tx).await,
+            (_, None) => (0, false),
+        };
         record::exported(format.extension(), described, rows, complete);
     });
     let body = Body::from_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
@@ -105,6 +170,68 @@ pub(crate) async fn download(ctx: Ctx, Query(params): Query<Params>) -> Result<R
         body,
     )
         .into_response())
+}
+
+/// Writes the report of `query` into a temporary file, then sends the file into `tx`.
+/// Returns the rows listed and whether the report reached the client whole.
+async fn write_report(
+    store: Arc<dyn AuditStore>,
+    query: audit_core::AuditQuery,
+    format: Download,
+    hasher: &audit_core::ChainHasher,
+    tx: &mpsc::Sender<Chunk>,
+) -> (u64, bool) {
+    let failed = |what: &str, err: &dyn std::fmt::Display| {
+        tracing::error!(error = %err, "audit dashboard: report {what} failed");
+        std::io::Error::other("the report could not be written")
+    };
+    let written = async {
+        let request = ReportRequest::new("Audit log export", query, hasher);
+        let report = Report::gather(&*store, request)
+            .await
+            .map_err(|e| failed("gathering", &e))?;
+        let file = tempfile::tempfile().map_err(|e| failed("file", &e))?;
+        let (file, rows) = match format {
+            Download::Pdf => {
+                audit_report::pdf::write(&*store, &report, file, &PdfOptions::default(), &()).await
+            }
+            _ => audit_report::xlsx::write(&*store, &report, file, &()).await,
+        }
+        .map_err(|e| failed("writing", &e))?;
+        Ok::<_, std::io::Error>((file, rows))
+    };
+    let (file, rows) = match written.await {
+        Ok(done) => done,
+        Err(err) => {
+            let _ = tx.send(Err(err)).await;
+            return (0, false);
+        }
+    };
+    (rows, send_file(file, tx).await)
+}
+
+/// Sends `file` from its start into `tx` in chunks; whether all of it went.
+async fn send_file(mut file: std::fs::File, tx: &mpsc::Sender<Chunk>) -> bool {
+    use std::io::{Read, Seek};
+    if file.rewind().is_err() {
+        return false;
+    }
+    loop {
+        let mut chunk = vec![0u8; 64 * 1024];
+        // A local file: reads are short and bounded; the channel paces them to the client.
+        let n = match file.read(&mut chunk) {
+            Ok(0) => return true,
+            Ok(n) => n,
+            Err(err) => {
+                let _ = tx.send(Err(err)).await;
+                return false;
+            }
+        };
+        chunk.truncate(n);
+        if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
+            return false;
+        }
+    }
 }
 
 /// Reads every matching record page by page into `tx`. Returns the rows sent and whether

@@ -44,6 +44,15 @@ fn cookie_user(parts: &http::request::Parts) -> Option<String> {
 
 /// The host app over `store`, recording through `auditor`.
 pub fn app(store: Arc<dyn AuditStore>, auditor: Auditor) -> Router {
+    app_with(store, auditor, |dashboard| dashboard)
+}
+
+/// [`app`] with the dashboard configured further by `configure`.
+pub fn app_with(
+    store: Arc<dyn AuditStore>,
+    auditor: Auditor,
+    configure: impl FnOnce(Dashboard) -> Dashboard,
+) -> Router {
     let layer = AuditLayer::new()
         .trusted_proxies(TrustedProxies::loopback())
         .actor_resolver(|parts: &http::request::Parts| {
@@ -55,14 +64,10 @@ pub fn app(store: Arc<dyn AuditStore>, auditor: Auditor) -> Router {
                 .or_else(|| cookie_user(parts))?;
             principal(&user)
         });
-    let dashboard = Dashboard::new(
-        store,
-        PrincipalAccess::new()
-            .login_url("/signin")
-            .logout_url("/signout"),
-    )
-    .verify_chunk(7)
-    .mount("/admin/audit");
+    let access = PrincipalAccess::new()
+        .login_url("/signin")
+        .logout_url("/signout");
+    let dashboard = configure(Dashboard::new(store, access).verify_chunk(7)).mount("/admin/audit");
     Router::new()
         .merge(dashboard)
         .route("/test-signin/{user}", axum::routing::get(test_signin))

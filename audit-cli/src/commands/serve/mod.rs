@@ -1,5 +1,5 @@
 //! `audit serve`: the dashboard (crate `audit-dashboard`) standalone, over the store of
-//! `--db`, for one operator.
+//! `--db`, for one operator, with the Excel and PDF reports among its exports.
 //!
 //! It listens on 127.0.0.1:8080 unless told otherwise and prints a sign-in link holding a
 //! fresh random token (or reads the token from `--token-file`): the link sets an `HttpOnly`
@@ -78,6 +78,7 @@ pub async fn run(args: ServeArgs, target: &Target) -> Result<Exit, CliError> {
 fn router(target: &Target, access: TokenAccess, auditor: &audit_pipeline::Auditor) -> Router {
     let dashboard = audit_dashboard::Dashboard::new(target.shared_store(), access.clone())
         .title("audit serve")
+        .reports(target.hasher())
         .router();
     Router::new()
         .route(SIGN_IN, get(sign_in))
