@@ -48,6 +48,10 @@ pub struct Filters {
     /// Only events whose description contains this text.
     #[arg(long, value_name = "TEXT", help_heading = "Filters")]
     pub contains: Option<String>,
+    /// Only events whose change set lists this field (a JSON pointer such as /email) as
+    /// added, removed or changed.
+    #[arg(long, value_name = "PATH", help_heading = "Filters")]
+    pub changed: Option<String>,
 }
 
 /// [`Category`] as a command-line value.
@@ -61,6 +65,8 @@ pub enum CategoryArg {
     Business,
     /// The audit system and infrastructure.
     System,
+    /// Reads of sensitive records.
+    Access,
 }
 
 /// [`Outcome`] as a command-line value.
@@ -90,6 +96,7 @@ impl Filters {
             CategoryArg::Authorization => Category::Authorization,
             CategoryArg::Business => Category::Business,
             CategoryArg::System => Category::System,
+            CategoryArg::Access => Category::Access,
         });
         q.outcome = self.outcome.map(|o| match o {
             OutcomeArg::Success => Outcome::Success,
@@ -104,6 +111,7 @@ impl Filters {
         q.request_id = self.request_id.clone();
         q.tenant = self.tenant.clone();
         q.description_contains = self.contains.clone();
+        q.changed = self.changed.clone();
         q
     }
 }

@@ -61,6 +61,20 @@ pub struct Changes {
     omitted: usize,
 }
 
+/// Whether the change set in `metadata` lists `path` as added, removed or changed (what
+/// [`AuditQuery::changed`](crate::query::AuditQuery::changed) selects).
+pub fn lists_path(metadata: &Value, path: &str) -> bool {
+    let Some(changes) = metadata.get(CHANGES_KEY) else {
+        return false;
+    };
+    ["added", "removed", "changed"].iter().any(|list| {
+        changes
+            .get(list)
+            .and_then(Value::as_array)
+            .is_some_and(|paths| paths.iter().any(|p| p.as_str() == Some(path)))
+    })
+}
+
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }

@@ -34,6 +34,8 @@ pub enum Category {
     Business,
     /// The audit system itself and other infrastructure (archival, alerts).
     System,
+    /// Reads of sensitive records: who looked at which entity ([`crate::reads`]).
+    Access,
 }
 
 /// Whether the audited action worked.
@@ -545,6 +547,7 @@ text_enum!(Category {
     Authorization => "authorization",
     Business => "business",
     System => "system",
+    Access => "access",
 });
 text_enum!(Outcome { Success => "success", Failure => "failure", Denied => "denied" });
 text_enum!(Severity {
@@ -592,6 +595,7 @@ mod tests {
             Category::Authorization,
             Category::Business,
             Category::System,
+            Category::Access,
         ] {
             assert_eq!(c.as_str().parse::<Category>().unwrap(), c);
         }

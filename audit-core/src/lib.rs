@@ -29,6 +29,7 @@ pub mod observer;
 pub mod outcome;
 pub mod prepare;
 pub mod query;
+pub mod reads;
 pub mod recorder;
 pub mod redact;
 pub mod sink;

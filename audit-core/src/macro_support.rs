@@ -121,6 +121,8 @@ struct Pending {
     actor: Option<Actor>,
     description: Option<String>,
     metadata: Map<String, Value>,
+    /// `before = ..`: the state before the body ran, for the change set.
+    before: Option<Value>,
 }
 
 impl Guard {
@@ -145,6 +147,7 @@ impl Guard {
                 actor: None,
                 description: None,
                 metadata: Map::new(),
+                before: None,
             }),
         }
     }
@@ -185,6 +188,29 @@ impl Guard {
     pub fn metadata<V: Serialize + ?Sized>(mut self, key: &'static str, value: &V) -> Self {
         self.add_metadata(key, value);
         self
+    }
+
+    /// `before = ..`: the state before the body runs (serialized now), compared on success
+    /// with `after = |ok| ..`'s.
+    pub fn before_state<V: Serialize + ?Sized>(mut self, value: &V) -> Self {
+        if let Some(pending) = &mut self.pending {
+            pending.before = Some(serde_json::to_value(value).unwrap_or(Value::Null));
+        }
+        self
+    }
+
+    /// `after = |ok| ..`: the state after a success; the change set from the `before` state
+    /// goes into `metadata.changes` ([`crate::diff`]).
+    pub fn after_state<V: Serialize + ?Sized>(&mut self, value: &V) {
+        if let Some(pending) = &mut self.pending
+            && let Some(before) = &pending.before
+        {
+            let after = serde_json::to_value(value).unwrap_or(Value::Null);
+            let changes = crate::diff::Changes::between(before, &after);
+            pending
+                .metadata
+                .insert(crate::diff::CHANGES_KEY.to_owned(), changes.to_value());
+        }
     }
 
     /// One `metadata(key = |ok| ..)` entry, added after a success.

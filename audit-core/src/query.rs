@@ -75,6 +75,9 @@ pub struct AuditQuery {
     pub tenant: Option<String>,
     /// The description contains this text (case-sensitive substring).
     pub description_contains: Option<String>,
+    /// The event's change set ([`crate::diff`]) lists this path (an RFC 6901 pointer such as
+    /// `/email`) as added, removed or changed.
+    pub changed: Option<String>,
     /// Which end comes first.
     pub order: Order,
     /// Page size (capped at [`MAX_PAGE_SIZE`]; [`DEFAULT_PAGE_SIZE`] when unset).
@@ -114,6 +117,8 @@ impl AuditQuery {
         tenant: tenant = String,
         /// Only events whose description contains this text.
         description_contains: description_contains = String,
+        /// Only events whose change set lists this path (`/email`) as added, removed or changed.
+        changed: changed = String,
         /// Only events at or after this time.
         since: since = DateTime<Utc>,
         /// Only events before this time.
@@ -197,6 +202,10 @@ impl AuditQuery {
                 .description_contains
                 .as_deref()
                 .is_none_or(|needle| e.description.as_deref().is_some_and(|d| d.contains(needle)))
+            && self
+                .changed
+                .as_deref()
+                .is_none_or(|path| crate::diff::lists_path(&e.metadata, path))
             && self.cursor.is_none_or(|c| match self.order {
                 Order::NewestFirst => record.seq < c.after_seq,
                 Order::OldestFirst => record.seq > c.after_seq,

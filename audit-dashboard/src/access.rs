@@ -137,6 +137,14 @@ pub trait Access: Send + Sync + 'static {
     fn login_url(&self) -> Option<&str> {
         None
     }
+
+    /// Where a signed-in viewer signs out, if anywhere: every page's header then holds a
+    /// "Sign out" button that `POST`s there (a sign-out changes state, so never a `GET`
+    /// link; the host protects that endpoint like its other forms, e.g. with a
+    /// `SameSite=Strict` session cookie).
+    fn logout_url(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// [`Access`] over audit-axum's [`Principal`]: the principal that
@@ -147,12 +155,15 @@ pub trait Access: Send + Sync + 'static {
 /// ```
 /// use audit_dashboard::PrincipalAccess;
 ///
-/// let access = PrincipalAccess::new().login_url("/signin");
+/// let access = PrincipalAccess::new()
+///     .login_url("/signin")
+///     .logout_url("/signout");
 /// # let _ = access;
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct PrincipalAccess {
     login_url: Option<String>,
+    logout_url: Option<String>,
 }
 
 impl PrincipalAccess {
@@ -164,6 +175,12 @@ impl PrincipalAccess {
     /// Links the 401 page to this sign-in page.
     pub fn login_url(mut self, url: impl Into<String>) -> Self {
         self.login_url = Some(url.into());
+        self
+    }
+
+    /// Gives every page a "Sign out" button posting to this URL.
+    pub fn logout_url(mut self, url: impl Into<String>) -> Self {
+        self.logout_url = Some(url.into());
         self
     }
 
@@ -193,6 +210,10 @@ impl Access for PrincipalAccess {
 
     fn login_url(&self) -> Option<&str> {
         self.login_url.as_deref()
+    }
+
+    fn logout_url(&self) -> Option<&str> {
+        self.logout_url.as_deref()
     }
 }
 

@@ -168,6 +168,41 @@ impl Dashboard {
     }
 }
 
+impl Dashboard {
+    /// The routes nested under `path` (e.g. `/admin/audit`), plus `path/` redirecting to
+    /// `path` with its query kept: axum's `nest` alone answers 404 for the trailing slash,
+    /// which people type and link to. Merge the result into the host's router:
+    ///
+    /// ```
+    /// # use audit_core::sinks::MemorySink;
+    /// # use audit_dashboard::{Dashboard, PrincipalAccess};
+    /// let app: axum::Router = axum::Router::new()
+    ///     .merge(Dashboard::new(MemorySink::new(), PrincipalAccess::new()).mount("/admin/audit"));
+    /// # let _ = app;
+    /// ```
+    ///
+    /// A `path` of `/` (or empty) serves the dashboard at the root. Panics, like `nest`, on
+    /// a path axum cannot route (one holding a `{capture}` or a wildcard).
+    pub fn mount(self, path: &str) -> Router {
+        let path = format!("/{}", path.trim_matches('/'));
+        if path == "/" {
+            return self.router();
+        }
+        let target = path.clone();
+        let slash = get(move |uri: http::Uri| async move {
+            let to = match uri.query() {
+                Some(query) => format!("{target}?{query}"),
+                None => target,
+            };
+            axum::response::Redirect::permanent(&to)
+        });
+        Router::new()
+            .route(&format!("{path}/"), slash)
+            .layer(middleware::map_response(security::security_headers))
+            .nest(&path, self.router())
+    }
+}
+
 /// The dashboard's routes over `store`, guarded by `access`: shorthand for
 /// [`Dashboard::new`]`(store, access).router()`.
 pub fn router(store: impl AuditStore, access: impl Access) -> Router {

@@ -39,6 +39,8 @@ pub(crate) struct Chrome {
     pub nav: Vec<NavItem>,
     pub stylesheet: String,
     pub script: String,
+    /// Where the header's "Sign out" button posts (only for a signed-in viewer).
+    pub signout: Option<String>,
 }
 
 impl Chrome {
@@ -72,7 +74,15 @@ impl Chrome {
             nav,
             stylesheet: links.asset("dashboard.css"),
             script: links.asset("dashboard.js"),
+            signout: None,
         }
+    }
+
+    /// Adds the host's sign-out URL ([`Access::logout_url`](crate::Access::logout_url)),
+    /// shown only to a signed-in viewer.
+    pub(crate) fn signout(mut self, url: Option<&str>) -> Self {
+        self.signout = url.filter(|_| !self.viewer.is_empty()).map(str::to_owned);
+        self
     }
 }
 

@@ -10,7 +10,7 @@
 //! ```
 //! use audit_axum::{AuditLayer, Principal};
 //! use audit_core::{Actor, sinks::MemorySink};
-//! use audit_dashboard::PrincipalAccess;
+//! use audit_dashboard::{Dashboard, PrincipalAccess};
 //! use axum::body::Body;
 //! use tower::ServiceExt;
 //!
@@ -24,7 +24,9 @@
 //!     Some(Principal::new(Actor::user(user)).permissions(["audit:read", "audit:export"]))
 //! });
 //! let app = axum::Router::new()
-//!     .nest("/admin/audit", audit_dashboard::router(store.clone(), PrincipalAccess::new()))
+//!     // `nest("/admin/audit", audit_dashboard::router(..))` works too, but answers 404 at
+//!     // `/admin/audit/`; `mount` also redirects that to the overview.
+//!     .merge(Dashboard::new(store.clone(), PrincipalAccess::new()).mount("/admin/audit"))
 //!     .layer(layer);
 //!
 //! let page = app
@@ -67,7 +69,9 @@
 //! [`Permission`]s, or a [`Denial`]. [`PrincipalAccess`] is the ready implementation over
 //! audit-axum's [`Principal`](audit_axum::Principal) (put into the request by
 //! [`AuditLayer`](audit_axum::AuditLayer)'s resolver), with the permissions `audit:read`,
-//! `audit:export` and `audit:verify`. Mount the dashboard *inside* the host's
+//! `audit:export` and `audit:verify`. [`Access::login_url`] links the 401 page to the
+//! host's sign-in; [`Access::logout_url`] gives every page a "Sign out" button that
+//! `POST`s to the host's sign-out. Mount the dashboard *inside* the host's
 //! `AuditLayer`, so its records carry the client IP and request id.
 //!
 //! ## Who watches the watchers

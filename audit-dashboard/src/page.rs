@@ -47,6 +47,7 @@ impl Ctx {
             title,
             section,
         )
+        .signout(self.inner.access.logout_url())
     }
 
     /// The error page for `error`.

@@ -147,6 +147,53 @@ async fn an_anonymous_request_gets_401_with_a_sign_in_link_and_is_recorded() {
 }
 
 #[tokio::test]
+async fn the_mount_path_with_a_trailing_slash_redirects_to_the_overview() {
+    let f = fixture(2).await;
+    let (status, headers, body) = get(&f.app, Some("auditor"), "/admin/audit/?range=7d").await;
+    assert_eq!(status, 308, "{body}");
+    assert_eq!(headers[http::header::LOCATION], "/admin/audit?range=7d");
+    let (status, _, body) = get(&f.app, Some("auditor"), "/admin/audit?range=7d").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("<h1><bdi>Overview"), "{body}");
+}
+
+#[tokio::test]
+async fn the_layout_posts_to_the_hosts_sign_out_url() {
+    let f = fixture(1).await;
+    for uri in ["/admin/audit", "/admin/audit/events", "/admin/audit/verify"] {
+        let (status, _, body) = get(&f.app, Some("auditor"), uri).await;
+        assert_eq!(status, 200, "{uri}");
+        assert!(
+            body.contains(r#"<form class="signout" method="post" action="/signout">"#),
+            "{uri}: {body}"
+        );
+    }
+    // Nobody signed in: nothing to sign out of.
+    let (_, _, body) = get(&f.app, None, "/admin/audit").await;
+    assert!(!body.contains("signout"), "{body}");
+}
+
+#[tokio::test]
+async fn without_a_sign_out_url_the_layout_has_no_sign_out() {
+    let dashboard =
+        audit_dashboard::Dashboard::new(MemorySink::new(), audit_dashboard::PrincipalAccess::new())
+            .router();
+    let host = axum::Router::new()
+        .nest("/audit", dashboard)
+        .layer(axum::middleware::from_fn(
+            |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
+                req.extensions_mut()
+                    .insert(support::principal("auditor").unwrap());
+                next.run(req).await
+            },
+        ));
+    let (status, _, body) = get(&host, None, "/audit").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("signed in as"), "{body}");
+    assert!(!body.contains("signout"), "{body}");
+}
+
+#[tokio::test]
 async fn a_page_view_is_recorded_with_the_viewer_and_the_filter() {
     let f = fixture(3).await;
     let (status, _, _) = get(

@@ -7,6 +7,7 @@ use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
 use syn::{Expr, ExprClosure, Ident, LitStr, Path, Token};
 
 mod kw {
@@ -17,13 +18,16 @@ mod kw {
     syn::custom_keyword!(category);
     syn::custom_keyword!(severity);
     syn::custom_keyword!(metadata);
+    syn::custom_keyword!(before);
+    syn::custom_keyword!(after);
     syn::custom_keyword!(outcome);
     syn::custom_keyword!(reason);
 }
 
 /// The options every `#[audited]` accepts, for "unknown option" messages.
 const OPTIONS: &str = "`entity_type`, `entity_id`, `actor`, `description`, `category`, \
-                       `severity`, `outcome`, `reason`, `metadata(..)` or `crate`";
+                       `severity`, `outcome`, `reason`, `metadata(..)`, `before`, `after` or \
+                       `crate`";
 
 /// The parsed arguments of one `#[audited(...)]`.
 pub(crate) struct Args {
@@ -43,6 +47,11 @@ pub(crate) struct Args {
     /// `reason = |e| ..`: the reason of a returned error.
     pub(crate) reason: Option<ExprClosure>,
     pub(crate) metadata: Vec<MetadataEntry>,
+    /// `before = <expression over the arguments>`: the state before the body, for the change
+    /// set (with `after`).
+    pub(crate) before: Option<Expr>,
+    /// `after = |ok| ..`: the state after a success, from the success value.
+    pub(crate) after: Option<ExprClosure>,
     /// `crate = path`: where `audit_core` is found.
     pub(crate) krate: Option<Path>,
 }
@@ -100,6 +109,8 @@ impl Parse for Args {
             outcome: None,
             reason: None,
             metadata: Vec::new(),
+            before: None,
+            after: None,
             krate: None,
         };
         let mut seen_metadata: Option<Span> = None;
@@ -185,6 +196,16 @@ impl Parse for Args {
                     }
                     args.metadata.push(entry);
                 }
+            } else if lookahead.peek(kw::before) {
+                let key = input.parse::<kw::before>()?;
+                once(&args.before, key.span, "before")?;
+                input.parse::<Token![=]>()?;
+                args.before = Some(input.parse()?);
+            } else if lookahead.peek(kw::after) {
+                let key = input.parse::<kw::after>()?;
+                once(&args.after, key.span, "after")?;
+                input.parse::<Token![=]>()?;
+                args.after = Some(closure(input, "after", "|ok| &ok.article")?);
             } else if lookahead.peek(Token![crate]) {
                 let key = input.parse::<Token![crate]>()?;
                 once(&args.krate, key.span, "crate")?;
@@ -200,7 +221,17 @@ impl Parse for Args {
                 return Err(lookahead.error());
             }
         }
-        Ok(args)
+        match (&args.before, &args.after) {
+            (Some(before), None) => Err(syn::Error::new(
+                before.span(),
+                "`before` needs `after = |ok| ..`: the change set compares the two",
+            )),
+            (None, Some(after)) => Err(syn::Error::new(
+                after.span(),
+                "`after` needs `before = ..`: the change set compares the two",
+            )),
+            _ => Ok(args),
+        }
     }
 }
 

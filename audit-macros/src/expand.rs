@@ -190,11 +190,11 @@ fn prologue(args: &Args, checked: &Checked, private: &TokenStream, locals: &Loca
         let value = &entry.value;
         chain.extend(quote_spanned!(value.span()=> .metadata(#key, &(#value))));
     }
-    // Success-value metadata is added to the guard in the epilogue.
-    let mutable = args
-        .metadata
-        .iter()
-        .any(|e| is_closure(&e.value))
+    if let Some(before) = &args.before {
+        chain.extend(quote_spanned!(before.span()=> .before_state(&(#before))));
+    }
+    // Success-value metadata and the change set are added to the guard in the epilogue.
+    let mutable = (args.metadata.iter().any(|e| is_closure(&e.value)) || args.after.is_some())
         .then(|| quote!(mut));
     quote! {
         let #mutable #guard = #private::Guard::start(#action, #category, #severity) #chain;
@@ -281,6 +281,13 @@ fn epilogue(args: &Args, checked: &Checked, private: &TokenStream, locals: &Loca
                 |body| quote_spanned!(body.span()=> #guard.add_metadata(#key, &(#body));),
             ));
         }
+    }
+    if let Some(after) = &args.after {
+        on_success.extend(inline(
+            after,
+            value,
+            |body| quote_spanned!(body.span()=> #guard.after_state(&(#body));),
+        ));
     }
     let entity = match &args.entity_id_ok {
         Some(closure) => {

@@ -89,13 +89,14 @@
 //! | both `entity_id` forms | the closure names a success, the expression every other call (a failed "add comment to article X" still names X) | as above |
 //! | `actor = expr` | an `Actor`, or a string taken as a user id; wins over the context's actor | before the body |
 //! | `description = "booking {req.id} by {user:?}"` | a string literal; `{arg}`, `{arg.field}` and format specs interpolate arguments | before the body |
-//! | `category = authorization` | `authentication`, `authorization`, `business` or `system` (an identifier, a path such as `Category::System`, or a string) | — |
+//! | `category = authorization` | `authentication`, `authorization`, `business`, `system` or `access` (an identifier, a path such as `Category::System`, or a string) | — |
 //! | `severity = warning` | `info`, `notice`, `warning`, `error` or `critical` | — |
 //! | `outcome = denied` | `success`, `failure` or `denied`: the outcome of every returned error | after an `Err` |
 //! | `outcome = \|e\| ..` | a closure over a reference to the error, giving an `Outcome` | after an `Err` |
 //! | `reason = \|e\| ..` | a closure over a reference to the error, giving anything `Display` (capped like any reason) | after an `Err` |
 //! | `metadata(seats = req.seats, ..)` | `key = expr` pairs; values go through `serde::Serialize` | before the body |
 //! | `metadata(id = \|res\| res.id, ..)` | a closure over the success value: the entry is there after a success only | after a success |
+//! | `before = current, after = \|p\| p` | the state before (an expression over the arguments, serialized before the body) and after (a closure over the success value): a success records their change set in `metadata.changes` (`audit_core::diff`; redaction applies to both sides); one needs the other | before the body / after a success |
 //! | `crate = path` | where the runtime support is (`audit` or `audit_core`), when the macro cannot find it in your `Cargo.toml` (a crate that re-exports it) | — |
 //!
 //! Options are evaluated by reference before the body runs, so they may name arguments the

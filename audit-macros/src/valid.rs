@@ -17,11 +17,12 @@ const MAX_ACTION_LEN: usize = 128;
 /// Longest entity type (`audit_core::validate::MAX_ID_LEN`).
 const MAX_ID_LEN: usize = 256;
 
-const CATEGORIES: [(&str, &str); 4] = [
+const CATEGORIES: [(&str, &str); 5] = [
     ("authentication", "Authentication"),
     ("authorization", "Authorization"),
     ("business", "Business"),
     ("system", "System"),
+    ("access", "Access"),
 ];
 
 const OUTCOMES: [(&str, &str); 3] = [

@@ -9,18 +9,19 @@ use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use crate::codec::{self, ip_range, seq_param};
 use crate::error::{Error, Result};
 use crate::schema::BUCKET_SHIFT;
+use crate::window;
 
 /// A `WHERE` clause and its parameters.
-struct Filter {
-    clause: String,
-    params: Vec<Value>,
+pub(crate) struct Filter {
+    pub(crate) clause: String,
+    pub(crate) params: Vec<Value>,
     /// The filter names a key of a bucketed lookup index (see [`BUCKET_SHIFT`]): the query
     /// walks the buckets and orders by bucket, then seq (the same order as by seq alone).
     bucketed: bool,
 }
 
 /// Whether `query` filters on a key of a bucketed lookup index.
-fn uses_bucketed_index(query: &AuditQuery) -> bool {
+pub(crate) fn uses_bucketed_index(query: &AuditQuery) -> bool {
     query.actor.is_some()
         || query.entity_id.is_some()
         || query.ip_net.is_some()
@@ -57,7 +58,7 @@ fn bucket_range(f: &mut Filter, query: &AuditQuery, with_cursor: bool) {
 }
 
 /// Appends `sql` to the filter; each `?` in it takes the next of `values`.
-fn cond(f: &mut Filter, sql: &str, values: Vec<Value>) {
+pub(crate) fn cond(f: &mut Filter, sql: &str, values: Vec<Value>) {
     let mut values = values.into_iter();
     f.clause.push_str(if f.clause.is_empty() {
         " WHERE "
@@ -76,7 +77,7 @@ fn cond(f: &mut Filter, sql: &str, values: Vec<Value>) {
 }
 
 /// Builds the filter of `query`; `with_cursor` adds the keyset condition.
-fn filter(query: &AuditQuery, with_cursor: bool) -> Filter {
+pub(crate) fn filter(query: &AuditQuery, with_cursor: bool) -> Filter {
     let mut f = Filter {
         clause: String::new(),
         params: Vec::new(),
@@ -152,6 +153,16 @@ fn filter(query: &AuditQuery, with_cursor: bool) -> Filter {
     if let Some(needle) = &query.description_contains {
         cond(&mut f, "instr(description, ?) > 0", vec![text(needle)]);
     }
+    if let Some(path) = &query.changed {
+        // The metadata column is the JSON text; json_each lists the change set's paths.
+        cond(
+            &mut f,
+            "EXISTS (SELECT 1 FROM json_each(metadata, '$.changes.added') WHERE value = ? \
+             UNION ALL SELECT 1 FROM json_each(metadata, '$.changes.removed') WHERE value = ? \
+             UNION ALL SELECT 1 FROM json_each(metadata, '$.changes.changed') WHERE value = ?)",
+            vec![text(path), text(path), text(path)],
+        );
+    }
     if let Some(cursor) = query.cursor.filter(|_| with_cursor) {
         let sql = match query.order {
             Order::NewestFirst => "seq < ?",
@@ -162,7 +173,7 @@ fn filter(query: &AuditQuery, with_cursor: bool) -> Filter {
     f
 }
 
-fn order_sql(order: Order, bucketed: bool) -> String {
+pub(crate) fn order_sql(order: Order, bucketed: bool) -> String {
     let dir = match order {
         Order::NewestFirst => "DESC",
         Order::OldestFirst => "ASC",
@@ -175,8 +186,17 @@ fn order_sql(order: Order, bucketed: bool) -> String {
 }
 
 /// One page: fetches `page_size + 1` rows to know whether another page follows.
+///
+/// A filter that may match much of the log goes through [`window`](crate::window), in one
+/// read transaction (its steps see one snapshot); the rest is one statement.
 pub(crate) fn page(conn: &Connection, query: &AuditQuery) -> Result<Page> {
     let size = query.page_size();
+    if let Some(index) = window::broad_index(query) {
+        let tx = conn.unchecked_transaction()?;
+        let (events, _) = window::page(&tx, query, index, i64::from(size) + 1)?;
+        tx.finish()?;
+        return Ok(Page::from_fetched(events, size));
+    }
     let f = filter(query, true);
     let sql = format!(
         "SELECT {} FROM audit_events{}{} LIMIT {}",

@@ -19,6 +19,8 @@ pub(crate) trait FilterSql<DB: Database> {
     fn ip_in(b: &mut QueryBuilder<DB>, net: IpNet);
     /// `description` contains `needle` (a plain, case-sensitive substring).
     fn description_contains(b: &mut QueryBuilder<DB>, needle: &str);
+    /// The metadata's change set lists `path` as added, removed or changed.
+    fn changed(b: &mut QueryBuilder<DB>, path: &str);
     /// Binds a time compared with `occurred_at`.
     fn time(b: &mut QueryBuilder<DB>, at: DateTime<Utc>);
     /// `occurred_at`'s UTC day as `YYYY-MM-DD` text.
@@ -124,6 +126,10 @@ where
     if let Some(needle) = &q.description_contains {
         b.push(" AND ");
         F::description_contains(b, needle);
+    }
+    if let Some(path) = &q.changed {
+        b.push(" AND ");
+        F::changed(b, path);
     }
     if let (true, Some(cursor)) = (with_cursor, q.cursor) {
         let after = i64::try_from(cursor.seq()).unwrap_or(i64::MAX);

@@ -173,8 +173,8 @@ pub use audit_core::{
     StoredEvent, ValidationError, record, record_async,
 };
 pub use audit_core::{
-    auth, chain, context, diff, dispatch, event, export, fields, outcome, prepare, query, recorder,
-    redact, sink, sinks, store, tenant, testing, validate,
+    auth, chain, context, diff, dispatch, event, export, fields, outcome, prepare, query, reads,
+    recorder, redact, sink, sinks, store, tenant, testing, validate,
 };
 
 /// `#[audited("CODE", ...)]`: records an audit event for every call of a function.

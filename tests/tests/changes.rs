@@ -12,6 +12,22 @@ use audit_integration_tests::{database_url, fresh_mysql, fresh_pg, fresh_sqlite,
 use audit_pipeline::Auditor;
 use serde_json::json;
 
+/// A second change set (a name changed) and an event without one.
+async fn auditor_free_write(store: &impl AuditSink) {
+    let renamed = Changes::between(&json!({"name": "A"}), &json!({"name": "B"}));
+    store
+        .write(&[
+            AuditEvent::builder("USER_RENAMED")
+                .changes(&renamed)
+                .build(),
+            AuditEvent::builder("USER_VIEWED")
+                .metadata_entry("note", "/password")
+                .build(),
+        ])
+        .await
+        .unwrap();
+}
+
 async fn a_changed_secret_is_redacted_on_both_sides<S>(store: S)
 where
     S: AuditSink + AuditStore + Clone,
@@ -41,6 +57,19 @@ where
     assert_eq!(stored["old"]["password"], REDACTED);
     assert_eq!(stored["new"]["password"], REDACTED);
     assert_eq!(stored["new"]["roles"]["1"], "admin");
+    // Events that changed a field are found by it, in every store; others are not.
+    auditor_free_write(&store).await;
+    for (path, want) in [
+        ("/password", 1),
+        ("/roles/1", 1),
+        ("/roles/0", 0),
+        ("/name", 1),
+    ] {
+        let q = AuditQuery::new().changed(path);
+        assert_eq!(store.count(&q).await.unwrap(), want, "{path}");
+        let found = store.query(&q).await.unwrap().events;
+        assert!(found.iter().all(|r| q.matches(r)), "{path}");
+    }
     let text = serde_json::to_string(stored).unwrap();
     assert!(!text.contains("secret"), "{text}");
     let report = store.verify(Default::default(), None).await.unwrap();

@@ -59,6 +59,7 @@ impl Form {
                     ("authorization", "authorization"),
                     ("business", "business"),
                     ("system", "system"),
+                    ("access", "access"),
                 ],
                 &filter.category,
             ),

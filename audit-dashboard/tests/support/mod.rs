@@ -64,12 +64,12 @@ pub fn app_with(
                 .or_else(|| cookie_user(parts))?;
             principal(&user)
         });
-    let dashboard = configure(
-        Dashboard::new(store, PrincipalAccess::new().login_url("/signin")).verify_chunk(7),
-    )
-    .router();
+    let access = PrincipalAccess::new()
+        .login_url("/signin")
+        .logout_url("/signout");
+    let dashboard = configure(Dashboard::new(store, access).verify_chunk(7)).mount("/admin/audit");
     Router::new()
-        .nest("/admin/audit", dashboard)
+        .merge(dashboard)
         .route("/test-signin/{user}", axum::routing::get(test_signin))
         .layer(layer)
         .layer(axum::middleware::from_fn(

@@ -281,3 +281,48 @@ fn crate_option_points_the_generated_code_at_a_renamed_path() {
     let (_, captured) = capture(through_renamed_crate);
     assert_eq!(captured.single().action, "RENAMED_CRATE");
 }
+
+#[derive(Debug, Serialize, PartialEq)]
+struct Profile {
+    email: String,
+    password: String,
+    seats: u32,
+}
+
+/// An update handler: the state before (from the arguments) and after (from the success
+/// value) give the event its change set, with no code in the body.
+#[audited("PROFILE_UPDATED", entity_type = "profile", before = current, after = |p| p)]
+fn update_profile(current: &Profile, email: &str) -> Result<Profile, Full> {
+    if email.is_empty() {
+        return Err(Full);
+    }
+    Ok(Profile {
+        email: email.to_owned(),
+        password: current.password.clone(),
+        seats: current.seats,
+    })
+}
+
+#[test]
+fn before_and_after_record_the_change_set_of_a_success() {
+    let current = Profile {
+        email: "a@example.com".into(),
+        password: "secret".into(),
+        seats: 2,
+    };
+    let (_, captured) = capture(|| update_profile(&current, "b@example.com"));
+    let changes = &captured.single().metadata["changes"];
+    assert_eq!(changes["changed"], serde_json::json!(["/email"]));
+    assert_eq!(changes["old"]["email"], "a@example.com");
+    assert_eq!(changes["new"]["email"], "b@example.com");
+    assert!(
+        changes["old"].get("password").is_none(),
+        "unchanged fields stay out"
+    );
+
+    // A failed update changed nothing: no change set.
+    let (_, captured) = capture(|| update_profile(&current, ""));
+    let event = captured.single();
+    assert_eq!(event.outcome, Outcome::Failure);
+    assert!(event.metadata.get("changes").is_none());
+}

@@ -9,6 +9,7 @@
 mod common;
 mod append;
 mod archive;
+mod broad_pages;
 mod conformance;
 mod export;
 mod open;

@@ -99,7 +99,7 @@ fn queries() -> Vec<(&'static str, AuditQuery)> {
     ]
 }
 
-fn expected(records: &[StoredEvent], query: &AuditQuery) -> Vec<u64> {
+pub(crate) fn expected(records: &[StoredEvent], query: &AuditQuery) -> Vec<u64> {
     let mut seqs: Vec<u64> = records
         .iter()
         .filter(|r| query.matches(r))

@@ -61,6 +61,21 @@ impl FilterSql<MySql> for MySqlFilters {
             .push(", description) > 0");
     }
 
+    fn changed(b: &mut QueryBuilder<MySql>, path: &str) {
+        // The metadata column is JSON text; JSON_CONTAINS reads it (NULL, so false, where the
+        // event has no change set).
+        b.push("(");
+        for (i, list) in ["added", "removed", "changed"].iter().enumerate() {
+            if i > 0 {
+                b.push(" OR ");
+            }
+            b.push("JSON_CONTAINS(metadata, JSON_QUOTE(")
+                .push_bind(path.to_owned())
+                .push(format_args!("), '$.changes.{list}')"));
+        }
+        b.push(")");
+    }
+
     fn time(b: &mut QueryBuilder<MySql>, at: DateTime<Utc>) {
         b.push_bind(datetime(at));
     }

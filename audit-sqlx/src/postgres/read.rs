@@ -41,6 +41,19 @@ impl FilterSql<Postgres> for PgFilters {
             .push(") > 0");
     }
 
+    fn changed(b: &mut QueryBuilder<Postgres>, path: &str) {
+        // `?`: the jsonb array holds the string.
+        b.push("(");
+        for (i, list) in ["added", "removed", "changed"].iter().enumerate() {
+            if i > 0 {
+                b.push(" OR ");
+            }
+            b.push(format_args!("metadata->'changes'->'{list}' ? "))
+                .push_bind(path.to_owned());
+        }
+        b.push(")");
+    }
+
     fn time(b: &mut QueryBuilder<Postgres>, at: DateTime<Utc>) {
         b.push_bind(at);
     }

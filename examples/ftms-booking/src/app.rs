@@ -57,10 +57,12 @@ pub fn router(state: Shared, trusted: TrustedProxies) -> Router {
     );
     let dashboard = audit::dashboard::Dashboard::new(
         state.store.clone(),
-        PrincipalAccess::new().login_url("/signin?next=/admin/audit"),
+        PrincipalAccess::new()
+            .login_url("/signin?next=/admin/audit")
+            .logout_url("/signout"),
     )
     .title("FTMS audit log")
-    .router();
+    .mount(signin::DASHBOARD);
     let browser = Router::new()
         .route("/signin", get(signin::form).post(signin::submit))
         .route("/signout", post(signin::signout))
@@ -93,7 +95,7 @@ pub fn router(state: Shared, trusted: TrustedProxies) -> Router {
         .merge(admin)
         .merge(browser)
         .with_state(state)
-        .nest(signin::DASHBOARD, dashboard)
+        .merge(dashboard)
         .layer(audit_layer)
 }
 

@@ -300,6 +300,18 @@ async fn an_admin_reviews_the_log_in_a_browser() {
     assert!(verdict.starts_with("valid: "), "{verdict}");
     browser.screenshot("08-verified").await;
 
+    // The mount path with a trailing slash is the overview too; then sign out from the
+    // header (a POST to the example's /signout, recorded as a logout).
+    c.goto(&format!("{url}/admin/audit/")).await.unwrap();
+    assert_eq!(heading(&browser).await, "Overview");
+    assert_eq!(c.current_url().await.unwrap().path(), "/admin/audit");
+    click(&browser, "header form.signout button").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/signin");
+    c.goto(&format!("{url}/admin/audit")).await.unwrap();
+    assert_eq!(heading(&browser).await, "Sign in required");
+    let logout = AuditQuery::new().actor("admin").action("authn_logout");
+    assert_eq!(service.wait_for(&logout, 1).await, 1);
+
     // bob may not read the log: 403, and the denial is recorded.
     sign_in(&browser, &url, "bob").await;
     c.goto(&format!("{url}/admin/audit/events")).await.unwrap();
