@@ -132,6 +132,22 @@ async fn the_printed_link_signs_the_operator_in_and_everything_is_recorded() {
     assert_eq!(export.status(), 200);
     assert_eq!(export.text().await.unwrap().lines().count(), 20);
 
+    // The dashboard's Sign out button posts here; the cookie is cleared.
+    assert!(html.contains("/signout"), "a sign-out button");
+    let out = http
+        .post(format!("{base}/signout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    assert!(
+        out.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+
     assert!(server.stop().success(), "SIGTERM ends the server cleanly");
     let store = SqliteStore::open(&path).unwrap();
     let count = |action: &str| {
@@ -140,6 +156,7 @@ async fn the_printed_link_signs_the_operator_in_and_everything_is_recorded() {
         async move { store.count(&q).await.unwrap() }
     };
     assert_eq!(count("authn_login_success").await, 1);
+    assert_eq!(count("authn_logout").await, 1);
     assert_eq!(count("authn_login_fail").await, 1);
     assert!(count("authn_request_unauthenticated").await >= 1);
     assert!(count("AUDIT_LOG_VIEWED").await >= 1);

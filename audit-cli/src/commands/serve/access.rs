@@ -12,6 +12,9 @@ pub const COOKIE: &str = "audit_dashboard";
 /// The sign-in page's path.
 pub const SIGN_IN: &str = "/signin";
 
+/// Where the dashboard's "Sign out" button posts.
+pub const SIGN_OUT: &str = "/signout";
+
 /// [`Access`] for `audit serve`: the holder of the token is the operator, with every
 /// permission; anyone else is unauthenticated (and the dashboard records the refusal).
 #[derive(Clone)]
@@ -80,6 +83,10 @@ impl Access for TokenAccess {
 
     fn login_url(&self) -> Option<&str> {
         Some(SIGN_IN)
+    }
+
+    fn logout_url(&self) -> Option<&str> {
+        Some(SIGN_OUT)
     }
 }
 

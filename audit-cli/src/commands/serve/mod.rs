@@ -19,10 +19,10 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 
-use self::access::{COOKIE, SIGN_IN, TokenAccess};
+use self::access::{COOKIE, SIGN_IN, SIGN_OUT, TokenAccess};
 use crate::cli::ServeArgs;
 use crate::error::{CliError, Exit, one_line};
 use crate::target::Target;
@@ -82,6 +82,7 @@ fn router(target: &Target, access: TokenAccess, auditor: &audit_pipeline::Audito
         .router();
     Router::new()
         .route(SIGN_IN, get(sign_in))
+        .route(SIGN_OUT, post(sign_out))
         .with_state(Arc::new(access))
         .merge(dashboard)
         .layer(AuditLayer::new().recorder(auditor.recorder()))
@@ -120,6 +121,19 @@ async fn sign_in(State(access): State<Arc<TokenAccess>>, Query(form): Query<Sign
         )
             .into_response(),
     }
+}
+
+/// Clears the cookie (the token stays valid: it is the server's, not the session's) and
+/// records the sign-out. A `POST` from the dashboard's button; the cookie is `SameSite=Strict`,
+/// so another site cannot sign the operator out.
+async fn sign_out(State(access): State<Arc<TokenAccess>>) -> Response {
+    audit_http::record(auth::logout(access.operator()));
+    let mut response = Redirect::to(SIGN_IN).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("audit_dashboard=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    response
 }
 
 const FORM: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
