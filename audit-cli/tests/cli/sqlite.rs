@@ -629,7 +629,7 @@ fn a_missing_file_a_bad_url_and_a_foreign_file_fail_in_one_line() {
         stderr(&missing)
     );
     let bad = audit()
-        .args(["--db", "mysql://root:pw@localhost/db", "query"])
+        .args(["--db", "mongodb://root:pw@localhost/db", "query"])
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
