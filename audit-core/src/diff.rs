@@ -31,6 +31,29 @@
 //! // The sparse `new` keeps array indexes as keys: only what changed is there.
 //! assert_eq!(event.metadata["changes"]["new"]["tags"]["1"], "b");
 //! ```
+//!
+//! An update handler records its change set with `#[audited]`'s `before` (an expression over
+//! the arguments, serialized before the body runs) and `after` (a closure over the success
+//! value), with no code in its body; a failed call records no change set:
+//!
+//! ```
+//! use audit_core::{audited, testing};
+//! use serde::Serialize;
+//!
+//! #[derive(Serialize)]
+//! struct Profile { email: String, plan: String }
+//!
+//! #[audited("PROFILE_UPDATED", entity_type = "profile", before = current, after = |p| p)]
+//! fn change_plan(current: &Profile, plan: &str) -> Result<Profile, String> {
+//!     Ok(Profile { email: current.email.clone(), plan: plan.to_owned() })
+//! }
+//!
+//! let current = Profile { email: "a@example.com".into(), plan: "free".into() };
+//! let (_, captured) = testing::capture(|| change_plan(&current, "pro"));
+//! let changes = &captured.single().metadata["changes"];
+//! assert_eq!(changes["changed"], serde_json::json!(["/plan"]));
+//! assert_eq!((&changes["old"]["plan"], &changes["new"]["plan"]), (&"free".into(), &"pro".into()));
+//! ```
 
 use serde::Serialize;
 use serde_json::{Map, Value};
