@@ -48,7 +48,12 @@
 //!   on a 2-core machine under heavy load. Delivery is at least once: a write abandoned at
 //!   its deadline may still commit, and its replay is then acknowledged by event id.
 //!   Without a spool directory the spool lives in memory, bounded to the queue's capacity;
-//!   past that the queue fills and the overflow policy applies.
+//!   past that the queue fills and the overflow policy applies. The same holds when the
+//!   spool's disk is full or gone too: a segment that cannot be written stays in memory,
+//!   each failed write is reported ([`PipelineError::Spool`] through `tracing` and the
+//!   [`on_error`](AuditorBuilder::on_error) hook), at most the queue's capacity is held so,
+//!   and then the overflow policy decides (tests/pipeline/faults.rs removes the directory
+//!   under a running auditor: every event is stored or counted as dropped).
 //! - An invalid event never reaches the caller as an error: it is reported (`tracing`,
 //!   [`Metrics::invalid`], the [`on_error`](AuditorBuilder::on_error) hook) and an
 //!   `AUDIT_EVENT_INVALID` event is written in its place.

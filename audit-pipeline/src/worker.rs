@@ -156,12 +156,11 @@ impl Worker {
         }
     }
 
-    /// Whether the spool may take another batch: always with a spool directory; in memory,
-    /// up to the limit.
+    /// Whether the spool may take another batch: while its segments go to files, always;
+    /// in memory (no directory, or a directory whose disk refuses the writes), up to the
+    /// limit, after which the queue fills and the overflow policy applies.
     fn spool_has_room(&self) -> bool {
-        self.spool.dir().is_some()
-            || self.spool.is_empty()
-            || self.spool.pending() < self.memory_spool_limit
+        self.spool.is_empty() || self.spool.in_memory() < self.memory_spool_limit
     }
 
     // ----- taking work -----

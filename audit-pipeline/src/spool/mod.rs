@@ -181,6 +181,18 @@ impl Spool {
         self.dir.as_deref()
     }
 
+    /// How many events wait in memory segments: all of them without a directory, and those
+    /// whose segment file could not be written (a full or vanished disk).
+    pub(crate) fn in_memory(&self) -> u64 {
+        self.segments
+            .iter()
+            .map(|segment| match segment {
+                Segment::Memory(records) => records.len() as u64,
+                Segment::File { .. } => 0,
+            })
+            .sum()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.segments.is_empty()
     }

@@ -229,6 +229,59 @@ fn without_a_spool_directory_an_outage_holds_a_bounded_spool_in_memory_then_the_
     );
 }
 
+#[test]
+fn when_the_spool_disk_is_gone_too_the_spool_stays_bounded_in_memory_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    let errors = Arc::new(AtomicUsize::new(0));
+    let sink = GatedSink::closed();
+    let capacity = 64;
+    let auditor = {
+        let errors = errors.clone();
+        Auditor::builder(sink.clone())
+            .queue_capacity(capacity)
+            .max_batch_size(16)
+            .write_timeout(Duration::from_millis(50))
+            .retry(quick_outage_policy())
+            .overflow(OverflowPolicy::DropNewest)
+            .spool_dir(&spool)
+            .on_error(move |_| {
+                errors.fetch_add(1, Ordering::SeqCst);
+            })
+            .build()
+            .unwrap()
+    };
+    // The disk under the spool goes away (root ignores permissions; a removed directory
+    // refuses every write).
+    std::fs::remove_dir_all(&spool).unwrap();
+    for event in numbered(5_000) {
+        auditor.record(event);
+        std::thread::sleep(Duration::from_micros(50));
+    }
+    let metrics = auditor.metrics();
+    assert!(
+        metrics.spool_pending <= (capacity + 16) as u64,
+        "the spool grew to {} in memory",
+        metrics.spool_pending
+    );
+    assert!(
+        metrics.dropped > 0,
+        "the overflow policy applied: {metrics:?}"
+    );
+    assert!(
+        errors.load(Ordering::SeqCst) > 0,
+        "the spool's write errors were reported"
+    );
+    sink.open();
+    auditor.shutdown_blocking().unwrap();
+    assert_eq!(
+        sink.inner.len() as u64 + auditor.metrics().dropped,
+        5_000,
+        "every event kept or counted"
+    );
+}
+
 /// Threads of this process whose name starts with `prefix` (Linux: `/proc/self/task`).
 fn threads_named(prefix: &str) -> usize {
     std::fs::read_dir("/proc/self/task")
