@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use audit_core::chain::ChainHash;
+use audit_core::tlog::TreeRow;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -21,16 +22,35 @@ const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
 /// The binary `COPY` stream for `rows` (header, tuples, trailer), in
 /// [`event_columns`](crate::fields::event_columns) order.
 pub(crate) fn copy_binary(rows: &[Chained<'_>]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(19 + rows.len() * 420 + 2);
+    copy_stream(rows, EVENT_COLUMN_COUNT as i16, 420, |r, tuple| {
+        write_columns(r, tuple)
+    })
+}
+
+/// The binary `COPY` stream of the Merkle tree's stored-hash rows (`seq`, `hashes`).
+pub(crate) fn copy_tree_rows(rows: &[TreeRow]) -> Vec<u8> {
+    copy_stream(rows, 2, 50, |row, tuple| {
+        tuple.seq(row.seq);
+        tuple.field(&row.to_bytes());
+    })
+}
+
+/// `COPY ... FROM STDIN (FORMAT binary)` data: the header, one tuple of `fields` fields per
+/// row written by `write`, the trailer.
+fn copy_stream<T>(
+    rows: &[T],
+    fields: i16,
+    bytes_per_row: usize,
+    mut write: impl FnMut(&T, &mut CopyTuple<'_>),
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(19 + rows.len() * bytes_per_row + 2);
     out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
     out.extend_from_slice(&0i32.to_be_bytes());
     out.extend_from_slice(&0i32.to_be_bytes());
     let mut tuple = CopyTuple(&mut out);
-    for r in rows {
-        tuple
-            .0
-            .extend_from_slice(&(EVENT_COLUMN_COUNT as i16).to_be_bytes());
-        write_columns(r, &mut tuple);
+    for row in rows {
+        tuple.0.extend_from_slice(&fields.to_be_bytes());
+        write(row, &mut tuple);
     }
     out.extend_from_slice(&(-1i16).to_be_bytes());
     out

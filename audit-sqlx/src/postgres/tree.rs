@@ -12,6 +12,7 @@ use sqlx_core::row::Row;
 use sqlx_core::sql_str::AssertSqlSafe;
 use sqlx_postgres::{PgConnection, Postgres};
 
+use super::encode::copy_tree_rows;
 use super::schema::{SchemaName, Sql};
 use super::store::PgStore;
 use crate::error::{Error, Result};
@@ -39,16 +40,19 @@ pub(crate) async fn insert_rows(
     if rows.is_empty() {
         return Ok(());
     }
-    let seqs: Vec<i64> = rows.iter().map(|r| seq_param(r.seq)).collect();
-    let hashes: Vec<Vec<u8>> = rows.iter().map(TreeRow::to_bytes).collect();
-    query::<Postgres>(AssertSqlSafe(format!(
-        "INSERT INTO {} (seq, hashes) SELECT * FROM UNNEST($1::bigint[], $2::bytea[])",
+    // Binary COPY, as for the events: the UNNEST insert it replaces cost about a third of
+    // the append rate in the tlog bench.
+    let statement = format!(
+        "COPY {} (seq, hashes) FROM STDIN (FORMAT binary)",
         tree_table(&sql.schema)
-    )))
-    .bind(seqs)
-    .bind(hashes)
-    .execute(&mut *conn)
-    .await?;
+    );
+    let mut copy = conn.copy_in_raw(&statement).await?;
+    if let Err(err) = copy.send(copy_tree_rows(rows)).await {
+        // Abort so the connection is left usable; the transaction rolls back anyway.
+        let _ = copy.abort("audit-sqlx: send failed").await;
+        return Err(err.into());
+    }
+    copy.finish().await?;
     Ok(())
 }
 
