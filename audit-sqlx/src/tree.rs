@@ -146,6 +146,27 @@ pub(crate) fn leaf_of_stored(seq: u64, row: Result<audit_core::StoredEvent>) -> 
     }
 }
 
+/// Adds the leaf of the stored row at `seq` to `leaves`, which so far cover the rows up to
+/// `*at`. A row that does not follow at once (a gap in the chain) is refused: the tree cannot
+/// cover it. `place` names the store in the error.
+pub(crate) fn push_stored_leaf(
+    leaves: &mut Vec<ChainHash>,
+    at: &mut u64,
+    seq: u64,
+    row: Result<audit_core::StoredEvent>,
+    place: &dyn std::fmt::Display,
+) -> Result<()> {
+    if seq != *at + 1 {
+        return Err(crate::error::Error::Schema(format!(
+            "a gap before seq {seq} in {place}: the Merkle tree cannot cover it (verify the \
+             chain)"
+        )));
+    }
+    leaves.push(leaf_of_stored(seq, row));
+    *at = seq;
+    Ok(())
+}
+
 /// The queries a backend answers for its tree; the
 /// [`TransparencyLog`](audit_core::tlog::TransparencyLog) is built on them by
 /// [`transparency_log_through_tree_backend!`].

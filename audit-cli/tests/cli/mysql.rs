@@ -5,7 +5,7 @@
 
 use crate::common::*;
 use audit_core::query::AuditQuery;
-use audit_core::{AuditEvent, AuditStore, ChainHasher};
+use audit_core::{AuditEvent, ChainHasher};
 use audit_sqlx::{MySqlOptions, MySqlStore};
 use sqlx_core::connection::Connection;
 use sqlx_core::executor::Executor;
@@ -156,31 +156,7 @@ async fn verify_exits_one_on_a_tampered_row_and_zero_on_an_intact_chain() {
 async fn checkpoint_archive_and_verify_archive_work_on_mysql() {
     let Some(url) = mysql_url() else { return };
     let (store, db) = filled(&url, "archive", 30, ChainHasher::sha256()).await;
-    let cp = mysql(&db).arg("checkpoint").output().unwrap();
-    assert_eq!(json::<serde_json::Value>(&cp)["seq"], 30, "{}", stderr(&cp));
-    let dir = tempfile::tempdir().unwrap();
-    let before = (epoch() + chrono::Duration::hours(10)).to_rfc3339();
-    let out = mysql(&db)
-        .args(["archive", "--json", "--before", &before, "--to"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let report: serde_json::Value = json(&out);
-    assert_eq!(
-        (report["from_seq"].as_u64(), report["to_seq"].as_u64()),
-        (Some(1), Some(10))
-    );
-    let file = report["path"].as_str().unwrap().to_owned();
-    let checked = audit().args(["verify-archive", &file]).output().unwrap();
-    assert_eq!(checked.status.code(), Some(0), "{}", stderr(&checked));
-    assert_eq!(
-        store.count(&AuditQuery::new()).await.unwrap(),
-        21,
-        "20 left and AUDIT_ARCHIVED"
-    );
-    let live = mysql(&db).arg("verify").output().unwrap();
-    assert_eq!(live.status.code(), Some(0), "{}", stderr(&live));
+    assert_checkpoint_and_archive_work(|| mysql(&db), &store).await;
 }
 
 #[tokio::test]

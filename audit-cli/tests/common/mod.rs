@@ -147,3 +147,37 @@ pub fn assert_an_unreachable_server_is_one_line(url: &str) {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// `checkpoint`, `archive`, `verify-archive` and `verify` on a store of 30 [`event`]s, one a
+/// minute from [`epoch`]: the first 10 go to an archive that verifies alone, 20 stay with the
+/// `AUDIT_ARCHIVED` event, and the live chain verifies. `store` gives the binary with `--db`.
+pub async fn assert_checkpoint_and_archive_work(
+    store: impl Fn() -> Command,
+    records: &dyn AuditStore,
+) {
+    let cp = store().arg("checkpoint").output().unwrap();
+    assert_eq!(json::<serde_json::Value>(&cp)["seq"], 30, "{}", stderr(&cp));
+    let dir = tempfile::tempdir().unwrap();
+    let before = (epoch() + Duration::hours(10)).to_rfc3339();
+    let out = store()
+        .args(["archive", "--json", "--before", &before, "--to"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = json(&out);
+    assert_eq!(
+        (report["from_seq"].as_u64(), report["to_seq"].as_u64()),
+        (Some(1), Some(10))
+    );
+    let file = report["path"].as_str().unwrap().to_owned();
+    let checked = audit().args(["verify-archive", &file]).output().unwrap();
+    assert_eq!(checked.status.code(), Some(0), "{}", stderr(&checked));
+    assert_eq!(
+        records.count(&AuditQuery::new()).await.unwrap(),
+        21,
+        "20 left and AUDIT_ARCHIVED"
+    );
+    let live = store().arg("verify").output().unwrap();
+    assert_eq!(live.status.code(), Some(0), "{}", stderr(&live));
+}

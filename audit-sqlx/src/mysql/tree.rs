@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::fields::read_row;
 use crate::read::SCAN_BATCH;
 use crate::tree::{
-    TreeBackend, TreeState, leaf_of_stored, parse_checkpoint, parse_row,
+    TreeBackend, TreeState, parse_checkpoint, parse_row, push_stored_leaf,
     transparency_log_through_tree_backend,
 };
 
@@ -65,15 +65,7 @@ pub(crate) async fn leaves_between(
         }
         for row in &page {
             let seq: u64 = row.try_get(0)?;
-            if seq != at + 1 {
-                return Err(Error::Schema(format!(
-                    "a gap before seq {seq} in {}: the Merkle tree cannot cover it (verify the \
-                     chain)",
-                    sql.names
-                )));
-            }
-            leaves.push(leaf_of_stored(seq, read_row(row)));
-            at = seq;
+            push_stored_leaf(&mut leaves, &mut at, seq, read_row(row), &sql.names)?;
         }
     }
     Ok(leaves)
