@@ -815,6 +815,9 @@ impl Worker {
                 RecordError::Spooled { pending }
             }));
         }
+        // The spool is written no more: the directory is free for the next auditor as soon
+        // as the shutdown is answered, not when this thread gets round to ending.
+        self.spool.unlock();
         result
     }
 }

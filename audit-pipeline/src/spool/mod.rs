@@ -65,7 +65,7 @@ pub(crate) struct Spool {
     ids: Arc<AtomicU64>,
     pending: u64,
     /// Held while the spool is open (directory spools only).
-    _lock: Option<DirLock>,
+    lock: Option<DirLock>,
 }
 
 impl Spool {
@@ -77,11 +77,11 @@ impl Spool {
             segments: VecDeque::new(),
             ids: Arc::new(AtomicU64::new(1)),
             pending: 0,
-            _lock: None,
+            lock: None,
         };
         let Some(dir) = dir else { return Ok(spool) };
         fs::create_dir_all(dir)?;
-        spool._lock = Some(lock(dir)?);
+        spool.lock = Some(lock(dir)?);
         let mut segments = Vec::new();
         let mut temporaries = Vec::new();
         let mut lanes = Vec::new();
@@ -191,6 +191,11 @@ impl Spool {
                 Segment::File { .. } => 0,
             })
             .sum()
+    }
+
+    /// Releases the directory's lock (at shutdown, once nothing more is written to it).
+    pub(crate) fn unlock(&mut self) {
+        self.lock = None;
     }
 
     pub(crate) fn is_empty(&self) -> bool {
