@@ -152,6 +152,7 @@ pub(crate) fn append_events(
         last_seq = seq;
         last_hash = hash;
     }
+    crate::bucket_filter::seal_through(conn, last_seq)?;
     let signed = match (policy, &tree) {
         (Some(policy), Some(tree)) => tree::sign_if_due(conn, policy, tree.frontier(), false)?,
         _ => None,

@@ -57,7 +57,11 @@
 //!   rewrote about one index page per event per index (14k events/s with 1 000-event
 //!   commits at 1M events on the reference machine; about 100k with buckets).
 //!   A lookup walks the buckets newest first with one index seek each and stops when its
-//!   page is full, so a key with few matches costs one seek per 8 192 stored events.
+//!   page is full. So that a key with few matches does not cost one seek per 8 192 stored
+//!   events, every complete bucket has a Bloom filter per key kind, and a lookup seeks only
+//!   the buckets that may hold its key: see [Lookups at scale](#lookups-at-scale).
+//! - `audit_bucket_filters`: those filters, 8 KiB per complete bucket and key kind (4 bytes
+//!   per event), written in the transaction of the append that completes the bucket.
 //! - A time range or an action prefix is a range of its index (`audit_events_time`,
 //!   `audit_events_action`) that may hold much of the log, in time or action order, not
 //!   `seq` order: see [Pages of broad filters](#pages-of-broad-filters).
@@ -69,6 +73,29 @@
 //! application when it shares the file): an older file is upgraded when opened, a newer one
 //! is refused with [`Error::SchemaTooNew`], and a file that is not ours gives
 //! [`Error::NotADatabase`] or [`Error::Foreign`], never a panic.
+//!
+//! ## Lookups at scale
+//!
+//! A lookup index keyed by a random value (an actor, a request id) either writes about one
+//! page per event per index, which is what made plain indexes ingest 14k events/s at 1M, or
+//! leads with something local (the seq bucket), which makes each lookup visit every bucket.
+//! Bigger buckets move cost from lookups to appends in proportion; a log-structured merge of
+//! sorted key runs keeps both cheap but rewrites every key once per level, which in SQLite
+//! (one row write per key) costs more than the appends themselves. The filters cost neither:
+//! a bucket's filter is built once, from its index range (a covering scan of 8 192 entries
+//! per kind), and a lookup tests a key against every complete bucket with 5 word reads per
+//! 64 buckets, from filters its store loads into memory on the first lookup of that kind
+//! (about 1 MiB per million events per kind) and tops up as buckets complete. At 2^16 bits
+//! and 5 probes per filter, a bucket of 8 192 distinct keys lets about 2 % of other keys
+//! through, so a key seen once costs the seek of its own bucket, the open bucket's, and
+//! about one more per 50 buckets. CIDR filters of a /24 (IPv6: /64) or narrower use the
+//! filters (addresses are keyed by that network); wider ones walk every bucket. Measured
+//! figures: `docs/benchmarks.md` (the `scale` bench).
+//!
+//! A filter only narrows lookups: a bucket whose filter is missing or malformed is sought,
+//! verification never reads the filters, and triggers refuse `UPDATE` and `DELETE` on them
+//! (a filter rewritten to exclude a key would hide its events from lookups and exports
+//! filtered by that key, never from verification or unfiltered exports).
 //!
 //! ## Pages of broad filters
 //!
@@ -162,6 +189,7 @@
 #![forbid(unsafe_code)]
 
 mod archive;
+mod bucket_filter;
 mod chain_append;
 mod codec;
 mod error;

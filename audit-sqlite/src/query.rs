@@ -6,6 +6,7 @@ use chrono::DateTime;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
+use crate::bucket_filter::BucketFilters;
 use crate::codec::{self, ip_range, seq_param};
 use crate::error::{Error, Result};
 use crate::schema::BUCKET_SHIFT;
@@ -28,10 +29,52 @@ pub(crate) fn uses_bucketed_index(query: &AuditQuery) -> bool {
         || query.request_id.is_some()
 }
 
-/// `(seq >> 13) IN (every bucket from the first to the last)`: with it the planner seeks each
-/// bucket of a lookup index in turn (in the `ORDER BY`'s direction, so a page stops early),
-/// without needing planner statistics. A cursor bounds the walk on its side.
-fn bucket_range(f: &mut Filter, query: &AuditQuery, with_cursor: bool) {
+/// The buckets a lookup seeks, when its [`BucketFilters`] rule some out: those of the stored
+/// range (bounded by the cursor on its side) that may hold the query's keys. `None`: walk
+/// every bucket of the range.
+fn narrowed(
+    conn: &Connection,
+    query: &AuditQuery,
+    filters: &BucketFilters,
+    with_cursor: bool,
+) -> Result<Option<Vec<u64>>> {
+    if !uses_bucketed_index(query) {
+        return Ok(None);
+    }
+    let (min, max): (Option<i64>, Option<i64>) = conn.query_row(
+        "SELECT (SELECT min(seq) FROM audit_events), (SELECT max(seq) FROM audit_events)",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    let (Some(min), Some(max)) = (min, max) else {
+        return Ok(None);
+    };
+    let bucket = |seq: i64| u64::try_from(seq).unwrap_or(0) >> BUCKET_SHIFT;
+    let (mut lo, mut hi) = (bucket(min), bucket(max));
+    if let Some(cursor) = query.cursor.filter(|_| with_cursor) {
+        let at = cursor.seq() >> BUCKET_SHIFT;
+        match query.order {
+            Order::NewestFirst => hi = hi.min(at),
+            Order::OldestFirst => lo = lo.max(at),
+        }
+    }
+    filters.candidates(conn, query, lo, hi)
+}
+
+/// `(seq >> 13) IN (the buckets to seek)`: with it the planner seeks each bucket of a lookup
+/// index in turn (in the `ORDER BY`'s direction, so a page stops early), without needing
+/// planner statistics. Without a list from [`narrowed`], every bucket from the first to the
+/// last; a cursor bounds the walk on its side.
+fn bucket_range(f: &mut Filter, query: &AuditQuery, with_cursor: bool, buckets: Option<&[u64]>) {
+    if let Some(buckets) = buckets {
+        let list: Vec<String> = buckets.iter().map(u64::to_string).collect();
+        cond(
+            f,
+            &format!("(seq >> {BUCKET_SHIFT}) IN (SELECT value FROM json_each(?))"),
+            vec![Value::Text(format!("[{}]", list.join(",")))],
+        );
+        return;
+    }
     let cursor = query
         .cursor
         .filter(|_| with_cursor)
@@ -78,13 +121,18 @@ pub(crate) fn cond(f: &mut Filter, sql: &str, values: Vec<Value>) {
 
 /// Builds the filter of `query`; `with_cursor` adds the keyset condition.
 pub(crate) fn filter(query: &AuditQuery, with_cursor: bool) -> Filter {
+    filter_in(query, with_cursor, None)
+}
+
+/// [`filter`], seeking only `buckets` (from [`narrowed`]) when given.
+fn filter_in(query: &AuditQuery, with_cursor: bool, buckets: Option<&[u64]>) -> Filter {
     let mut f = Filter {
         clause: String::new(),
         params: Vec::new(),
         bucketed: uses_bucketed_index(query),
     };
     if f.bucketed {
-        bucket_range(&mut f, query, with_cursor);
+        bucket_range(&mut f, query, with_cursor, buckets);
     }
     let text = |s: &str| Value::Text(s.to_owned());
     if let Some(actor) = &query.actor {
@@ -189,15 +237,16 @@ pub(crate) fn order_sql(order: Order, bucketed: bool) -> String {
 ///
 /// A filter that may match much of the log goes through [`window`](crate::window), in one
 /// read transaction (its steps see one snapshot); the rest is one statement.
-pub(crate) fn page(conn: &Connection, query: &AuditQuery) -> Result<Page> {
+pub(crate) fn page(conn: &Connection, query: &AuditQuery, filters: &BucketFilters) -> Result<Page> {
     let size = query.page_size();
+    let tx = conn.unchecked_transaction()?;
     if let Some(index) = window::broad_index(query) {
-        let tx = conn.unchecked_transaction()?;
         let (events, _) = window::page(&tx, query, index, i64::from(size) + 1)?;
         tx.finish()?;
         return Ok(Page::from_fetched(events, size));
     }
-    let f = filter(query, true);
+    let buckets = narrowed(&tx, query, filters, true)?;
+    let f = filter_in(query, true, buckets.as_deref());
     let sql = format!(
         "SELECT {} FROM audit_events{}{} LIMIT {}",
         codec::columns(),
@@ -205,12 +254,15 @@ pub(crate) fn page(conn: &Connection, query: &AuditQuery) -> Result<Page> {
         order_sql(query.order, f.bucketed),
         u64::from(size) + 1
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(params_from_iter(f.params))?;
     let mut events = Vec::with_capacity(size as usize + 1);
-    while let Some(row) = rows.next()? {
-        events.push(codec::decode(row)?);
+    {
+        let mut stmt = tx.prepare(&sql)?;
+        let mut rows = stmt.query(params_from_iter(f.params))?;
+        while let Some(row) = rows.next()? {
+            events.push(codec::decode(row)?);
+        }
     }
+    tx.finish()?;
     Ok(Page::from_fetched(events, size))
 }
 
@@ -219,9 +271,11 @@ pub(crate) fn page(conn: &Connection, query: &AuditQuery) -> Result<Page> {
 pub(crate) fn scan(
     conn: &Connection,
     query: &AuditQuery,
+    filters: &BucketFilters,
     mut each: impl FnMut(&StoredEvent) -> Result<()>,
 ) -> Result<u64> {
-    let f = filter(query, true);
+    let buckets = narrowed(conn, query, filters, true)?;
+    let f = filter_in(query, true, buckets.as_deref());
     let sql = format!(
         "SELECT {} FROM audit_events{}{}",
         codec::columns(),
@@ -239,10 +293,13 @@ pub(crate) fn scan(
 }
 
 /// How many records match (order, page size and cursor ignored).
-pub(crate) fn count(conn: &Connection, query: &AuditQuery) -> Result<u64> {
-    let f = filter(query, false);
+pub(crate) fn count(conn: &Connection, query: &AuditQuery, filters: &BucketFilters) -> Result<u64> {
+    let tx = conn.unchecked_transaction()?;
+    let buckets = narrowed(&tx, query, filters, false)?;
+    let f = filter_in(query, false, buckets.as_deref());
     let sql = format!("SELECT count(*) FROM audit_events{}", f.clause);
-    let n: i64 = conn.query_row(&sql, params_from_iter(f.params), |row| row.get(0))?;
+    let n: i64 = tx.query_row(&sql, params_from_iter(f.params), |row| row.get(0))?;
+    tx.finish()?;
     u64::try_from(n).map_err(|_| Error::InvalidRequest("negative count".into()))
 }
 
@@ -252,9 +309,12 @@ const MICROS_PER_DAY: i64 = 86_400_000_000;
 pub(crate) fn count_by(
     conn: &Connection,
     query: &AuditQuery,
+    filters: &BucketFilters,
     by: CountBy,
 ) -> Result<Vec<GroupCount>> {
-    let f = filter(query, false);
+    let tx = conn.unchecked_transaction()?;
+    let buckets = narrowed(&tx, query, filters, false)?;
+    let f = filter_in(query, false, buckets.as_deref());
     let key = match by {
         // The unary `+` keeps the planner from walking the whole action index to get groups
         // in order; with a time range it then scans the covering time index instead.
@@ -272,9 +332,9 @@ pub(crate) fn count_by(
         "SELECT {key} AS k, count(*) FROM audit_events{} GROUP BY k",
         f.clause
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(params_from_iter(f.params))?;
     let mut groups = Vec::new();
+    let mut stmt = tx.prepare(&sql)?;
+    let mut rows = stmt.query(params_from_iter(f.params))?;
     while let Some(row) = rows.next()? {
         let key = match by {
             CountBy::Day => {
@@ -291,6 +351,9 @@ pub(crate) fn count_by(
             count: u64::try_from(count).unwrap_or(0),
         });
     }
+    drop(rows);
+    drop(stmt);
+    tx.finish()?;
     groups.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(groups)
 }

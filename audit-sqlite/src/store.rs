@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::archive::ArchiveRequest;
+use crate::bucket_filter::BucketFilters;
 use crate::error::Result;
 use crate::options::SqliteOptions;
 use crate::reader::{Readers, blocking};
@@ -39,6 +40,7 @@ pub(crate) struct Inner {
     hasher: ChainHasher,
     writer: WriterHandle,
     readers: Readers,
+    filters: BucketFilters,
 }
 
 impl SqliteStore {
@@ -73,6 +75,7 @@ impl SqliteStore {
                 hasher: options.hasher,
                 writer,
                 readers,
+                filters: BucketFilters::default(),
             }),
         })
     }
@@ -141,7 +144,7 @@ impl SqliteStore {
     ) -> Result<u64> {
         self.inner.readers.with(|conn| {
             let tx = conn.transaction()?;
-            let n = query::scan(&tx, query, each)?;
+            let n = query::scan(&tx, query, &self.inner.filters, each)?;
             tx.finish()?;
             Ok(n)
         })
@@ -273,18 +276,22 @@ impl AuditSink for SqliteStore {
 impl AuditStore for SqliteStore {
     async fn query(&self, q: &AuditQuery) -> Result<Page, StoreError> {
         let q = q.clone();
-        Ok(self.read(move |conn, _| query::page(conn, &q)).await?)
+        Ok(self
+            .read(move |conn, inner| query::page(conn, &q, &inner.filters))
+            .await?)
     }
 
     async fn count(&self, q: &AuditQuery) -> Result<u64, StoreError> {
         let q = q.clone();
-        Ok(self.read(move |conn, _| query::count(conn, &q)).await?)
+        Ok(self
+            .read(move |conn, inner| query::count(conn, &q, &inner.filters))
+            .await?)
     }
 
     async fn count_by(&self, q: &AuditQuery, by: CountBy) -> Result<Vec<GroupCount>, StoreError> {
         let q = q.clone();
         Ok(self
-            .read(move |conn, _| query::count_by(conn, &q, by))
+            .read(move |conn, inner| query::count_by(conn, &q, &inner.filters, by))
             .await?)
     }
 

@@ -17,7 +17,6 @@
 //! the library file holds exactly the fill.
 
 use std::hint::black_box;
-use std::net::IpAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -28,6 +27,9 @@ use audit_pipeline::Auditor;
 use audit_sqlite::SqliteStore;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rusqlite::Connection;
+
+#[path = "support/raw_sqlite.rs"]
+mod raw_sqlite;
 
 /// The library: `SqliteStore::append`, one transaction per batch, chain on.
 struct Library {
@@ -49,19 +51,6 @@ impl Library {
 struct Raw {
     conn: Connection,
     next: u64,
-}
-
-const RAW_INSERT: &str = "INSERT INTO audit_events (seq, id, occurred_at, action, category, \
-    outcome, reason, actor_kind, actor_id, entity_type, entity_id, description, ip, user_agent, \
-    request_id, session_id, tenant, severity, metadata, prev_hash, hash) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-    ?19, ?20, ?21)";
-
-fn ip_key(ip: IpAddr) -> Vec<u8> {
-    match ip {
-        IpAddr::V4(v4) => [&[4u8][..], &v4.octets()].concat(),
-        IpAddr::V6(v6) => [&[6u8][..], &v6.octets()].concat(),
-    }
 }
 
 impl Raw {
@@ -86,37 +75,7 @@ impl Raw {
         self.next += size as u64;
         let start = Instant::now();
         let tx = self.conn.transaction().expect("begin");
-        {
-            let mut stmt = tx.prepare(RAW_INSERT).expect("prepare");
-            let hash = [7u8; 32];
-            for (k, e) in events.iter().enumerate() {
-                let actor = e.actor.as_ref();
-                stmt.execute(rusqlite::params![
-                    (first + k as u64 + 1) as i64,
-                    &e.id.as_bytes()[..],
-                    e.occurred_at.timestamp_micros(),
-                    e.action.as_ref(),
-                    e.category.as_str(),
-                    e.outcome.as_str(),
-                    e.reason.as_deref(),
-                    actor.map(|a| a.kind.as_str()),
-                    actor.map(|a| a.id.as_str()),
-                    e.entity_type.as_deref(),
-                    e.entity_id.as_deref(),
-                    e.description.as_deref(),
-                    e.ip.map(ip_key),
-                    e.user_agent.as_deref(),
-                    e.request_id.as_deref(),
-                    e.session_id.as_deref(),
-                    e.tenant.as_deref(),
-                    e.severity.as_str(),
-                    e.metadata.to_string(),
-                    &hash[..],
-                    &hash[..],
-                ])
-                .expect("insert");
-            }
-        }
+        raw_sqlite::insert_rows(&tx, first + 1, &events, |_| ([7u8; 32], [7u8; 32]));
         tx.commit().expect("commit");
         start.elapsed()
     }

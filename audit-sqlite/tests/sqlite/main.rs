@@ -12,6 +12,7 @@ mod archive;
 mod broad_pages;
 mod conformance;
 mod export;
+mod lookups;
 mod open;
 mod queries;
 mod tamper;

@@ -111,7 +111,7 @@ pub(crate) fn expected(records: &[StoredEvent], query: &AuditQuery) -> Vec<u64> 
     seqs
 }
 
-async fn all_pages(store: &SqliteStore, query: &AuditQuery) -> Vec<u64> {
+pub(crate) async fn all_pages(store: &SqliteStore, query: &AuditQuery) -> Vec<u64> {
     let mut seqs = Vec::new();
     let mut q = query.clone().limit(7);
     loop {
