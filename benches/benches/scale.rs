@@ -8,13 +8,20 @@
 //! - **floor**: raw rusqlite inserting the same rows, chain hashes computed, into the same
 //!   table with no secondary index: what the data itself costs.
 //! - **raw, library schema**: the same rows into a file the store created (every index).
+//! - with `AUDIT_BENCH_SCALE_DIRECT=1`, **store, direct**: `SqliteStore::append` of the same
+//!   4 096-event batches into a fourth file, without the pipeline (what the pipeline adds).
 //!
 //! The raw arms commit the pipeline's default batch (4 096 rows). At each milestone the
 //! bench prints each arm's rate over the segment, the p50 and p99 of six lookups on the
 //! library file (`AUDIT_BENCH_SAMPLES` runs each, default 200), and the files' sizes; then
 //! one table with a column per milestone.
 //!
-//! `cargo bench -p audit-benches --bench scale`
+//! With `DATABASE_URL` set, a second table does the same for PostgreSQL: `PgStore::append`
+//! of 4 096-event batches, the six lookups and the schema's size (its COPY floor and its
+//! concurrent writers are the `postgres` bench's).
+//!
+//! `cargo bench -p audit-benches --bench scale` (SQLite), or
+//! `bash scripts/bench.sh -- --bench scale` (with a PostgreSQL server).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -24,7 +31,12 @@ use audit_core::query::AuditQuery;
 use audit_core::{Actor, AuditEvent, AuditStore, ChainHash, ChainHasher};
 use audit_pipeline::Auditor;
 use audit_sqlite::SqliteStore;
+use audit_sqlx::sqlx_postgres::Postgres;
+use audit_sqlx::{PgOptions, PgStore};
 use rusqlite::Connection;
+use sqlx_core::query_scalar::query_scalar;
+use sqlx_core::raw_sql::raw_sql;
+use sqlx_core::sql_str::AssertSqlSafe;
 
 #[path = "support/raw_sqlite.rs"]
 mod raw_sqlite;
@@ -140,7 +152,10 @@ fn lookups(solo: u64) -> Vec<(&'static str, AuditQuery)> {
             "entity seen once",
             AuditQuery::new().entity_id("solo-entity").limit(50),
         ),
-        ("request id", AuditQuery::new().request_id(request).limit(50)),
+        (
+            "request id",
+            AuditQuery::new().request_id(request).limit(50),
+        ),
         (
             "CIDR /24, newest 50",
             AuditQuery::new()
@@ -153,7 +168,7 @@ fn lookups(solo: u64) -> Vec<(&'static str, AuditQuery)> {
 /// p50 and p99 of `samples` runs of `query`, in milliseconds.
 fn latency(
     rt: &tokio::runtime::Runtime,
-    store: &SqliteStore,
+    store: &impl AuditStore,
     query: &AuditQuery,
     samples: usize,
 ) -> (f64, f64) {
@@ -172,16 +187,14 @@ fn latency(
     (at(0.5), at(0.99))
 }
 
-/// What one milestone measured.
+/// What one milestone measured on one backend.
 struct Milestone {
     events: u64,
-    library_rate: f64,
-    floor_rate: f64,
-    raw_schema_rate: f64,
+    /// Each arm's rate over the segment that ended here, the library's first.
+    rates: Vec<(&'static str, f64)>,
     lookups: Vec<(&'static str, (f64, f64))>,
-    library_bytes: u64,
-    floor_bytes: u64,
-    raw_schema_bytes: u64,
+    /// Each file's (or schema's) size, the library's first.
+    sizes: Vec<(&'static str, u64)>,
 }
 
 fn rate(events: u64, spent: Duration) -> f64 {
@@ -200,12 +213,32 @@ fn main() {
         .collect();
     let samples = env("AUDIT_BENCH_SAMPLES", 200);
     let solo = milestones.first().copied().unwrap_or(1_000_000) / 2;
-    let dir = tempfile::tempdir().expect("temp dir");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .expect("runtime");
+    let sqlite = sqlite(&rt, &milestones, samples, solo);
+    let postgres = std::env::var("DATABASE_URL")
+        .ok()
+        .map(|url| postgres(&rt, &url, &milestones, samples, solo));
+    print_table("SQLite", &sqlite);
+    match postgres {
+        Some(results) => print_table("PostgreSQL", &results),
+        None => eprintln!(
+            "PostgreSQL: DATABASE_URL is not set, not measured \
+             (`bash scripts/bench.sh -- --bench scale` starts a server)"
+        ),
+    }
+}
+
+fn sqlite(
+    rt: &tokio::runtime::Runtime,
+    milestones: &[u64],
+    samples: usize,
+    solo: u64,
+) -> Vec<Milestone> {
+    let dir = tempfile::tempdir().expect("temp dir");
     let library_path = dir.path().join("library.db");
     let store = SqliteStore::open(&library_path).expect("open the library file");
     let auditor = {
@@ -214,16 +247,30 @@ fn main() {
     };
     let mut floor = Raw::create(&dir.path().join("floor.db"), true);
     let mut raw_schema = Raw::create(&dir.path().join("raw-schema.db"), false);
+    let direct = std::env::var_os("AUDIT_BENCH_SCALE_DIRECT")
+        .map(|_| SqliteStore::open(dir.path().join("direct.db")).expect("open the direct file"));
     let mut results = Vec::new();
     let mut done = 0u64;
-    for &target in &milestones {
-        let (mut library, mut bare, mut schema) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    for &target in milestones {
+        let (mut library, mut bare, mut schema, mut direct_time) = (
+            Duration::ZERO,
+            Duration::ZERO,
+            Duration::ZERO,
+            Duration::ZERO,
+        );
         let segment = target - done;
         while done < target {
             let n = CHUNK.min((target - done) as usize) as u64;
             let events: Vec<AuditEvent> = (done..done + n).map(|i| event(i, solo)).collect();
             bare += floor.insert(&events);
             schema += raw_schema.insert(&events);
+            if let Some(store) = &direct {
+                let start = Instant::now();
+                for batch in events.chunks(RAW_BATCH) {
+                    rt.block_on(store.append(batch)).expect("direct append");
+                }
+                direct_time += start.elapsed();
+            }
             let start = Instant::now();
             for event in events {
                 auditor.record(event);
@@ -234,77 +281,165 @@ fn main() {
         }
         let metrics = auditor.metrics();
         assert_eq!(
-            (metrics.dropped, metrics.failed, metrics.spooled, metrics.written),
+            (
+                metrics.dropped,
+                metrics.failed,
+                metrics.spooled,
+                metrics.written
+            ),
             (0, 0, 0, done),
             "the bench must persist every event: {metrics:?}"
         );
-        rt.block_on(store.checkpoint_wal()).expect("fold the WAL in");
-        let measured = lookups(solo)
+        rt.block_on(store.checkpoint_wal())
+            .expect("fold the WAL in");
+        let lookups = lookups(solo)
             .into_iter()
-            .map(|(name, q)| (name, latency(&rt, &store, &q, samples)))
+            .map(|(name, q)| (name, latency(rt, &store, &q, samples)))
             .collect();
+        let mut rates = vec![
+            (
+                "library (default pipeline), events/s",
+                rate(segment, library),
+            ),
+            ("floor: raw, no index, rows/s", rate(segment, bare)),
+            ("raw, library schema, rows/s", rate(segment, schema)),
+        ];
+        if direct.is_some() {
+            rates.push(("SqliteStore::append, events/s", rate(segment, direct_time)));
+        }
         let m = Milestone {
             events: done,
-            library_rate: rate(segment, library),
-            floor_rate: rate(segment, bare),
-            raw_schema_rate: rate(segment, schema),
-            lookups: measured,
-            library_bytes: file_size(&library_path),
-            floor_bytes: floor.size(),
-            raw_schema_bytes: raw_schema.size(),
+            rates,
+            lookups,
+            sizes: vec![
+                ("library", file_size(&library_path)),
+                ("floor", floor.size()),
+                ("raw, library schema", raw_schema.size()),
+            ],
         };
-        print_milestone(&m);
+        print_milestone("SQLite", &m);
         results.push(m);
     }
     auditor.shutdown_blocking().expect("shutdown");
-    print_table(&results);
+    results
 }
 
-fn print_milestone(m: &Milestone) {
-    eprintln!(
-        "{} events: library {:.0} events/s | floor {:.0} rows/s (ratio {:.2}) | raw, library \
-         schema {:.0} rows/s (ratio {:.2})",
-        m.events,
-        m.library_rate,
-        m.floor_rate,
-        m.library_rate / m.floor_rate,
-        m.raw_schema_rate,
-        m.library_rate / m.raw_schema_rate,
-    );
+/// PostgreSQL: `PgStore::append` of 4 096-event batches (the pipeline's batch) into a fresh
+/// schema; the COPY floor and concurrent writers are the `postgres` bench's.
+fn postgres(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    milestones: &[u64],
+    samples: usize,
+    solo: u64,
+) -> Vec<Milestone> {
+    let schema = format!("bench_scale_{}", std::process::id());
+    let store = rt
+        .block_on(PgStore::connect_with(
+            PgOptions::new(url).schema(&schema).expect("valid schema"),
+        ))
+        .expect("connect to DATABASE_URL");
+    let mut results = Vec::new();
+    let mut done = 0u64;
+    for &target in milestones {
+        let segment = target - done;
+        let mut spent = Duration::ZERO;
+        while done < target {
+            let n = CHUNK.min((target - done) as usize) as u64;
+            let events: Vec<AuditEvent> = (done..done + n).map(|i| event(i, solo)).collect();
+            let start = Instant::now();
+            for batch in events.chunks(RAW_BATCH) {
+                rt.block_on(store.append(batch)).expect("append");
+            }
+            spent += start.elapsed();
+            done += n;
+        }
+        rt.block_on(
+            raw_sql(AssertSqlSafe(format!(
+                "VACUUM ANALYZE {schema}.audit_events"
+            )))
+            .execute(store.pool()),
+        )
+        .expect("vacuum analyze");
+        let lookups = lookups(solo)
+            .into_iter()
+            .map(|(name, q)| (name, latency(rt, &store, &q, samples)))
+            .collect();
+        let bytes: i64 = rt
+            .block_on(
+                query_scalar::<Postgres, i64>(AssertSqlSafe(
+                    "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = $1 AND c.relkind = 'r'",
+                ))
+                .bind(&schema)
+                .fetch_one(store.pool()),
+            )
+            .expect("schema size");
+        let m = Milestone {
+            events: done,
+            rates: vec![("PgStore::append (4 096), events/s", rate(segment, spent))],
+            lookups,
+            sizes: vec![(
+                "schema, tables and indexes",
+                u64::try_from(bytes).unwrap_or(0),
+            )],
+        };
+        print_milestone("PostgreSQL", &m);
+        results.push(m);
+    }
+    rt.block_on(async {
+        raw_sql(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(store.pool())
+            .await
+            .expect("drop the bench schema");
+        store.close().await;
+    });
+    results
+}
+
+fn print_milestone(backend: &str, m: &Milestone) {
+    let (_, library) = m.rates[0];
+    let rates: Vec<String> = m
+        .rates
+        .iter()
+        .map(|(name, r)| format!("{name} {r:.0} (library / it {:.2})", library / r))
+        .collect();
+    eprintln!("{backend} at {} events: {}", m.events, rates.join(" | "));
     for (name, (p50, p99)) in &m.lookups {
         eprintln!("  {name:<28} p50 {p50:.3} ms  p99 {p99:.3} ms");
     }
 }
 
-fn print_table(results: &[Milestone]) {
-    let header: Vec<String> = results.iter().map(|m| format!("{}", m.events)).collect();
-    println!("| SQLite | {} |", header.join(" | "));
+fn print_table(backend: &str, results: &[Milestone]) {
+    let Some(first) = results.first() else {
+        return;
+    };
+    let header: Vec<String> = results.iter().map(|m| m.events.to_string()).collect();
+    println!("\n| {backend} | {} |", header.join(" | "));
     println!("|---|{}", "---|".repeat(results.len()));
     let row = |label: &str, cell: &dyn Fn(&Milestone) -> String| {
         let cells: Vec<String> = results.iter().map(cell).collect();
         println!("| {label} | {} |", cells.join(" | "));
     };
-    row("library, events/s", &|m| format!("{:.0}", m.library_rate));
-    row("floor (no index), rows/s", &|m| format!("{:.0}", m.floor_rate));
-    row("library / floor", &|m| {
-        format!("{:.2}", m.library_rate / m.floor_rate)
-    });
-    row("raw, library schema, rows/s", &|m| {
-        format!("{:.0}", m.raw_schema_rate)
-    });
-    row("library / raw library schema", &|m| {
-        format!("{:.2}", m.library_rate / m.raw_schema_rate)
-    });
-    for (i, (name, _)) in results[0].lookups.iter().enumerate() {
+    for (i, (name, _)) in first.rates.iter().enumerate() {
+        row(name, &|m| format!("{:.0}", m.rates[i].1));
+        if i > 0 {
+            row(
+                &format!("library / {}", name.split(',').next().unwrap_or(name)),
+                &|m| format!("{:.2}", m.rates[0].1 / m.rates[i].1),
+            );
+        }
+    }
+    for (i, (name, _)) in first.lookups.iter().enumerate() {
         row(&format!("{name}, p50 / p99 ms"), &|m| {
             let (p50, p99) = m.lookups[i].1;
             format!("{p50:.3} / {p99:.3}")
         });
     }
-    let per_event = |bytes: u64, m: &Milestone| format!("{:.0}", bytes as f64 / m.events as f64);
-    row("library, bytes/event", &|m| per_event(m.library_bytes, m));
-    row("floor, bytes/event", &|m| per_event(m.floor_bytes, m));
-    row("raw, library schema, bytes/event", &|m| {
-        per_event(m.raw_schema_bytes, m)
-    });
+    for (i, (name, _)) in first.sizes.iter().enumerate() {
+        row(&format!("{name}, bytes/event"), &|m| {
+            format!("{:.0}", m.sizes[i].1 as f64 / m.events as f64)
+        });
+    }
 }

@@ -41,10 +41,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "Merkle tree rows and signed checkpoints (tree of stored events built)",
         sql: include_str!("../../migrations/postgres/0004_tree.sql"),
     },
+    Migration {
+        version: 5,
+        description: "lookup indexes by request id, IP and entity id",
+        sql: include_str!("../../migrations/postgres/0005_lookup_indexes.sql"),
+    },
 ];
 
 /// The schema version this build of the crate writes and understands.
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
 /// Creates the schema if needed and applies every pending migration.
 pub(crate) async fn run(pool: &PgPool, schema: &SchemaName) -> Result<()> {
