@@ -61,8 +61,9 @@
 //!
 //! Everything lives in one schema (default `audit`, see [`PgOptions::schema`]):
 //! `audit_events` (native types: `timestamptz`, `inet` so CIDR filters run as `ip <<= $net`,
-//! `jsonb` metadata, `bytea` hashes; indexes for an actor's newest events, an entity's history
-//! and time ranges), `audit_chain_head` (one row), `audit_anchors` (where retention cut),
+//! `jsonb` metadata, `bytea` hashes; `(key, seq)` indexes for an actor's, an entity's, a
+//! request's and an IP network's newest events, and one for time ranges; schema 5 added the
+//! last three lookups, which scanned the table before), `audit_chain_head` (one row), `audit_anchors` (where retention cut),
 //! `audit_tree` and `audit_checkpoints` (the Merkle tree and its signed checkpoints, see
 //! below), `audit_outbox`, and `audit_schema_migrations`.
 //!

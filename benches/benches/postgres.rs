@@ -11,7 +11,8 @@
 //! - `raw_binary_copy`: `COPY ... FROM STDIN (FORMAT binary)` of pre-built rows — the floor.
 //! - `library_chain_copy`: `PgStore::append`, the default insert mode.
 //! - `library_chain_unnest`: the same with `InsertMode::Unnest`, to justify the default.
-//! - `library_chain_copy_2_writers`: two tasks appending at once through the head lock.
+//! - `library_chain_copy_4_writers`: four writers appending at once through the head lock,
+//!   each its own `PgStore` (its own pool and connections, as four processes would have).
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -148,6 +149,18 @@ async fn store(url: &str, tag: &str, mode: InsertMode) -> PgStore {
     .expect("connect to DATABASE_URL")
 }
 
+/// Four handles on one schema, each with its own pool (the schema is created by the first).
+async fn four_writers(url: &str) -> Vec<PgStore> {
+    let first = store(url, "four", InsertMode::Copy).await;
+    let schema = first.schema().as_str().to_owned();
+    let mut writers = vec![first];
+    for _ in 1..4 {
+        let options = PgOptions::new(url).schema(&schema).expect("valid schema");
+        writers.push(PgStore::connect_with(options).await.expect("connect"));
+    }
+    writers
+}
+
 fn persistence(c: &mut Criterion) {
     let Ok(url) = std::env::var("DATABASE_URL") else {
         eprintln!(
@@ -166,7 +179,7 @@ fn persistence(c: &mut Criterion) {
     let rows = raw_rows(&events);
     let row_batches: Vec<&[RawRow]> = rows.chunks(BATCH).collect();
 
-    let (raw_store, chain_copy, chain_unnest, chain_two, raw_pool) = rt.block_on(async {
+    let (raw_store, chain_copy, chain_unnest, chain_four, raw_pool) = rt.block_on(async {
         let raw_store = store(&url, "raw", InsertMode::Copy).await;
         let raw_pool = PgPoolOptions::new()
             .max_connections(1)
@@ -188,7 +201,7 @@ fn persistence(c: &mut Criterion) {
             raw_store,
             store(&url, "copy", InsertMode::Copy).await,
             store(&url, "unnest", InsertMode::Unnest).await,
-            store(&url, "two", InsertMode::Copy).await,
+            four_writers(&url).await,
             raw_pool,
         )
     });
@@ -231,25 +244,32 @@ fn persistence(c: &mut Criterion) {
         });
     }
 
-    group.throughput(Throughput::Elements(2 * BATCH as u64));
+    group.throughput(Throughput::Elements(4 * BATCH as u64));
     let mut i = 0usize;
-    group.bench_function("library_chain_copy_2_writers", |b| {
+    group.bench_function("library_chain_copy_4_writers", |b| {
         b.to_async(&rt).iter(|| {
-            i += 2;
-            let x = fresh_ids(batches[i % batches.len()]);
-            let y = fresh_ids(batches[(i + 1) % batches.len()]);
-            let store = &chain_two;
+            i += 4;
+            let batches: Vec<Vec<AuditEvent>> = (0..4)
+                .map(|k| fresh_ids(batches[(i + k) % batches.len()]))
+                .collect();
+            let writers = &chain_four;
             async move {
-                let (a, b) = tokio::join!(store.append(&x), store.append(&y));
-                a.expect("append");
-                b.expect("append");
+                let (a, b, c, d) = tokio::join!(
+                    writers[0].append(&batches[0]),
+                    writers[1].append(&batches[1]),
+                    writers[2].append(&batches[2]),
+                    writers[3].append(&batches[3]),
+                );
+                for result in [a, b, c, d] {
+                    result.expect("append");
+                }
             }
         })
     });
     group.finish();
 
     rt.block_on(async {
-        for s in [&raw_store, &chain_copy, &chain_unnest, &chain_two] {
+        for s in [&raw_store, &chain_copy, &chain_unnest].into_iter().chain(&chain_four) {
             s.close().await;
         }
         raw_pool.close().await;
