@@ -269,7 +269,10 @@ fn persistence(c: &mut Criterion) {
     group.finish();
 
     rt.block_on(async {
-        for s in [&raw_store, &chain_copy, &chain_unnest].into_iter().chain(&chain_four) {
+        for s in [&raw_store, &chain_copy, &chain_unnest]
+            .into_iter()
+            .chain(&chain_four)
+        {
             s.close().await;
         }
         raw_pool.close().await;

