@@ -37,6 +37,49 @@ pub enum StoreError {
     /// Reading or writing a file (an export, an archive) failed.
     #[error("audit store I/O failed: {0}")]
     Io(#[from] std::io::Error),
+    /// A tenant-scoped view ([`TenantScoped`](crate::tenant::TenantScoped)) was asked for
+    /// another tenant's event, or for what only the whole shared log can answer.
+    #[error("{0}")]
+    Tenant(#[from] TenantRefusal),
+}
+
+/// What a tenant-scoped view ([`TenantScoped`](crate::tenant::TenantScoped)) refuses.
+///
+/// A refusal never tells another tenant's event from no event: both are "not this
+/// tenant's".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TenantRefusal {
+    /// The seq is not a stored event of this tenant: another tenant's, one without a
+    /// tenant, an archived one, or none at all.
+    #[error("seq {seq} is not a stored event of tenant {tenant:?}")]
+    NotTenantSeq {
+        /// The view's tenant.
+        tenant: String,
+        /// The seq asked for.
+        seq: u64,
+    },
+    /// No stored event of this tenant has this id.
+    #[error("no stored event of tenant {tenant:?} has id {id}")]
+    NotTenantId {
+        /// The view's tenant.
+        tenant: String,
+        /// The id asked for.
+        id: uuid::Uuid,
+    },
+    /// The operation reads or changes the log every tenant shares (the chain, its head,
+    /// the raw tree rows, signing a checkpoint): the operator's job.
+    #[error(
+        "tenant {tenant:?} cannot {operation}: it covers every tenant's events; the operator \
+         does that, and a tenant checks its own events against a signed checkpoint \
+         (audit_core::tlog::verify_tenant)"
+    )]
+    SharedLog {
+        /// The view's tenant.
+        tenant: String,
+        /// What was refused, as a verb phrase ("verify the shared chain").
+        operation: &'static str,
+    },
 }
 
 impl StoreError {

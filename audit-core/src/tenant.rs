@@ -1,23 +1,73 @@
 //! A view of a store that holds one tenant's events only ([`TenantScoped`]), for multi-tenant
-//! services that let each tenant read its own log.
+//! services that let each tenant read, and check, its own log.
 //!
-//! Tenants share one chain: the order of events across tenants is one order, and one
-//! verification (the operator's) covers all of them. What a tenant gets is every read of its
-//! own events, whatever filter, cursor or seq it sends: the scope is applied after the
-//! caller's filters, not instead of a check. Verifying the shared chain reads every tenant's
-//! events, so a scoped handle refuses it ([`StoreError::InvalidRequest`]); the operator
-//! verifies, and publishes checkpoints a tenant can hold.
+//! ## One shared log
+//!
+//! Tenants share one chain and one Merkle tree: one gap-free order of every event, one
+//! verification by the operator, one signed checkpoint that vouches for every tenant at
+//! once. A chain per tenant would give each tenant a head of its own to verify, but it
+//! would also mean a head, a lock and a checkpoint stream per tenant, an order across
+//! tenants that nothing records, and a log whose completeness for a tenant rests on that
+//! tenant's head alone: the operator could no longer show with one checkpoint that the
+//! whole log only grew.
+//!
+//! What a tenant gets is every read of its own events, whatever filter, cursor or seq it
+//! sends: the scope is applied after the caller's filters, not instead of a check.
+//!
+//! ## What a tenant can check, and what it cannot
+//!
+//! Verifying the shared chain reads every tenant's events, so a scoped handle refuses it
+//! ([`TenantRefusal::SharedLog`]). A tenant checks its own events instead, against a signed
+//! checkpoint it holds (published by the operator, verified with the operator's public key):
+//! [`tlog::verify_tenant`](crate::tlog::verify_tenant) proves each of the tenant's events in
+//! a range by its inclusion proof (`log2(n)` sibling hashes), and
+//! [`tlog::bundle::write_tenant_bundle`](crate::tlog::bundle::write_tenant_bundle) writes
+//! the same events and proofs to a file that
+//! [`verify_bundle`](crate::tlog::bundle::verify_bundle) checks offline. Through this handle
+//! a tenant can prove its own events only ([`TenantRefusal::NotTenantSeq`],
+//! [`TenantRefusal::NotTenantId`]); signed checkpoints and consistency proofs, which hold
+//! only hashes, are the operator's published record and are answered. The live tree (its
+//! size and rows) and signing stay the operator's.
+//!
+//! This **proves**: every event the tenant is shown is, byte for byte (its canonical
+//! encoding), the event at that seq in the log the operator signed. An event changed after
+//! it was signed, one moved to another seq, another tenant's event retagged as this
+//! tenant's, or one the store cannot prove is named by its seq.
+//!
+//! It **does not prove** that the tenant was shown *all* its events. An event of the tenant
+//! deleted from the store, retagged as another tenant's, or left out of a listing or a
+//! bundle leaves no trace the tenant can see: the seqs between its events belong to other
+//! tenants as far as it can tell, and a bundle's own lines are not signed. Inclusion proofs
+//! show presence, never absence. Omission is caught by the operator's full verification
+//! ([`tlog::verify_log`](crate::tlog::verify_log)), and by a tenant that kept its own
+//! receipts (the ids or seqs `record_durable` returns) and proves each of them
+//! ([`TransparencyLog::prove_inclusion_of`](crate::tlog::TransparencyLog::prove_inclusion_of)).
+//! Detecting it from the log alone would need a signed per-tenant commitment: a tree per
+//! tenant whose root each checkpoint signs (then per-tenant consistency proofs), or each
+//! event carrying its tenant's previous seq under the leaf with the tenant's newest seq in
+//! the checkpoint. Neither exists yet.
+//!
+//! A tenant also learns what the shared tree shows anyone holding a checkpoint: the log's
+//! size, hence how many other events lie between its own, and hashes of other events: leaf
+//! and interior hashes in its proofs, and in each of its records the `prev_hash`, the chain
+//! hash of the event before it. All are SHA-256 over canonical bytes that begin with the
+//! event's UUIDv7 id (74 random bits), so guessing an event's content cannot confirm it. A rollback is the tenant's to catch by
+//! keeping its older checkpoint and asking for a consistency proof to the newer one.
 
 use async_trait::async_trait;
 
 use crate::StoredEvent;
 use crate::chain::{Checkpoint, VerifyReport};
-use crate::query::{AuditQuery, CountBy, GroupCount, Page};
+use crate::query::{AuditQuery, CountBy, GroupCount, Order, Page};
+pub use crate::store::TenantRefusal;
 use crate::store::{AuditStore, StoreError, VerifyScope};
 
 /// `store` seen by one tenant: every query and count is limited to events whose `tenant` is
-/// this one, and [`get`](AuditStore::get) of another tenant's seq answers `None`, exactly as
-/// for a seq that does not exist.
+/// this one, [`get`](AuditStore::get) of another tenant's seq answers `None`, exactly as
+/// for a seq that does not exist, and [`head`](AuditStore::head) is the tenant's newest
+/// event. Verifying the shared chain is refused (see the [module docs](self)); when `store`
+/// keeps the Merkle tree, the view is a
+/// [`TransparencyLog`](crate::tlog::TransparencyLog) that proves this tenant's events only.
 ///
 /// ```
 /// use audit_core::query::AuditQuery;
@@ -51,6 +101,26 @@ impl<S> TenantScoped<S> {
     /// The tenant this view is limited to.
     pub fn tenant(&self) -> &str {
         &self.tenant
+    }
+
+    /// The whole store, for the proofs built on this view (crate-internal: it sees every
+    /// tenant).
+    pub(crate) fn unscoped(&self) -> &S {
+        &self.store
+    }
+
+    /// Whether `record` is this tenant's.
+    pub(crate) fn owns(&self, record: &StoredEvent) -> bool {
+        record.event.tenant.as_deref() == Some(self.tenant.as_str())
+    }
+
+    /// A refusal of `operation` on the shared log.
+    pub(crate) fn shared_log(&self, operation: &'static str) -> StoreError {
+        TenantRefusal::SharedLog {
+            tenant: self.tenant.clone(),
+            operation,
+        }
+        .into()
     }
 
     /// `query` limited to this tenant, or `None` when it names another tenant: the scope
@@ -114,7 +184,7 @@ impl<S: AuditStore> AuditStore for TenantScoped<S> {
             .store
             .get(seq)
             .await?
-            .filter(|record| record.event.tenant.as_deref() == Some(self.tenant.as_str())))
+            .filter(|record| self.owns(record)))
     }
 
     async fn verify(
@@ -122,17 +192,18 @@ impl<S: AuditStore> AuditStore for TenantScoped<S> {
         _scope: VerifyScope,
         _checkpoint: Option<&Checkpoint>,
     ) -> Result<VerifyReport, StoreError> {
-        Err(StoreError::InvalidRequest(format!(
-            "tenant {:?} cannot verify the shared chain: it covers every tenant's events; \
-             the operator verifies it and publishes checkpoints",
-            self.tenant
-        )))
+        Err(self.shared_log("verify the shared chain"))
     }
 
+    /// The newest of this tenant's events, as its place in the shared chain (`None` when
+    /// the tenant has none): what a tenant's view shows as its newest position.
     async fn head(&self) -> Result<Option<Checkpoint>, StoreError> {
-        Err(StoreError::InvalidRequest(format!(
-            "tenant {:?} has no chain head of its own: the chain is shared by every tenant",
-            self.tenant
-        )))
+        let newest = AuditQuery::new().order(Order::NewestFirst).limit(1);
+        let page = self.query(&newest).await?;
+        Ok(page.events.first().map(|record| Checkpoint {
+            seq: record.seq,
+            hash: record.hash,
+            taken_at: crate::event::now_micros(),
+        }))
     }
 }

@@ -52,6 +52,7 @@ mod policy;
 mod proof;
 mod store;
 mod stored;
+mod tenant;
 mod verify;
 
 pub use checkpoint::{CheckpointError, SignedCheckpoint};
@@ -61,6 +62,7 @@ pub use policy::{CheckpointPolicy, CheckpointPublisher, FilePublisher, FnPublish
 pub use proof::{ConsistencyProof, InclusionProof, ProofError};
 pub use store::{TransparencyLog, TransparentStore};
 pub use stored::{Frontier, TreeRow};
+pub use tenant::{MAX_LISTED_FAULTS, TenantReport, verify_tenant};
 pub use verify::{TreeFault, TreeFaultKind, TreeReport, check_fork, verify_log};
 
 use serde::{Deserialize, Serialize};

@@ -40,6 +40,12 @@ pub enum TreeFaultKind {
     /// The events match the checkpoint but the stored tree rows do not: proofs from this
     /// store would fail.
     TreeTampered,
+    /// The store cannot build the inclusion proof of this event (tree rows it needs are
+    /// missing or corrupt), so nothing shows it is in the signed tree.
+    Unproven,
+    /// A record of another tenant (or of none) in what should hold one tenant's records
+    /// only (a tenant bundle).
+    ForeignTenant,
 }
 
 /// The first fault found against a checkpoint.
