@@ -18,11 +18,20 @@
 //! reach the signed root and is reported from its first seq. The chain fields (`prev_hash`,
 //! `hash`) are carried for reference; with an HMAC chain they cannot be checked without the
 //! key, and the tree does not need them.
+//!
+//! A *tenant bundle* ([`write_tenant_bundle`], format [`TENANT_BUNDLE_FORMAT`]) holds one
+//! tenant's records of a range only, each with its own inclusion proof, so that the tenant
+//! checks them offline without seeing any other tenant's events; [`verify_bundle`] reads
+//! both kinds.
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
 
 use serde::{Deserialize, Serialize};
+
+mod tenant;
+
+pub use tenant::{TENANT_BUNDLE_FORMAT, TENANT_BUNDLE_VERSION, write_tenant_bundle};
 
 use super::verify::{TreeFault, TreeFaultKind};
 use super::{
@@ -42,9 +51,9 @@ pub const BUNDLE_VERSION: u32 = 1;
 /// The first line of a bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BundleHeader {
-    /// [`BUNDLE_FORMAT`].
+    /// [`BUNDLE_FORMAT`], or [`TENANT_BUNDLE_FORMAT`] for a tenant bundle.
     pub format: String,
-    /// [`BUNDLE_VERSION`].
+    /// [`BUNDLE_VERSION`] (or [`TENANT_BUNDLE_VERSION`]).
     pub version: u32,
     /// The leaf entry's version ([`LEAF_VERSION`](super::LEAF_VERSION)).
     pub leaf_version: u8,
@@ -54,10 +63,17 @@ pub struct BundleHeader {
     pub to_seq: u64,
     /// The signed checkpoint the records are proven against.
     pub checkpoint: SignedCheckpoint,
-    /// Hashes of the complete subtrees covering the leaves before `from_seq`, largest first.
+    /// Hashes of the complete subtrees covering the leaves before `from_seq`, largest first
+    /// (empty in a tenant bundle, whose records carry their own proofs).
+    #[serde(default)]
     pub frontier: Vec<ChainHash>,
-    /// Proof that the tree of `to_seq` leaves is a prefix of the checkpoint's tree.
+    /// Proof that the tree of `to_seq` leaves is a prefix of the checkpoint's tree (empty
+    /// in a tenant bundle).
+    #[serde(default)]
     pub consistency: Vec<ChainHash>,
+    /// The tenant whose records a tenant bundle holds (absent from other bundles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -74,7 +90,7 @@ struct LineIn {
     leaf_hash: Option<ChainHash>,
 }
 
-/// What [`write_bundle`] wrote.
+/// What [`write_bundle`] (or [`write_tenant_bundle`]) wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleSummary {
     /// The header written.
@@ -124,6 +140,7 @@ where
         checkpoint: checkpoint.clone(),
         frontier: frontier.hashes(),
         consistency,
+        tenant: None,
     };
     serde_json::to_writer(&mut out, &header).map_err(std::io::Error::from)?;
     out.write_all(b"\n")?;
@@ -186,7 +203,8 @@ pub struct BundleReport {
 }
 
 impl BundleReport {
-    /// Whether every record of the bundle is proven in the signed log at its seq.
+    /// Whether every record of the bundle is proven in the signed log at its seq (and, in a
+    /// tenant bundle, is the tenant's).
     pub fn is_valid(&self) -> bool {
         self.fault.is_none() && self.head.is_some()
     }
@@ -232,6 +250,9 @@ pub fn verify_bundle(input: impl BufRead, keys: &Keyring) -> std::io::Result<Bun
         }
     };
     report.header = Some(header.clone());
+    if header.format == TENANT_BUNDLE_FORMAT {
+        return tenant::verify_records(&header, lines, keys, report);
+    }
     if header.format != BUNDLE_FORMAT
         || header.version != BUNDLE_VERSION
         || header.leaf_version != super::LEAF_VERSION
