@@ -9,5 +9,6 @@ mod auth_events;
 mod chain_vectors;
 mod context_completion;
 mod context_propagation;
+mod tenant_proofs;
 mod testing_capture;
 mod tlog_vectors;
