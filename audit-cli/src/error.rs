@@ -90,6 +90,7 @@ impl From<audit_core::StoreError> for CliError {
     fn from(err: audit_core::StoreError) -> Self {
         match err {
             audit_core::StoreError::InvalidRequest(message) => Self::usage(message),
+            audit_core::StoreError::Tenant(refusal) => Self::usage(refusal.to_string()),
             other => Self::failure(one_line(&other)),
         }
     }

@@ -173,6 +173,15 @@ impl Target {
         }
     }
 
+    /// The read side with the Merkle tree, shared (for a tenant's view of it).
+    pub fn shared_log(&self) -> std::sync::Arc<dyn audit_core::tlog::TransparentStore> {
+        match &self.backend {
+            Backend::Sqlite(store) => std::sync::Arc::new(store.clone()),
+            Backend::Postgres(store) => std::sync::Arc::new(store.clone()),
+            Backend::Mysql(store) => std::sync::Arc::new(store.clone()),
+        }
+    }
+
     /// The hasher the store was opened with.
     pub fn hasher(&self) -> &ChainHasher {
         &self.hasher

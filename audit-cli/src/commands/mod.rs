@@ -15,6 +15,7 @@ mod tlog_files;
 mod verify;
 mod verify_archive;
 mod verify_bundle;
+mod verify_tenant;
 
 use std::io::Write;
 

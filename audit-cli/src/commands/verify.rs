@@ -32,6 +32,9 @@ pub fn read_checkpoint(path: &std::path::Path) -> Result<Checkpoint, CliError> {
 }
 
 pub async fn run(args: VerifyArgs, target: &Target) -> Result<Exit, CliError> {
+    if let (Some(tenant), Some(path), Some(key)) = (&args.tenant, &args.checkpoint, &args.key) {
+        return super::verify_tenant::run(tenant, path, key, args.json, target).await;
+    }
     if let (Some(path), Some(key)) = (&args.checkpoint, &args.key) {
         return run_signed(path, key, args.json, target).await;
     }

@@ -17,9 +17,11 @@ pub fn run(args: VerifyBundleArgs) -> Result<Exit, CliError> {
         .map_err(|err| CliError::failure(format!("cannot read {}: {err}", args.file.display())))?;
     let report = verify_bundle(BufReader::new(file), &keys)?;
     let range = report.header.as_ref().map(|h| (h.from_seq, h.to_seq));
+    let tenant = report.header.as_ref().and_then(|h| h.tenant.as_deref());
     if args.json {
         print_json(&json!({
             "valid": report.is_valid(),
+            "tenant": tenant,
             "records": report.records,
             "from_seq": range.map(|r| r.0),
             "to_seq": range.map(|r| r.1),
@@ -33,8 +35,11 @@ pub fn run(args: VerifyBundleArgs) -> Result<Exit, CliError> {
         match (&report.fault, &report.head, range) {
             (None, Some(head), Some((from, to))) => writeln!(
                 out,
-                "{GOOD}valid{GOOD:#}: {} records (seq {from}..={to}) are in the signed log of {} events, root {}",
-                report.records, head.size, head.root
+                "{GOOD}valid{GOOD:#}: {} records{} (seq {from}..={to}) are in the signed log of {} events, root {}",
+                report.records,
+                tenant.map_or_else(String::new, |t| format!(" of tenant {t:?}")),
+                head.size,
+                head.root
             )?,
             (Some(f), _, _) => writeln!(
                 out,

@@ -13,4 +13,5 @@ mod mysql;
 mod postgres;
 mod serve;
 mod sqlite;
+mod tenant;
 mod tlog;
