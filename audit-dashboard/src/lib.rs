@@ -74,6 +74,19 @@
 //! `POST`s to the host's sign-out. Mount the dashboard *inside* the host's
 //! `AuditLayer`, so its records carry the client IP and request id.
 //!
+//! ## A tenant's dashboard
+//!
+//! Over `store.for_tenant("acme")` ([`audit_core::tenant`]) the dashboard shows that
+//! tenant's events only, on every page and export, whatever the URL asks for (tested with
+//! another tenant's filters, cursors and seqs on SQLite, PostgreSQL and MariaDB): another
+//! tenant's seq is a 404, an event's previous and next links go to the tenant's neighbouring
+//! events, and the overview's head is the tenant's newest event. The chain is shared by
+//! every tenant, so a verification started there ends with the store's refusal ("cannot
+//! verify the shared chain") rather than a verdict; the tenant checks its events with
+//! `audit_core::tlog::verify_tenant` or a tenant bundle instead. The Excel and PDF reports
+//! carry a chain verification of their range, so leave [`Dashboard::reports`] off for a
+//! tenant's dashboard: there the verification is refused and the download fails.
+//!
 //! ## Who watches the watchers
 //!
 //! Every refusal is recorded like any RBAC denial (`authz_fail` with the permission code and

@@ -286,13 +286,13 @@ macro_rules! on_every_backend {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some(backend) = Backend::postgres(stringify!($check)).await else { return };
+                let Some(backend) = Backend::postgres("tenant_v").await else { return };
                 super::$check(backend).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn mariadb() {
-                let Some(backend) = Backend::mariadb(stringify!($check)).await else { return };
+                let Some(backend) = Backend::mariadb("tenant_v").await else { return };
                 super::$check(backend).await;
             }
         }
