@@ -78,3 +78,56 @@ pub fn fresh_sqlite() -> (audit_sqlite::SqliteStore, tempfile::TempDir) {
     let store = audit_sqlite::SqliteStore::open(dir.path().join("audit.db")).expect("open");
     (store, dir)
 }
+
+/// Runs `sql(events table)` on `store`'s schema with the table's append-only triggers off,
+/// as the table's owner could (an attacker with the owner's rights, in tamper tests).
+pub async fn tamper_pg(store: &audit_sqlx::PgStore, sql: impl FnOnce(&str) -> String) {
+    use sqlx_core::executor::Executor;
+    let events = format!("{}.audit_events", store.schema());
+    let statement = sql(&events);
+    store
+        .pool()
+        .execute(sqlx_core::raw_sql::raw_sql(
+            sqlx_core::sql_str::AssertSqlSafe(format!(
+                "ALTER TABLE {events} DISABLE TRIGGER USER; {statement};
+                 ALTER TABLE {events} ENABLE TRIGGER USER;"
+            )),
+        ))
+        .await
+        .expect("tampering with the events table");
+}
+
+/// Runs `sql(events table)` on `store`'s own database (a fresh one, see [`fresh_mysql`])
+/// of the server at `url`, with the table's triggers dropped for good: MariaDB cannot
+/// switch a trigger off, and a test's database is thrown away.
+pub async fn tamper_mysql(
+    url: &str,
+    store: &audit_sqlx::MySqlStore,
+    sql: impl FnOnce(&str) -> String,
+) {
+    use sqlx_core::connection::Connection;
+    use sqlx_core::executor::Executor;
+    use sqlx_core::row::Row;
+    let raw = |text: String| sqlx_core::raw_sql::raw_sql(sqlx_core::sql_str::AssertSqlSafe(text));
+    let db = store.database().expect("a test store has its own database");
+    let table = format!("{}events", store.table_prefix());
+    let mut conn = audit_sqlx::sqlx_mysql::MySqlConnection::connect(url)
+        .await
+        .expect("connect to MySQL");
+    let triggers = conn
+        .fetch_all(raw(format!(
+            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS \
+             WHERE TRIGGER_SCHEMA = '{db}' AND EVENT_OBJECT_TABLE = '{table}'"
+        )))
+        .await
+        .expect("list the triggers");
+    for trigger in triggers {
+        let name: String = trigger.try_get(0).expect("a trigger name");
+        conn.execute(raw(format!("DROP TRIGGER `{db}`.`{name}`")))
+            .await
+            .expect("drop a trigger");
+    }
+    conn.execute(raw(sql(&format!("`{db}`.`{table}`"))))
+        .await
+        .expect("tampering with the events table");
+}

@@ -17,13 +17,7 @@ use audit_core::tlog::{
     TransparentStore, TreeFaultKind, verify_tenant,
 };
 use audit_core::{AuditEvent, AuditStore, StoredEvent};
-use audit_integration_tests::{database_url, mysql_url, unique_schema};
-use audit_sqlx::sqlx_mysql::MySqlConnection;
-use sqlx_core::connection::Connection;
-use sqlx_core::executor::Executor;
-use sqlx_core::raw_sql::raw_sql;
-use sqlx_core::row::Row;
-use sqlx_core::sql_str::AssertSqlSafe;
+use audit_integration_tests::{database_url, mysql_url, tamper_mysql, tamper_pg, unique_schema};
 
 const ORIGIN: &str = "audit.example/tenant-verify";
 
@@ -103,41 +97,9 @@ impl Backend {
                 ))
                 .unwrap();
             }
-            Self::Postgres(store) => {
-                let events = format!("{}.audit_events", store.schema());
-                store
-                    .pool()
-                    .execute(raw_sql(AssertSqlSafe(format!(
-                        "ALTER TABLE {events} DISABLE TRIGGER USER; UPDATE {events} {set};"
-                    ))))
-                    .await
-                    .unwrap();
-            }
+            Self::Postgres(store) => tamper_pg(store, |t| format!("UPDATE {t} {set}")).await,
             Self::MariaDb(store, url) => {
-                let db = store.database().unwrap().to_owned();
-                let table = format!("{}events", store.table_prefix());
-                let mut conn = MySqlConnection::connect(url).await.unwrap();
-                // MariaDB cannot switch a trigger off: drop them (the store is thrown away).
-                let triggers = conn
-                    .fetch_all(raw_sql(AssertSqlSafe(format!(
-                        "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS \
-                         WHERE TRIGGER_SCHEMA = '{db}' AND EVENT_OBJECT_TABLE = '{table}'"
-                    ))))
-                    .await
-                    .unwrap();
-                for trigger in triggers {
-                    let name: String = trigger.try_get(0).unwrap();
-                    conn.execute(raw_sql(AssertSqlSafe(format!(
-                        "DROP TRIGGER `{db}`.`{name}`"
-                    ))))
-                    .await
-                    .unwrap();
-                }
-                conn.execute(raw_sql(AssertSqlSafe(format!(
-                    "UPDATE `{db}`.`{table}` {set}"
-                ))))
-                .await
-                .unwrap();
+                tamper_mysql(url, store, |t| format!("UPDATE {t} {set}")).await;
             }
         }
     }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use audit_core::StoredEvent;
 use audit_core::query::AuditQuery;
 use audit_core::tlog::{CheckpointPolicy, CheckpointSigner, TransparencyLog};
+use audit_integration_tests::{database_url, mysql_url, tamper_mysql, tamper_pg, unique_schema};
 use audit_sqlite::{SqliteOptions, SqliteStore};
 use audit_sqlx::{MySqlOptions, MySqlStore, PgOptions, PgStore};
 
@@ -232,34 +233,10 @@ async fn a_tenant_bundle_of_a_range_holding_only_another_tenants_event_is_empty(
     assert_eq!(report["records"], 0);
 }
 
-fn server_url(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{var} is not set and CI is: run the tests through scripts/test.sh"
-            );
-            eprintln!("!!!!! SKIPPED: {var} is not set; this test did not run");
-            None
-        }
-    }
-}
-
-fn unique(tag: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("cli_{tag}_{}_{nanos:x}", std::process::id())
-}
-
 #[tokio::test]
 async fn bundle_and_verify_tenant_work_on_postgres() {
-    let Some(url) = server_url("DATABASE_URL") else {
-        return;
-    };
-    let schema = unique("tenant");
+    let Some(url) = database_url() else { return };
+    let schema = unique_schema("cli_tenant");
     let options = PgOptions::new(&url)
         .schema(&schema)
         .unwrap()
@@ -267,40 +244,22 @@ async fn bundle_and_verify_tenant_work_on_postgres() {
     let store = PgStore::connect_with(options).await.unwrap();
     let events: Vec<_> = (0..30).map(event).collect();
     store.append(&events).await.unwrap();
-    let db = vec![
-        "--db".into(),
-        url.clone(),
-        "--schema".into(),
-        schema.clone(),
-    ];
+    let db = vec!["--db".into(), url, "--schema".into(), schema];
     let case = Case::new(&store, db).await;
     check_a_tenant_bundle_holds_only_its_events_and_verifies_offline(&case);
     check_verify_tenant_passes(&case);
-    use sqlx_core::executor::Executor;
-    let events = format!("{schema}.audit_events");
-    store
-        .pool()
-        .execute(sqlx_core::raw_sql::raw_sql(
-            sqlx_core::sql_str::AssertSqlSafe(format!(
-                "ALTER TABLE {events} DISABLE TRIGGER USER;
-                 UPDATE {events} SET description = 'x' WHERE seq IN (7, 8);"
-            )),
-        ))
-        .await
-        .unwrap();
+    tamper_pg(&store, |t| {
+        format!("UPDATE {t} SET description = 'x' WHERE seq IN (7, 8)")
+    })
+    .await;
     check_verify_tenant_names_its_tampered_event(&case);
     store.close().await;
 }
 
 #[tokio::test]
 async fn bundle_and_verify_tenant_work_on_mariadb() {
-    use sqlx_core::connection::Connection;
-    use sqlx_core::executor::Executor;
-    use sqlx_core::row::Row;
-    let Some(url) = server_url("MYSQL_URL") else {
-        return;
-    };
-    let database = unique("tenant");
+    let Some(url) = mysql_url() else { return };
+    let database = unique_schema("cli_tenant");
     let options = MySqlOptions::new(&url)
         .database(&database)
         .unwrap()
@@ -308,35 +267,15 @@ async fn bundle_and_verify_tenant_work_on_mariadb() {
     let store = MySqlStore::connect_with(options).await.unwrap();
     let events: Vec<_> = (0..30).map(event).collect();
     store.append(&events).await.unwrap();
+    // The binary finds the tables in the URL's database.
     let (server, _) = url.rsplit_once('/').unwrap();
-    let db_url = format!("{server}/{database}");
-    let case = Case::new(&store, vec!["--db".into(), db_url.clone()]).await;
+    let case = Case::new(&store, vec!["--db".into(), format!("{server}/{database}")]).await;
     check_a_tenant_bundle_holds_only_its_events_and_verifies_offline(&case);
     check_verify_tenant_passes(&case);
-    // MariaDB cannot switch a trigger off: drop them (the database is thrown away).
-    let mut conn = audit_sqlx::sqlx_mysql::MySqlConnection::connect(&db_url)
-        .await
-        .unwrap();
-    let sql = |text: String| sqlx_core::raw_sql::raw_sql(sqlx_core::sql_str::AssertSqlSafe(text));
-    let table = format!("{}events", store.table_prefix());
-    let triggers = conn
-        .fetch_all(sql(format!(
-            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS \
-             WHERE TRIGGER_SCHEMA = '{database}' AND EVENT_OBJECT_TABLE = '{table}'"
-        )))
-        .await
-        .unwrap();
-    for trigger in triggers {
-        let name: String = trigger.try_get(0).unwrap();
-        conn.execute(sql(format!("DROP TRIGGER `{name}`")))
-            .await
-            .unwrap();
-    }
-    conn.execute(sql(format!(
-        "UPDATE `{table}` SET description = 'x' WHERE seq IN (7, 8)"
-    )))
-    .await
-    .unwrap();
+    tamper_mysql(&url, &store, |t| {
+        format!("UPDATE {t} SET description = 'x' WHERE seq IN (7, 8)")
+    })
+    .await;
     check_verify_tenant_names_its_tampered_event(&case);
     store.close().await;
 }

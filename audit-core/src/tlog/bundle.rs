@@ -210,6 +210,37 @@ impl BundleReport {
     }
 }
 
+/// The head of `header`'s checkpoint, once it verifies with `keys` and the header's range
+/// lies inside it; else `None`, with the fault in `report`.
+fn signed_range(
+    header: &BundleHeader,
+    keys: &Keyring,
+    report: &mut BundleReport,
+) -> Option<TreeHead> {
+    let fault = |seq, kind, detail: String| Some(TreeFault { seq, kind, detail });
+    let head = match header.checkpoint.verify(keys) {
+        Ok(head) => head,
+        Err(err) => {
+            report.fault = fault(0, TreeFaultKind::BadCheckpoint, err.to_string());
+            return None;
+        }
+    };
+    report.head = Some(head);
+    let (from, to) = (header.from_seq, header.to_seq);
+    if from == 0 || from > to || to > head.size {
+        report.fault = fault(
+            from,
+            TreeFaultKind::Malformed,
+            format!(
+                "range {from}..={to} is not inside the checkpoint's {} leaves",
+                head.size
+            ),
+        );
+        return None;
+    }
+    Some(head)
+}
+
 /// Verifies a bundle offline, in constant memory, with the log's verifying keys.
 ///
 /// ```
@@ -267,26 +298,10 @@ pub fn verify_bundle(input: impl BufRead, keys: &Keyring) -> std::io::Result<Bun
         );
         return Ok(report);
     }
-    let head = match header.checkpoint.verify(keys) {
-        Ok(head) => head,
-        Err(err) => {
-            report.fault = bad(0, TreeFaultKind::BadCheckpoint, err.to_string());
-            return Ok(report);
-        }
-    };
-    report.head = Some(head);
-    let (from, to) = (header.from_seq, header.to_seq);
-    if from == 0 || from > to || to > head.size {
-        report.fault = bad(
-            from,
-            TreeFaultKind::Malformed,
-            format!(
-                "range {from}..={to} is not inside the checkpoint's {} leaves",
-                head.size
-            ),
-        );
+    let Some(head) = signed_range(&header, keys, &mut report) else {
         return Ok(report);
-    }
+    };
+    let (from, to) = (header.from_seq, header.to_seq);
     let Some(start) = Frontier::from_hashes(from - 1, &header.frontier) else {
         report.fault = bad(
             from,

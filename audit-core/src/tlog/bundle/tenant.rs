@@ -178,26 +178,10 @@ pub(super) fn verify_records(
         );
         return Ok(report);
     };
-    let head = match header.checkpoint.verify(keys) {
-        Ok(head) => head,
-        Err(err) => {
-            report.fault = fault(0, TreeFaultKind::BadCheckpoint, err.to_string());
-            return Ok(report);
-        }
-    };
-    report.head = Some(head);
-    let (from, to) = (header.from_seq, header.to_seq);
-    if from == 0 || from > to || to > head.size {
-        report.fault = fault(
-            from,
-            TreeFaultKind::Malformed,
-            format!(
-                "range {from}..={to} is not inside the checkpoint's {} leaves",
-                head.size
-            ),
-        );
+    let Some(head) = super::signed_range(header, keys, &mut report) else {
         return Ok(report);
-    }
+    };
+    let (from, to) = (header.from_seq, header.to_seq);
     let mut checker = Checker {
         tenant,
         head,
