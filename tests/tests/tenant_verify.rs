@@ -235,6 +235,36 @@ async fn a_tenant_bundle_holds_no_other_tenants_event_and_verifies_offline(backe
     assert_eq!(report.records, 10);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_event_the_store_cannot_prove_is_named_unproven() {
+    let backend = Backend::sqlite();
+    let held = signed(&backend).await;
+    let Backend::Sqlite(_, dir) = &backend else {
+        unreachable!()
+    };
+    // Row 16 holds the hash of leaves 1..=16, which every proof of seqs 17..=30 needs.
+    rusqlite::Connection::open(dir.path().join("audit.db"))
+        .unwrap()
+        .execute_batch(
+            "DROP TRIGGER IF EXISTS audit_tree_no_delete; DELETE FROM audit_tree WHERE seq = 16;",
+        )
+        .unwrap();
+    let report = verify_tenant(&acme(&backend), VerifyScope::All, &held, &operator_key())
+        .await
+        .unwrap();
+    let unproven: Vec<u64> = report
+        .faults
+        .iter()
+        .filter(|f| f.kind == TreeFaultKind::Unproven)
+        .map(|f| f.seq)
+        .collect();
+    for seq in [19, 22, 25, 28] {
+        assert!(unproven.contains(&seq), "seq {seq}: {report:?}");
+    }
+    assert_eq!(unproven.len(), report.faults.len(), "{report:?}");
+    assert_eq!(report.checked, 10);
+}
+
 /// One test per backend for each check.
 macro_rules! on_every_backend {
     ($($check:ident),* $(,)?) => {$(

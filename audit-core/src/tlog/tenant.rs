@@ -185,8 +185,8 @@ pub(crate) fn range_in(scope: VerifyScope, size: u64) -> Result<(u64, u64), Stor
 /// hashes, nothing of another tenant's events.
 ///
 /// `scope` is a seq range of the checkpoint's tree: [`VerifyScope::All`] is `1..=size`,
-/// [`VerifyScope::After`] everything after the anchor up to `size`; events after the
-/// checkpoint are for a newer one. Each event that is not the one the signed tree holds at
+/// [`VerifyScope::After`] everything after the anchor's seq up to `size` (the anchor's chain
+/// hash is not needed: the tree is); events after the checkpoint are for a newer one. Each event that is not the one the signed tree holds at
 /// its seq is named ([`TreeFaultKind::Modified`]), and each the store cannot prove
 /// ([`TreeFaultKind::Unproven`]); a store whose tree is smaller than the checkpoint is
 /// [`TreeFaultKind::Truncated`]. An event of the tenant that the store no longer shows is
