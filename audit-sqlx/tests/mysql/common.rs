@@ -102,7 +102,8 @@ pub async fn tamper(url: &str, store: &MySqlStore, sql: impl FnOnce(&str) -> Str
         .expect("tampering with the events table");
 }
 
-/// [`tamper`]'s mechanism: drop the triggers of the store's tables, run `sql`, recreate them.
+/// [`tamper`]'s mechanism: drop the triggers of the store's tables, run `sql` with foreign key
+/// checks off (which the truncate guards rely on), recreate the triggers.
 pub async fn untriggered(url: &str, store: &MySqlStore, sql: &str) -> Result<(), sqlx_core::Error> {
     let db = store.database().expect("own database").to_string();
     let mut conn = MySqlConnection::connect(url).await?;
@@ -132,8 +133,13 @@ pub async fn untriggered(url: &str, store: &MySqlStore, sql: &str) -> Result<(),
         ))))
         .await?;
     }
+    // Around the truncate guards too, for this session only.
     let result = conn
-        .execute(raw_sql(AssertSqlSafe(format!("USE `{db}`; {sql}"))))
+        .execute(raw_sql(AssertSqlSafe(format!(
+            "USE `{db}`; SET foreign_key_checks = 0; {}; SET foreign_key_checks = 1",
+            // MariaDB refuses an empty statement.
+            sql.trim_end().trim_end_matches(';')
+        ))))
         .await;
     for create in creates {
         conn.execute(raw_sql(AssertSqlSafe(format!("USE `{db}`; {create}"))))

@@ -479,3 +479,34 @@ pub async fn check_an_archive_verifies_against_the_checkpoints_that_covered_it(
         .verify(&head, &newer.head())
         .expect("consistent");
 }
+
+/// `store` signs with [`policy`]`(10)`. Its owner empties the tree and checkpoint tables
+/// (around the triggers and the truncate guards) and fills them from another log signed by
+/// another key: the events are intact, the tree is not theirs.
+pub async fn check_tree_tables_rewritten_by_their_owner_are_reported(store: impl Owner) {
+    let held = forty(&store).await;
+    let forger = CheckpointSigner::from_seed(ORIGIN, &[66; 32]).expect("a valid origin");
+    let other = store
+        .another(
+            "other_tree",
+            CheckpointPolicy::new(forger)
+                .every_events(10)
+                .without_timer(),
+        )
+        .await;
+    write_by_ten(&other, &events(100..140)).await;
+    let mut sql = String::new();
+    for t in ["tree", "checkpoints"] {
+        let (mine, theirs) = (store.table(t), other.table(t));
+        sql.push_str(&format!(
+            "TRUNCATE TABLE {mine}; INSERT INTO {mine} SELECT * FROM {theirs};"
+        ));
+    }
+    store.as_owner(&sql).await;
+    assert_eq!(store.tree_size().await.expect("size"), 40);
+    chain_verifies(&store).await;
+    assert_eq!(
+        fault_of(&store, &held).await,
+        (1, TreeFaultKind::TreeTampered)
+    );
+}
