@@ -104,81 +104,37 @@ fn keygen(dir: &Path) -> (PathBuf, PathBuf, CheckpointPolicy) {
     (key, public, policy)
 }
 
-/// 30 events of [`event`], ten at a time: checkpoints at 10, 20 and 30.
-async fn fill(log: &dyn TransparentStore, sink: &dyn AuditSink) {
+/// A log opened by `open` (given the SQLite file's path and the policy) that signs with a
+/// key made by `audit keygen` every 10 events, holding 30 events of [`event`] appended ten at
+/// a time: checkpoints at 10, 20 and 30.
+async fn signed<S, F>(place: Place, open: impl FnOnce(PathBuf, CheckpointPolicy) -> F) -> Signed
+where
+    S: TransparentStore + AuditSink,
+    F: std::future::Future<Output = S>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public, policy) = keygen(dir.path());
+    let store = open(dir.path().join("audit.db"), policy).await;
     let events: Vec<AuditEvent> = (0..30).map(event).collect();
     for chunk in events.chunks(10) {
-        sink.write(chunk).await.unwrap();
+        store.write(chunk).await.unwrap();
     }
-    assert_eq!(log.tree_size().await.unwrap(), 30);
+    assert_eq!(store.tree_size().await.unwrap(), 30);
+    Signed {
+        dir,
+        log: Box::new(store),
+        place,
+        key,
+        public,
+    }
 }
 
-/// A signed log of 30 events in a SQLite file.
+/// A signed log in a SQLite file.
 async fn signed_sqlite() -> Signed {
-    let dir = tempfile::tempdir().unwrap();
-    let (key, public, policy) = keygen(dir.path());
-    let store =
-        SqliteStore::open_with(SqliteOptions::new(dir.path().join("audit.db")).checkpoints(policy))
-            .unwrap();
-    fill(&store, &store).await;
-    Signed {
-        dir,
-        log: Box::new(store),
-        place: Place::Sqlite,
-        key,
-        public,
-    }
-}
-
-/// A signed log of 30 events in a fresh schema of the test PostgreSQL.
-async fn signed_postgres(url: &str) -> Signed {
-    let dir = tempfile::tempdir().unwrap();
-    let (key, public, policy) = keygen(dir.path());
-    let schema = postgres::schema("tlog");
-    let store = PgStore::connect_with(
-        PgOptions::new(url)
-            .schema(&schema)
-            .unwrap()
-            .checkpoints(policy),
-    )
+    signed(Place::Sqlite, |db, policy| async move {
+        SqliteStore::open_with(SqliteOptions::new(db).checkpoints(policy)).unwrap()
+    })
     .await
-    .unwrap();
-    fill(&store, &store).await;
-    Signed {
-        dir,
-        log: Box::new(store),
-        place: Place::Postgres {
-            url: url.to_owned(),
-            schema,
-        },
-        key,
-        public,
-    }
-}
-
-/// A signed log of 30 events in a fresh database of the test MariaDB.
-async fn signed_mysql(url: &str) -> Signed {
-    let dir = tempfile::tempdir().unwrap();
-    let (key, public, policy) = keygen(dir.path());
-    let database = mysql::database("tlog");
-    let store = MySqlStore::connect_with(
-        MySqlOptions::new(url)
-            .database(&database)
-            .unwrap()
-            .checkpoints(policy),
-    )
-    .await
-    .unwrap();
-    fill(&store, &store).await;
-    Signed {
-        dir,
-        log: Box::new(store),
-        place: Place::Mysql {
-            db_url: mysql::url_for(url, &database),
-        },
-        key,
-        public,
-    }
 }
 
 fn run(args: &[&str], files: &[&Path]) -> std::process::Output {
@@ -382,12 +338,38 @@ async fn open_sqlite() -> Option<Signed> {
     Some(signed_sqlite().await)
 }
 
+/// A signed log in a fresh schema of the test PostgreSQL.
 async fn open_postgres() -> Option<Signed> {
-    Some(signed_postgres(&postgres::database_url()?).await)
+    let url = postgres::database_url()?;
+    let schema = postgres::schema("tlog");
+    let options = PgOptions::new(&url).schema(&schema).unwrap();
+    let place = Place::Postgres { url, schema };
+    Some(
+        signed(place, |_, policy| async move {
+            PgStore::connect_with(options.checkpoints(policy))
+                .await
+                .unwrap()
+        })
+        .await,
+    )
 }
 
+/// A signed log in a fresh database of the test MariaDB.
 async fn open_mysql() -> Option<Signed> {
-    Some(signed_mysql(&mysql::mysql_url()?).await)
+    let url = mysql::mysql_url()?;
+    let database = mysql::database("tlog");
+    let options = MySqlOptions::new(&url).database(&database).unwrap();
+    let place = Place::Mysql {
+        db_url: mysql::url_for(&url, &database),
+    };
+    Some(
+        signed(place, |_, policy| async move {
+            MySqlStore::connect_with(options.checkpoints(policy))
+                .await
+                .unwrap()
+        })
+        .await,
+    )
 }
 
 mod on_sqlite {

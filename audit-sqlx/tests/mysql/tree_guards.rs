@@ -3,6 +3,8 @@
 //! the application user lacks the privileges besides; checkpoints beyond the chain head are
 //! refused, and a tree row the application user forges does not stop the writers. What the
 //! owner does around all that is reported by verification against a signed checkpoint.
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
 
 use audit_core::AuditStore;
 use audit_core::tlog::TransparencyLog;
@@ -18,13 +20,6 @@ async fn signed_with_rows(url: &str, tag: &str) -> MySqlStore {
         .unwrap();
     store.append(&events(0..6)).await.unwrap();
     store
-}
-
-fn refused(sql: &str, result: Result<u64, sqlx_core::Error>) -> String {
-    match result {
-        Ok(n) => panic!("{sql}: succeeded ({n} rows) on an append-only table"),
-        Err(err) => err.to_string(),
-    }
 }
 
 /// The tree, checkpoint and tree head rows are all still there.

@@ -18,13 +18,6 @@ async fn signed_with_rows(url: &str, tag: &str) -> PgStore {
     store
 }
 
-fn refused(sql: &str, result: Result<u64, sqlx_core::Error>) -> String {
-    match result {
-        Ok(n) => panic!("{sql}: succeeded ({n} rows) on an append-only table"),
-        Err(err) => err.to_string(),
-    }
-}
-
 /// What rewrites the tree's tables: every row changed, removed, or all at once.
 fn rewrites(store: &PgStore) -> Vec<String> {
     let s = store.schema();

@@ -162,6 +162,14 @@ pub trait Owner: AuditSink + AuditStore + TransparencyLog + Sized {
     async fn another(&self, tag: &str, policy: CheckpointPolicy) -> Self;
 }
 
+/// A policy signing every 10 events with a key that is not the log's (a forger's own).
+fn forger_policy() -> CheckpointPolicy {
+    let forger = CheckpointSigner::from_seed(ORIGIN, &[66; 32]).expect("a valid origin");
+    CheckpointPolicy::new(forger)
+        .every_events(10)
+        .without_timer()
+}
+
 /// Forty varied events, a second apart, an hour ago (archival cuts between them).
 fn forty_events() -> Vec<audit_core::AuditEvent> {
     let start = chrono::Utc::now() - chrono::Duration::hours(1);
@@ -309,15 +317,7 @@ pub async fn check_a_truncated_tail_is_named_at_the_first_missing_seq(store: imp
 /// other ones: chain and tree recomputed (by the library itself, in another log), signed
 /// with the forger's own key, the genuine checkpoints of the prefix kept.
 async fn rewrite<S: Owner>(store: &S, genuine: u64) {
-    let forger = CheckpointSigner::from_seed(ORIGIN, &[66; 32]).expect("a valid origin");
-    let copy = store
-        .another(
-            "forger",
-            CheckpointPolicy::new(forger)
-                .every_events(10)
-                .without_timer(),
-        )
-        .await;
+    let copy = store.another("forger", forger_policy()).await;
     let mut log = Vec::new();
     for seq in 1..=genuine {
         log.push(store.get(seq).await.expect("read").expect("stored").event);
@@ -485,15 +485,7 @@ pub async fn check_an_archive_verifies_against_the_checkpoints_that_covered_it(
 /// another key: the events are intact, the tree is not theirs.
 pub async fn check_tree_tables_rewritten_by_their_owner_are_reported(store: impl Owner) {
     let held = forty(&store).await;
-    let forger = CheckpointSigner::from_seed(ORIGIN, &[66; 32]).expect("a valid origin");
-    let other = store
-        .another(
-            "other_tree",
-            CheckpointPolicy::new(forger)
-                .every_events(10)
-                .without_timer(),
-        )
-        .await;
+    let other = store.another("other_tree", forger_policy()).await;
     write_by_ten(&other, &events(100..140)).await;
     let mut sql = String::new();
     for t in ["tree", "checkpoints"] {
