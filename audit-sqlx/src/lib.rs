@@ -84,6 +84,15 @@
 //! builds the tree of the events already stored; a log that had purged a prefix before it
 //! keeps working without a tree (the purged events are gone).
 //!
+//! The tree and checkpoint tables are append-only like the events (see each backend's
+//! append-only section), and checkpoints beyond the chain head are refused; so are tree rows
+//! beyond it on PostgreSQL, while MySQL's writer steps over such a row (verification reports
+//! it): in neither can a row the application role inserts stop the writers. Tampering by
+//! the tables' owner, who can go around all of it, is what signed checkpoints kept elsewhere
+//! detect: the tests `tlog::*` of both servers run the tamper matrix (modify, delete, insert,
+//! reorder, truncate, a rewrite without the key, a rollback, a fork, a changed tree row)
+//! through [`verify_log`](audit_core::tlog::verify_log) against a held checkpoint.
+//!
 //! Migrations are SQL files embedded with `include_str!` and applied by a small runner in one
 //! transaction under `pg_advisory_xact_lock`, so many instances starting at once migrate
 //! exactly once. Not `sqlx::migrate!`: that macro needs the `sqlx` facade with `macros`,
@@ -126,8 +135,11 @@
 //! ### Append-only enforcement
 //!
 //! Triggers refuse `UPDATE`, `DELETE` and `TRUNCATE` on `audit_events` (and on
-//! `audit_anchors`) for every role, the owner included; the only exception is a `DELETE` inside
-//! the retention path, which marks its own transaction. Give the application a role that can
+//! `audit_anchors`, `audit_tree` and `audit_checkpoints`) for every role, the owner included;
+//! the only exception is a `DELETE` of events inside the retention path, which marks its own
+//! transaction. Rows beyond the chain head are refused in `audit_events`, `audit_tree` and
+//! `audit_checkpoints` (schema 3 and 6): the writer moves the head first, so only a
+//! transaction that holds the head can add to them. Give the application a role that can
 //! only insert and read, so that even the marker does not help it:
 //!
 //! ```sql
@@ -141,9 +153,12 @@
 //! GRANT SELECT, INSERT ON audit.audit_tree, audit.audit_checkpoints TO audit_app; -- the tree
 //! GRANT SELECT, INSERT, DELETE ON audit.audit_outbox TO audit_app; -- outbox mode only
 //! GRANT INSERT ON audit.audit_outbox_rejected TO audit_app;        -- outbox mode only
-//! -- no UPDATE, DELETE, TRUNCATE on audit_events for the app, and no ownership:
+//! -- no UPDATE, DELETE, TRUNCATE on audit_events (nor the tree) for the app, and no ownership:
 //! REVOKE UPDATE, DELETE, TRUNCATE ON audit.audit_events FROM audit_app;
 //! ```
+//!
+//! The tests `tree_guards::the_app_role_cannot_truncate_or_rewrite_the_tree_tables` and
+//! `..._cannot_add_tree_rows_or_checkpoints_beyond_the_head` prove such a role is refused.
 //!
 //! The app then connects with `PgOptions::migrate(false)` (it has no `CREATE` right; the
 //! store only checks the schema version). Changing the head row alone forges nothing: the next
@@ -236,7 +251,9 @@
 //!
 //! - **Set-up.** `MySqlStore::connect(url)` (`mysql://user:password@host:3306/app`) creates
 //!   the tables `audit_events`, `audit_chain_head`, `audit_anchors`, `audit_outbox`,
-//!   `audit_outbox_rejected`, `audit_truncate_guard` and `audit_schema_migrations` in the
+//!   `audit_outbox_rejected`, `audit_truncate_guard`, the tree's `audit_tree`,
+//!   `audit_checkpoints`, `audit_tree_head` and `audit_tree_guard`, and
+//!   `audit_schema_migrations` in the
 //!   URL's database; `MySqlOptions::database` and `MySqlOptions::table_prefix` place them
 //!   elsewhere. Migrations are embedded and serialised by `GET_LOCK`. The migrating user needs
 //!   `CREATE`, `INDEX`, `REFERENCES` and `TRIGGER` (and, on MySQL with binary logging, what
@@ -245,10 +262,15 @@
 //!   for IPv4, 16 for IPv6) so a CIDR filter can be one index range, JSON metadata kept exactly
 //!   as hashed, `BINARY(32)` hashes, `utf8mb4` text with binary NO PAD collations (`'a'`,
 //!   `'a '` and `'A'` are three values, as in Rust).
-//! - **Append-only.** Triggers `SIGNAL` on `UPDATE` and `DELETE`; MySQL has no `TRUNCATE` or
-//!   `DROP` triggers, so an empty table referencing the events and anchors makes the server
-//!   refuse both for every user unless a session turns `foreign_key_checks` off. Grants are
-//!   what stop an application user for good:
+//! - **Append-only.** Triggers `SIGNAL` on `UPDATE` and `DELETE` of the events, anchors, tree
+//!   rows and checkpoints (and on `DELETE` of the tree head row, which writers update); MySQL
+//!   has no `TRUNCATE` or `DROP` triggers, so empty tables referencing the events and anchors
+//!   (`audit_truncate_guard`) and the tree, checkpoints and tree head (`audit_tree_guard`,
+//!   schema 3) make the server refuse both for every user unless a session turns
+//!   `foreign_key_checks` off. A checkpoint beyond the chain head is refused; a tree row
+//!   inserted there (one trigger check per tree row cost more than the insert, measured) is
+//!   stepped over by the writer and reported by verification. Grants are what stop an
+//!   application user for good:
 //!
 //! ```sql
 //! -- as the owner, once, after the first MySqlStore::connect with migrations on:
@@ -267,8 +289,10 @@
 //!
 //! The application then connects with `MySqlOptions::migrate(false)`. The tests
 //! `grants::app_user_cannot_update_events`, `..._cannot_delete_events`,
-//! `..._cannot_truncate_events` and `..._cannot_use_the_retention_path` prove such a user is
+//! `..._cannot_truncate_events`, `..._cannot_use_the_retention_path` and
+//! `tree_guards::the_app_user_cannot_truncate_or_rewrite_the_tree_tables` prove such a user is
 //! refused, and `hostile::a_row_forged_by_the_app_user_is_reported_and_the_writer_goes_on`
+//! and `tree_guards::a_tree_row_forged_by_the_app_user_is_reported_and_the_writer_goes_on`
 //! that a row it inserts itself is reported by verification and does not stop the writers.
 //!
 //! Measured (MariaDB 10.11, durable commits, 1 000-event batches, 1M-row table, three runs on

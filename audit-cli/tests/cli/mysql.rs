@@ -11,7 +11,7 @@ use sqlx_core::connection::Connection;
 use sqlx_core::executor::Executor;
 use sqlx_core::row::Row;
 
-fn mysql_url() -> Option<String> {
+pub(crate) fn mysql_url() -> Option<String> {
     match std::env::var("MYSQL_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
@@ -26,19 +26,24 @@ fn mysql_url() -> Option<String> {
 }
 
 /// The server's URL with its database replaced by `database`.
-fn url_for(url: &str, database: &str) -> String {
+pub(crate) fn url_for(url: &str, database: &str) -> String {
     let (server, _) = url.rsplit_once('/').unwrap();
     format!("{server}/{database}")
+}
+
+/// A database name unique to this run.
+pub(crate) fn database(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("cli_{tag}_{}_{nanos:x}", std::process::id())
 }
 
 /// A fresh database (migrated by the test user, the owner) holding `n` events of [`event`];
 /// returns the store and the URL naming its database.
 async fn filled(url: &str, tag: &str, n: u64, hasher: ChainHasher) -> (MySqlStore, String) {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let database = format!("cli_{tag}_{}_{nanos:x}", std::process::id());
+    let database = database(tag);
     let store = MySqlStore::connect_with(
         MySqlOptions::new(url)
             .database(&database)
@@ -54,22 +59,23 @@ async fn filled(url: &str, tag: &str, n: u64, hasher: ChainHasher) -> (MySqlStor
     (store, url_for(url, &database))
 }
 
-fn mysql(db_url: &str) -> assert_cmd::Command {
+pub(crate) fn mysql(db_url: &str) -> assert_cmd::Command {
     let mut cmd = audit();
     cmd.args(["--db", db_url]);
     cmd
 }
 
-/// Runs `sql` (with `EVENTS` naming the events table) after dropping the append-only
-/// triggers, as an attacker with the owner's rights could.
-async fn tamper(db_url: &str, sql: &str) {
+/// Runs `sql` (with `EVENTS`, `TREE` and `HEAD` naming the events, tree and chain head
+/// tables) after dropping the append-only triggers of the store's tables, as an attacker
+/// with the owner's rights could.
+pub(crate) async fn tamper(db_url: &str, sql: &str) {
     let mut conn = audit_sqlx::sqlx_mysql::MySqlConnection::connect(db_url)
         .await
         .unwrap();
     let triggers = conn
         .fetch_all(
             "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS \
-             WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = 'audit_events'",
+             WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE LIKE 'audit\\_%'",
         )
         .await
         .unwrap();
@@ -81,8 +87,12 @@ async fn tamper(db_url: &str, sql: &str) {
         .await
         .unwrap();
     }
+    let sql = sql
+        .replace("EVENTS", "audit_events")
+        .replace("TREE", "audit_tree")
+        .replace("HEAD", "audit_chain_head");
     conn.execute(sqlx_core::raw_sql::raw_sql(
-        sqlx_core::sql_str::AssertSqlSafe(sql.replace("EVENTS", "audit_events")),
+        sqlx_core::sql_str::AssertSqlSafe(sql),
     ))
     .await
     .unwrap();

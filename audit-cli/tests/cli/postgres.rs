@@ -7,7 +7,7 @@ use audit_core::query::AuditQuery;
 use audit_core::{AuditEvent, ChainHasher};
 use audit_sqlx::{PgOptions, PgStore};
 
-fn database_url() -> Option<String> {
+pub(crate) fn database_url() -> Option<String> {
     match std::env::var("DATABASE_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
@@ -21,7 +21,8 @@ fn database_url() -> Option<String> {
     }
 }
 
-fn schema(tag: &str) -> String {
+/// A schema name unique to this run.
+pub(crate) fn schema(tag: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -42,21 +43,28 @@ async fn filled(url: &str, tag: &str, n: u64, hasher: ChainHasher) -> (PgStore, 
     (store, schema)
 }
 
-fn pg(url: &str, schema: &str) -> assert_cmd::Command {
+pub(crate) fn pg(url: &str, schema: &str) -> assert_cmd::Command {
     let mut cmd = audit();
     cmd.args(["--db", url, "--schema", schema]);
     cmd
 }
 
-/// Runs `sql` (with `EVENTS` naming the events table) with the append-only triggers off, as
-/// an attacker with the table owner's rights could.
-async fn tamper(url: &str, schema: &str, sql: &str) {
+/// Runs `sql` (with `EVENTS`, `TREE` and `HEAD` naming the events, tree and chain head
+/// tables) with the append-only triggers off, as an attacker with the tables' owner's rights
+/// could.
+pub(crate) async fn tamper(url: &str, schema: &str, sql: &str) {
     use sqlx_core::connection::Connection;
     use sqlx_core::executor::Executor;
-    let events = format!("{schema}.audit_events");
+    let [events, tree, head] =
+        ["events", "tree", "chain_head"].map(|t| format!("{schema}.audit_{t}"));
+    let sql = sql
+        .replace("EVENTS", &events)
+        .replace("TREE", &tree)
+        .replace("HEAD", &head);
     let script = format!(
-        "ALTER TABLE {events} DISABLE TRIGGER USER; {}; ALTER TABLE {events} ENABLE TRIGGER USER;",
-        sql.replace("EVENTS", &events)
+        "BEGIN; ALTER TABLE {events} DISABLE TRIGGER USER; ALTER TABLE {tree} DISABLE TRIGGER USER;
+         {sql};
+         ALTER TABLE {events} ENABLE TRIGGER USER; ALTER TABLE {tree} ENABLE TRIGGER USER; COMMIT;"
     );
     let mut conn = audit_sqlx::sqlx_postgres::PgConnection::connect(url)
         .await

@@ -1,21 +1,31 @@
-//! The transparency-log commands of the real `audit` binary against a real SQLite file:
-//! keygen, verify against a signed checkpoint, prove, bundle and verify-bundle.
+//! The transparency-log commands of the real `audit` binary against a real SQLite file, the
+//! test PostgreSQL and the test MariaDB: keygen, verify against a signed checkpoint, prove,
+//! bundle and verify-bundle. Each behaviour is one body, run once per store.
 
 use std::path::{Path, PathBuf};
 
-use audit_core::StoredEvent;
 use audit_core::tlog::{
     CheckpointPolicy, CheckpointSigner, ConsistencyProof, InclusionProof, Keyring,
-    SignedCheckpoint, leaf_hash,
+    SignedCheckpoint, TransparentStore, leaf_hash,
 };
+use audit_core::{AuditEvent, AuditSink, StoredEvent};
 use audit_sqlite::{SqliteOptions, SqliteStore};
+use audit_sqlx::{MySqlOptions, MySqlStore, PgOptions, PgStore};
 
 use crate::common::*;
+use crate::{mysql, postgres};
+
+/// Where a signed log lives, and how the binary is pointed at it.
+enum Place {
+    Sqlite,
+    Postgres { url: String, schema: String },
+    Mysql { db_url: String },
+}
 
 struct Signed {
     dir: tempfile::TempDir,
-    store: SqliteStore,
-    url: String,
+    log: Box<dyn TransparentStore>,
+    place: Place,
     key: PathBuf,
     public: PathBuf,
 }
@@ -29,50 +39,102 @@ impl Signed {
         self.path("audit.db")
     }
 
+    /// The binary with `--db` (and `--schema`) naming the log.
+    fn cli(&self) -> assert_cmd::Command {
+        match &self.place {
+            Place::Sqlite => {
+                let mut cmd = audit();
+                cmd.args(["--db", &sqlite_url(&self.db())]);
+                cmd
+            }
+            Place::Postgres { url, schema } => postgres::pg(url, schema),
+            Place::Mysql { db_url } => mysql::mysql(db_url),
+        }
+    }
+
+    /// Removes every event after `seq` and its tree rows behind the store's back, as the
+    /// owner could (on the servers also moving the chain head back, so the chain verifies).
+    async fn truncate_after(&self, seq: u64) {
+        let sql =
+            format!("DELETE FROM EVENTS WHERE seq > {seq}; DELETE FROM TREE WHERE seq > {seq};");
+        let head = format!(
+            "UPDATE HEAD SET seq = {seq}, hash = (SELECT hash FROM EVENTS WHERE seq = {seq})"
+        );
+        match &self.place {
+            Place::Sqlite => sqlite_tamper(
+                &self.db(),
+                &format!(
+                    "DROP TRIGGER IF EXISTS audit_tree_no_delete; {}",
+                    sql.replace("EVENTS", "audit_events")
+                        .replace("TREE", "audit_tree")
+                ),
+            ),
+            Place::Postgres { url, schema } => {
+                postgres::tamper(url, schema, &format!("{sql} {head}")).await
+            }
+            Place::Mysql { db_url } => mysql::tamper(db_url, &format!("{sql} {head}")).await,
+        }
+    }
+
     /// Saves the store's newest checkpoint, as a witness would keep it.
     async fn save_latest(&self, name: &str) -> PathBuf {
-        use audit_core::tlog::TransparencyLog;
-        let checkpoint = self.store.latest_checkpoint().await.unwrap().unwrap();
+        let checkpoint = self.log.latest_checkpoint().await.unwrap().unwrap();
         let path = self.path(name);
         std::fs::write(&path, checkpoint.as_str()).unwrap();
         path
     }
 }
 
-/// A key made by `audit keygen`, and a store signing with it every 10 events: 30 events.
-async fn signed_store() -> Signed {
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("signer.key");
+/// A key made by `audit keygen` in `dir`: the private key's path, the verifying key's path,
+/// and a policy signing with it every 10 events.
+fn keygen(dir: &Path) -> (PathBuf, PathBuf, CheckpointPolicy) {
+    let key = dir.join("signer.key");
     let out = audit()
         .args(["keygen", "--origin", "audit.example/cli-test", "--out"])
         .arg(&key)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let public = dir.path().join("verifier.pub");
+    let public = dir.join("verifier.pub");
     std::fs::write(&public, stdout(&out)).unwrap();
     let signer = CheckpointSigner::from_file(&key).unwrap();
-    let db = dir.path().join("audit.db");
-    let store = SqliteStore::open_with(
-        SqliteOptions::new(&db).checkpoints(
-            CheckpointPolicy::new(signer)
-                .every_events(10)
-                .without_timer(),
-        ),
-    )
-    .unwrap();
-    for i in 0..3u64 {
-        let batch: Vec<_> = (i * 10..i * 10 + 10).map(event).collect();
-        store.append(&batch).await.unwrap();
+    let policy = CheckpointPolicy::new(signer)
+        .every_events(10)
+        .without_timer();
+    (key, public, policy)
+}
+
+/// A log opened by `open` (given the SQLite file's path and the policy) that signs with a
+/// key made by `audit keygen` every 10 events, holding 30 events of [`event`] appended ten at
+/// a time: checkpoints at 10, 20 and 30.
+async fn signed<S, F>(place: Place, open: impl FnOnce(PathBuf, CheckpointPolicy) -> F) -> Signed
+where
+    S: TransparentStore + AuditSink,
+    F: std::future::Future<Output = S>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public, policy) = keygen(dir.path());
+    let store = open(dir.path().join("audit.db"), policy).await;
+    let events: Vec<AuditEvent> = (0..30).map(event).collect();
+    for chunk in events.chunks(10) {
+        store.write(chunk).await.unwrap();
     }
-    let url = sqlite_url(&db);
+    assert_eq!(store.tree_size().await.unwrap(), 30);
     Signed {
         dir,
-        store,
-        url,
+        log: Box::new(store),
+        place,
         key,
         public,
     }
+}
+
+/// A signed log in a SQLite file.
+async fn signed_sqlite() -> Signed {
+    signed(Place::Sqlite, |db, policy| async move {
+        SqliteStore::open_with(SqliteOptions::new(db).checkpoints(policy)).unwrap()
+    })
+    .await
 }
 
 fn run(args: &[&str], files: &[&Path]) -> std::process::Output {
@@ -86,7 +148,7 @@ fn run(args: &[&str], files: &[&Path]) -> std::process::Output {
 
 #[tokio::test]
 async fn keygen_writes_a_private_key_only_its_owner_reads_and_never_replaces_it() {
-    let s = signed_store().await;
+    let s = signed_sqlite().await;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -99,9 +161,10 @@ async fn keygen_writes_a_private_key_only_its_owner_reads_and_never_replaces_it(
     assert_eq!(again.status.code(), Some(3), "{}", stderr(&again));
 }
 
-#[tokio::test]
-async fn verify_against_a_signed_checkpoint_passes_then_names_the_tampered_seq() {
-    let s = signed_store().await;
+/// `verify --checkpoint FILE --key PUB` passes on the intact log; once the tail is removed
+/// behind the store's back the chain alone still verifies, the signed checkpoint does not,
+/// and the first missing seq is named.
+async fn verify_against_a_signed_checkpoint_passes_then_names_the_tampered_seq(s: Signed) {
     let held = s.save_latest("witness-checkpoint").await;
     let ok = verify_signed(&s, &held);
     assert!(ok.status.success(), "{}", stderr(&ok));
@@ -109,14 +172,8 @@ async fn verify_against_a_signed_checkpoint_passes_then_names_the_tampered_seq()
     assert_eq!(report["valid"], true);
     assert_eq!(report["checkpoint"]["size"], 30);
 
-    // The tail removed behind the store's back: the chain alone still verifies; the signed
-    // checkpoint does not.
-    sqlite_tamper(
-        &s.db(),
-        "DROP TRIGGER IF EXISTS audit_tree_no_delete;
-         DELETE FROM audit_events WHERE seq > 25; DELETE FROM audit_tree WHERE seq > 25;",
-    );
-    let chain_only = run(&["--db", &s.url, "verify"], &[]);
+    s.truncate_after(25).await;
+    let chain_only = s.cli().arg("verify").output().unwrap();
     assert!(chain_only.status.success(), "{}", stderr(&chain_only));
     let bad = verify_signed(&s, &held);
     assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
@@ -127,8 +184,8 @@ async fn verify_against_a_signed_checkpoint_passes_then_names_the_tampered_seq()
 }
 
 fn verify_signed(s: &Signed, checkpoint: &Path) -> std::process::Output {
-    audit()
-        .args(["--db", &s.url, "verify", "--json", "--checkpoint"])
+    s.cli()
+        .args(["verify", "--json", "--checkpoint"])
         .arg(checkpoint)
         .arg("--key")
         .arg(&s.public)
@@ -136,20 +193,15 @@ fn verify_signed(s: &Signed, checkpoint: &Path) -> std::process::Output {
         .unwrap()
 }
 
-#[tokio::test]
-async fn prove_prints_proofs_an_auditor_checks_with_the_verifying_key_alone() {
-    let s = signed_store().await;
+/// `prove` prints an inclusion proof (by seq and by id) and a consistency proof that check
+/// with the verifying key alone.
+async fn prove_prints_proofs_an_auditor_checks_with_the_verifying_key_alone(s: Signed) {
     let old = s.path("cp10");
-    std::fs::write(&old, {
-        use audit_core::tlog::TransparencyLog;
-        s.store.checkpoints(0, 1).await.unwrap()[0]
-            .as_str()
-            .to_owned()
-    })
-    .unwrap();
+    std::fs::write(&old, s.log.checkpoints(0, 1).await.unwrap()[0].as_str()).unwrap();
     let keys = Keyring::from_file(&s.public).unwrap();
-    let out = audit()
-        .args(["--db", &s.url, "prove", "--seq", "7", "--key"])
+    let out = s
+        .cli()
+        .args(["prove", "--seq", "7", "--key"])
         .arg(&s.public)
         .output()
         .unwrap();
@@ -162,14 +214,9 @@ async fn prove_prints_proofs_an_auditor_checks_with_the_verifying_key_alone() {
     proof.verify(&leaf_hash(&record.event), &head).unwrap();
     assert_eq!(record.seq, 7);
 
-    let by_id = audit()
-        .args([
-            "--db",
-            &s.url,
-            "prove",
-            "--id",
-            &record.event.id.to_string(),
-        ])
+    let by_id = s
+        .cli()
+        .args(["prove", "--id", &record.event.id.to_string()])
         .output()
         .unwrap();
     assert!(by_id.status.success(), "{}", stderr(&by_id));
@@ -178,8 +225,9 @@ async fn prove_prints_proofs_an_auditor_checks_with_the_verifying_key_alone() {
         v["inclusion"]
     );
 
-    let consistency = audit()
-        .args(["--db", &s.url, "prove", "--key"])
+    let consistency = s
+        .cli()
+        .args(["prove", "--key"])
         .arg(&s.public)
         .arg("--since")
         .arg(&old)
@@ -196,14 +244,13 @@ async fn prove_prints_proofs_an_auditor_checks_with_the_verifying_key_alone() {
     assert_eq!((proof.old_size, proof.new_size), (10, 30));
 }
 
-#[tokio::test]
-async fn a_bundle_verifies_offline_and_a_changed_record_is_named() {
-    let s = signed_store().await;
+/// `bundle` writes a range with its signed checkpoint and proofs; `verify-bundle` checks it
+/// with no database, names a changed record, and refuses another log's key.
+async fn a_bundle_verifies_offline_and_a_changed_record_is_named(s: Signed) {
     let bundle = s.path("bundle.jsonl");
-    let out = audit()
-        .args([
-            "--db", &s.url, "bundle", "--from", "5", "--to", "20", "--out",
-        ])
+    let out = s
+        .cli()
+        .args(["bundle", "--from", "5", "--to", "20", "--out"])
         .arg(&bundle)
         .output()
         .unwrap();
@@ -261,4 +308,78 @@ async fn a_bundle_verifies_offline_and_a_changed_record_is_named() {
         "{}",
         stderr(&refused)
     );
+}
+
+/// The three behaviours on one store: `$open()` gives its [`Signed`] log, or `None` when
+/// its server is not given (outside CI; see the server modules).
+macro_rules! tlog_commands_on {
+    ($open:path) => {
+        #[tokio::test]
+        async fn verify_against_a_signed_checkpoint_passes_then_names_the_tampered_seq() {
+            let Some(s) = $open().await else { return };
+            super::verify_against_a_signed_checkpoint_passes_then_names_the_tampered_seq(s).await;
+        }
+
+        #[tokio::test]
+        async fn prove_prints_proofs_an_auditor_checks_with_the_verifying_key_alone() {
+            let Some(s) = $open().await else { return };
+            super::prove_prints_proofs_an_auditor_checks_with_the_verifying_key_alone(s).await;
+        }
+
+        #[tokio::test]
+        async fn a_bundle_verifies_offline_and_a_changed_record_is_named() {
+            let Some(s) = $open().await else { return };
+            super::a_bundle_verifies_offline_and_a_changed_record_is_named(s).await;
+        }
+    };
+}
+
+async fn open_sqlite() -> Option<Signed> {
+    Some(signed_sqlite().await)
+}
+
+/// A signed log in a fresh schema of the test PostgreSQL.
+async fn open_postgres() -> Option<Signed> {
+    let url = postgres::database_url()?;
+    let schema = postgres::schema("tlog");
+    let options = PgOptions::new(&url).schema(&schema).unwrap();
+    let place = Place::Postgres { url, schema };
+    Some(
+        signed(place, |_, policy| async move {
+            PgStore::connect_with(options.checkpoints(policy))
+                .await
+                .unwrap()
+        })
+        .await,
+    )
+}
+
+/// A signed log in a fresh database of the test MariaDB.
+async fn open_mysql() -> Option<Signed> {
+    let url = mysql::mysql_url()?;
+    let database = mysql::database("tlog");
+    let options = MySqlOptions::new(&url).database(&database).unwrap();
+    let place = Place::Mysql {
+        db_url: mysql::url_for(&url, &database),
+    };
+    Some(
+        signed(place, |_, policy| async move {
+            MySqlStore::connect_with(options.checkpoints(policy))
+                .await
+                .unwrap()
+        })
+        .await,
+    )
+}
+
+mod on_sqlite {
+    tlog_commands_on!(super::open_sqlite);
+}
+
+mod on_postgres {
+    tlog_commands_on!(super::open_postgres);
+}
+
+mod on_mysql {
+    tlog_commands_on!(super::open_mysql);
 }

@@ -29,10 +29,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "Merkle tree rows and signed checkpoints (tree of stored events built)",
         sql: include_str!("../../migrations/mysql/0002_tree.sql"),
     },
+    Migration {
+        version: 3,
+        description: "truncate guard of the tree tables, the tree head row kept, checkpoints beyond the head refused",
+        sql: include_str!("../../migrations/mysql/0003_tree_guards.sql"),
+    },
 ];
 
 /// The schema version this build of the crate writes and understands (MySQL backend).
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// What differs between the servers in the schema: found from `VERSION()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +86,7 @@ fn render(sql: &str, names: &Names, flavor: Flavor) -> String {
         "outbox_rejected",
         "outbox",
         "truncate_guard",
+        "tree_guard",
         "tree_head",
         "tree",
         "checkpoints",

@@ -3,6 +3,8 @@
 //! `<prefix>checkpoints`, and `<prefix>tree_head` (the frontier and the newest checkpoint's
 //! size), locked and updated together with the chain head row.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use audit_core::chain::ChainHash;
 use audit_core::tlog::{CheckpointPolicy, Frontier, SignedCheckpoint, TreeRow};
@@ -19,6 +21,7 @@ use super::store::MySqlStore;
 use crate::error::{Error, Result};
 use crate::fields::read_row;
 use crate::read::SCAN_BATCH;
+use crate::retry::is_duplicate_key;
 use crate::tree::{
     TreeBackend, TreeState, parse_checkpoint, parse_row, push_stored_leaf,
     transparency_log_through_tree_backend,
@@ -28,11 +31,53 @@ use crate::tree::{
 const TREE_ROWS_PER_INSERT: usize = 1000;
 
 /// Inserts the stored-hash rows of one append.
+///
+/// A row already at one of these seqs was not written through the chain head: only a user
+/// with `INSERT` on the tree table (the application's) can put it there, and it can neither
+/// be replaced nor removed (triggers, grants). It is left in place for verification to report
+/// (as a changed tree row) and the others go in, so that one forged row does not stop every
+/// later write. MySQL undoes only the failed statement, so the transaction goes on; the check
+/// costs nothing until such a row is met (a trigger checking each row against the head cost
+/// more than the insert itself, measured).
 pub(crate) async fn insert_rows(
     conn: &mut MySqlConnection,
     sql: &Sql,
     rows: &[TreeRow],
 ) -> Result<()> {
+    match insert_chunks(conn, sql, rows).await {
+        Err(err) if is_duplicate_key(&err) => {
+            let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+                return Err(err);
+            };
+            let taken: HashSet<u64> = query_scalar::<MySql, u64>(AssertSqlSafe(format!(
+                "SELECT seq FROM {} WHERE seq >= ? AND seq <= ?",
+                sql.tree
+            )))
+            .bind(first.seq)
+            .bind(last.seq)
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
+            let rest: Vec<TreeRow> = rows
+                .iter()
+                .filter(|row| !taken.contains(&row.seq))
+                .cloned()
+                .collect();
+            tracing::error!(
+                store = %sql.names,
+                seqs = ?rows.iter().filter(|r| taken.contains(&r.seq)).map(|r| r.seq).collect::<Vec<_>>(),
+                "audit-sqlx: Merkle tree rows not written through the chain head were found at \
+                 the seqs of new events; they are left in place (verification reports them) \
+                 and the write goes on"
+            );
+            insert_chunks(conn, sql, &rest).await
+        }
+        other => other,
+    }
+}
+
+async fn insert_chunks(conn: &mut MySqlConnection, sql: &Sql, rows: &[TreeRow]) -> Result<()> {
     for chunk in rows.chunks(TREE_ROWS_PER_INSERT) {
         let mut b = QueryBuilder::<MySql>::new(format!("INSERT INTO {} (seq, hashes) ", sql.tree));
         b.push_values(chunk, |mut r, row| {

@@ -46,10 +46,15 @@ const MIGRATIONS: &[Migration] = &[
         description: "lookup indexes by request id, IP and entity id",
         sql: include_str!("../../migrations/postgres/0005_lookup_indexes.sql"),
     },
+    Migration {
+        version: 6,
+        description: "tree rows and checkpoints beyond the chain head refused",
+        sql: include_str!("../../migrations/postgres/0006_tree_within_head.sql"),
+    },
 ];
 
 /// The schema version this build of the crate writes and understands.
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 
 /// Creates the schema if needed and applies every pending migration.
 pub(crate) async fn run(pool: &PgPool, schema: &SchemaName) -> Result<()> {

@@ -75,17 +75,61 @@ pub async fn exec(url: &str, sql: &str) -> Result<u64, sqlx_core::Error> {
 /// the table owner's rights could.
 pub async fn tamper(url: &str, store: &audit_sqlx::PgStore, sql: impl FnOnce(&str) -> String) {
     let events = format!("{}.audit_events", store.schema());
-    let statement = sql(&events);
+    untriggered(url, store, &sql(&events)).await;
+}
+
+/// Runs `sql` with the user triggers of the store's events, tree and checkpoints tables
+/// disabled (and enabled again), in one transaction, as the tables' owner can.
+async fn untriggered(url: &str, store: &PgStore, sql: &str) {
+    let toggle = |how: &str| -> String {
+        ["events", "tree", "checkpoints"]
+            .iter()
+            .map(|t| {
+                format!(
+                    "ALTER TABLE {}.audit_{t} {how} TRIGGER USER;",
+                    store.schema()
+                )
+            })
+            .collect()
+    };
     exec(
         url,
         &format!(
-            "ALTER TABLE {events} DISABLE TRIGGER USER;
-             {statement};
-             ALTER TABLE {events} ENABLE TRIGGER USER;"
+            "BEGIN; {} {sql}; {} COMMIT;",
+            toggle("DISABLE"),
+            toggle("ENABLE")
         ),
     )
     .await
-    .expect("tampering with the events table");
+    .expect("tampering as the owner");
+}
+
+#[async_trait::async_trait]
+impl tlog::Owner for PgStore {
+    fn table(&self, suffix: &str) -> String {
+        format!("{}.audit_{suffix}", self.schema())
+    }
+
+    fn head_tables(&self) -> &'static [&'static str] {
+        // The chain head row also holds the tree's frontier and the newest checkpoint's size.
+        &["chain_head"]
+    }
+
+    fn id_literal(&self, id: uuid::Uuid) -> String {
+        format!("'{id}'")
+    }
+
+    async fn as_owner(&self, sql: &str) {
+        let url = database_url().expect("a server for this store");
+        untriggered(&url, self, sql).await;
+    }
+
+    async fn another(&self, tag: &str, policy: audit_core::tlog::CheckpointPolicy) -> Self {
+        let url = database_url().expect("a server for this store");
+        PgStore::connect_with(options(&url, tag).checkpoints(policy))
+            .await
+            .expect("connect to the test server")
+    }
 }
 
 #[async_trait::async_trait]

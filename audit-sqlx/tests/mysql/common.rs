@@ -95,22 +95,26 @@ pub async fn exec(url: &str, sql: &str) -> Result<u64, sqlx_core::Error> {
 
 /// Runs `sql(events table)` with the append-only triggers dropped (and put back after), in
 /// one session, as an attacker with the owner's rights could: MySQL cannot disable triggers.
+/// (Every trigger of the store's tables: the events', the tree's and the checkpoints'.)
 pub async fn tamper(url: &str, store: &MySqlStore, sql: impl FnOnce(&str) -> String) {
     untriggered(url, store, &sql(&table(store, "events")))
         .await
         .expect("tampering with the events table");
 }
 
-/// [`tamper`]'s mechanism: drop the events table's triggers, run `sql`, recreate them.
+/// [`tamper`]'s mechanism: drop the triggers of the store's tables, run `sql` with foreign key
+/// checks off (which the truncate guards rely on), recreate the triggers.
 pub async fn untriggered(url: &str, store: &MySqlStore, sql: &str) -> Result<(), sqlx_core::Error> {
     let db = store.database().expect("own database").to_string();
     let mut conn = MySqlConnection::connect(url).await?;
+    let prefix = store.table_prefix();
     let names: Vec<String> = query::<MySql>(
         "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS \
-         WHERE TRIGGER_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?",
+         WHERE TRIGGER_SCHEMA = ? AND LEFT(EVENT_OBJECT_TABLE, CHAR_LENGTH(?)) = ?",
     )
     .bind(&db)
-    .bind(format!("{}events", store.table_prefix()))
+    .bind(prefix)
+    .bind(prefix)
     .fetch_all(&mut conn)
     .await?
     .iter()
@@ -129,8 +133,13 @@ pub async fn untriggered(url: &str, store: &MySqlStore, sql: &str) -> Result<(),
         ))))
         .await?;
     }
+    // Around the truncate guards too, for this session only.
     let result = conn
-        .execute(raw_sql(AssertSqlSafe(format!("USE `{db}`; {sql}"))))
+        .execute(raw_sql(AssertSqlSafe(format!(
+            "USE `{db}`; SET foreign_key_checks = 0; {}; SET foreign_key_checks = 1",
+            // MariaDB refuses an empty statement.
+            sql.trim_end().trim_end_matches(';')
+        ))))
         .await;
     for create in creates {
         conn.execute(raw_sql(AssertSqlSafe(format!("USE `{db}`; {create}"))))
@@ -194,5 +203,34 @@ impl Archiver for MySqlStore {
             format!("UPDATE {events} SET entity_id = 'forged' WHERE seq = {seq}")
         })
         .await;
+    }
+}
+
+#[async_trait::async_trait]
+impl tlog::Owner for MySqlStore {
+    fn table(&self, suffix: &str) -> String {
+        table(self, suffix)
+    }
+
+    fn head_tables(&self) -> &'static [&'static str] {
+        &["chain_head", "tree_head"]
+    }
+
+    fn id_literal(&self, id: uuid::Uuid) -> String {
+        format!("x'{}'", id.simple())
+    }
+
+    async fn as_owner(&self, sql: &str) {
+        let url = mysql_url().expect("a server for this store");
+        untriggered(&url, self, sql)
+            .await
+            .expect("tampering as the owner");
+    }
+
+    async fn another(&self, tag: &str, policy: audit_core::tlog::CheckpointPolicy) -> Self {
+        let url = mysql_url().expect("a server for this store");
+        MySqlStore::connect_with(options(&url, tag).checkpoints(policy))
+            .await
+            .expect("connect to the test server")
     }
 }

@@ -20,3 +20,4 @@ mod multiprocess;
 mod outbox;
 mod store;
 mod tlog;
+mod tree_guards;

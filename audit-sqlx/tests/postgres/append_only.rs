@@ -86,7 +86,7 @@ async fn retention_anchors_refuse_update() {
 }
 
 /// Creates a login role with the grants the crate docs prescribe; returns its URL.
-async fn app_role(url: &str, schema: &str) -> String {
+pub(crate) async fn app_role(url: &str, schema: &str) -> String {
     let role = format!("{schema}_app");
     exec(
         url,

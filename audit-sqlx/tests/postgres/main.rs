@@ -15,3 +15,4 @@ mod export;
 mod outbox;
 mod store;
 mod tlog;
+mod tree_guards;

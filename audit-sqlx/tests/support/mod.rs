@@ -15,6 +15,14 @@ use audit_core::{
 
 pub mod tlog;
 
+/// The server's refusal of `sql`, run with `result`; panics when it succeeded.
+pub fn refused(sql: &str, result: Result<u64, sqlx_core::Error>) -> String {
+    match result {
+        Ok(n) => panic!("{sql}: succeeded ({n} rows) on an append-only table"),
+        Err(err) => err.to_string(),
+    }
+}
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A lowercase name (schema, database) unique to this test run.
