@@ -8,7 +8,7 @@ use audit_core::fields::{self, Field, FieldReader, FieldValue};
 use audit_core::{AuditEvent, StoredEvent};
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
-use rusqlite::types::ToSqlOutput;
+use rusqlite::types::{FromSql, FromSqlError, ToSqlOutput, ValueRef};
 use rusqlite::{Row, Statement, ToSql};
 use serde_json::Value;
 use uuid::Uuid;
@@ -138,18 +138,123 @@ pub(crate) fn insert(
     Ok(())
 }
 
-/// Reads the event's columns of a row selected with [`columns`] (the first is `seq`).
-struct RowFields<'r, 's> {
-    row: &'r Row<'s>,
+/// How many columns [`columns`] selects.
+pub(crate) const COLUMN_COUNT: usize = Field::ALL.len() + 3;
+
+/// The name of column `idx` of [`columns`], as SQLite reports it.
+fn column_name(idx: usize) -> &'static str {
+    static NAMES: LazyLock<Vec<&'static str>> = LazyLock::new(|| columns().split(", ").collect());
+    NAMES.get(idx).copied().unwrap_or("?")
 }
 
-impl RowFields<'_, '_> {
-    fn get<T: rusqlite::types::FromSql>(&self, field: Field) -> rusqlite::Result<T> {
+/// A row selected with [`columns`]: a live [`Row`], or an [`OwnedRow`] copied out of one to
+/// be decoded on another thread. Both convert values the same way (that of [`Row::get`]), so
+/// a row decodes, or fails to, with the same words either way.
+pub(crate) trait Columns {
+    /// The value of column `idx`.
+    fn value(&self, idx: usize) -> rusqlite::Result<ValueRef<'_>>;
+
+    /// Column `idx` converted to `T`.
+    fn get<T: FromSql>(&self, idx: usize) -> rusqlite::Result<T> {
+        let value = self.value(idx)?;
+        T::column_result(value).map_err(|err| match err {
+            FromSqlError::InvalidType => rusqlite::Error::InvalidColumnType(
+                idx,
+                column_name(idx).to_owned(),
+                value.data_type(),
+            ),
+            FromSqlError::OutOfRange(i) => rusqlite::Error::IntegralValueOutOfRange(idx, i),
+            FromSqlError::Utf8Error(err) => rusqlite::Error::Utf8Error(idx, err),
+            FromSqlError::Other(err) => {
+                rusqlite::Error::FromSqlConversionFailure(idx, value.data_type(), err)
+            }
+            other => {
+                rusqlite::Error::FromSqlConversionFailure(idx, value.data_type(), Box::new(other))
+            }
+        })
+    }
+}
+
+impl Columns for Row<'_> {
+    fn value(&self, idx: usize) -> rusqlite::Result<ValueRef<'_>> {
+        self.get_ref(idx)
+    }
+}
+
+/// One value of an [`OwnedRow`]; text and blobs are ranges of its buffer.
+#[derive(Debug, Clone, Copy)]
+enum OwnedValue {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(usize, usize),
+    Blob(usize, usize),
+}
+
+/// A row of [`columns`] copied out of SQLite (one buffer for all its text and blobs), so
+/// that it can be decoded on another thread while the statement steps on.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnedRow {
+    bytes: Vec<u8>,
+    values: [OwnedValue; COLUMN_COUNT],
+}
+
+impl OwnedRow {
+    /// Copies `row`.
+    pub(crate) fn copy(row: &Row<'_>) -> rusqlite::Result<Self> {
+        let mut bytes = Vec::with_capacity(384);
+        let mut values = [OwnedValue::Null; COLUMN_COUNT];
+        for (idx, slot) in values.iter_mut().enumerate() {
+            let mut keep = |data: &[u8]| {
+                bytes.extend_from_slice(data);
+                (bytes.len() - data.len(), bytes.len())
+            };
+            *slot = match row.get_ref(idx)? {
+                ValueRef::Null => OwnedValue::Null,
+                ValueRef::Integer(n) => OwnedValue::Integer(n),
+                ValueRef::Real(x) => OwnedValue::Real(x),
+                ValueRef::Text(text) => {
+                    let (from, to) = keep(text);
+                    OwnedValue::Text(from, to)
+                }
+                ValueRef::Blob(blob) => {
+                    let (from, to) = keep(blob);
+                    OwnedValue::Blob(from, to)
+                }
+            };
+        }
+        Ok(Self { bytes, values })
+    }
+}
+
+impl Columns for OwnedRow {
+    fn value(&self, idx: usize) -> rusqlite::Result<ValueRef<'_>> {
+        let value = self
+            .values
+            .get(idx)
+            .ok_or(rusqlite::Error::InvalidColumnIndex(idx))?;
+        Ok(match *value {
+            OwnedValue::Null => ValueRef::Null,
+            OwnedValue::Integer(n) => ValueRef::Integer(n),
+            OwnedValue::Real(x) => ValueRef::Real(x),
+            OwnedValue::Text(from, to) => ValueRef::Text(&self.bytes[from..to]),
+            OwnedValue::Blob(from, to) => ValueRef::Blob(&self.bytes[from..to]),
+        })
+    }
+}
+
+/// Reads the event's columns of a row selected with [`columns`] (the first is `seq`).
+struct RowFields<'r, C> {
+    row: &'r C,
+}
+
+impl<C: Columns> RowFields<'_, C> {
+    fn get<T: FromSql>(&self, field: Field) -> rusqlite::Result<T> {
         self.row.get(1 + field.index())
     }
 }
 
-impl FieldReader for RowFields<'_, '_> {
+impl<C: Columns> FieldReader for RowFields<'_, C> {
     type Error = String;
 
     fn id(&mut self, field: Field) -> std::result::Result<Uuid, String> {
@@ -186,7 +291,7 @@ impl FieldReader for RowFields<'_, '_> {
 }
 
 /// Reads a row selected with [`columns`].
-pub(crate) fn decode(row: &Row<'_>) -> Result<StoredEvent> {
+pub(crate) fn decode(row: &impl Columns) -> Result<StoredEvent> {
     let raw_seq: i64 = row.get(0)?;
     let seq = u64::try_from(raw_seq).map_err(|_| Error::corrupt_record(0, "negative seq"))?;
     let bad = |what: String| Error::corrupt_record(seq, what);

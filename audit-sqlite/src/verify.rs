@@ -1,24 +1,32 @@
 //! Verification: stream the chain in `seq` order through audit-core's [`ChainVerifier`].
+//!
+//! On more than one thread the statement steps on the calling thread, which copies each
+//! row out ([`OwnedRow`]) while worker threads decode and hash the rows copied before
+//! ([`ChainVerifier::push_parallel`]); linking stays in order on the calling thread. Reading
+//! the snapshot thus overlaps with the expensive part, and the report is the sequential one.
 
-use audit_core::ChainHasher;
 use audit_core::chain::{
-    ChainAnchor, ChainFault, ChainVerifier, Checkpoint, FaultKind, VerifyReport,
+    ChainAnchor, ChainFault, ChainVerifier, Checkpoint, FaultKind, Parallelism, ReadRecord,
+    VerifyReport,
 };
 use audit_core::store::VerifyScope;
+use audit_core::{ChainHasher, StoredEvent};
 use rusqlite::{Connection, OptionalExtension};
 
 use audit_core::archive::ARCHIVED_ACTION;
 
-use crate::codec::{self, seq_param};
+use crate::codec::{self, OwnedRow, seq_param};
 use crate::error::{Error, Result};
 use crate::schema;
 
-/// Verifies `scope` on a consistent snapshot, in constant memory.
+/// Verifies `scope` on a consistent snapshot, in constant memory, on `parallelism`'s
+/// threads.
 pub(crate) fn verify(
     conn: &mut Connection,
     hasher: &ChainHasher,
     scope: VerifyScope,
     checkpoint: Option<&Checkpoint>,
+    parallelism: Parallelism,
 ) -> Result<VerifyReport> {
     let tx = conn.transaction()?;
     let (anchor, last) = match scope {
@@ -46,7 +54,7 @@ pub(crate) fn verify(
     };
     // A checkpoint beyond a verified range says nothing about the range.
     let checkpoint = checkpoint.filter(|c| c.seq <= last);
-    let report = stream(&tx, hasher, anchor, last, checkpoint)?;
+    let report = stream(&tx, hasher, anchor, last, checkpoint, parallelism)?;
     tx.finish()?;
     Ok(report)
 }
@@ -147,6 +155,7 @@ fn stream(
     anchor: ChainAnchor,
     last: u64,
     checkpoint: Option<&Checkpoint>,
+    parallelism: Parallelism,
 ) -> Result<VerifyReport> {
     let mut verifier =
         ChainVerifier::from_anchor(hasher.clone(), anchor).with_checkpoint(checkpoint);
@@ -155,21 +164,40 @@ fn stream(
         codec::columns()
     ))?;
     let mut rows = stmt.query([seq_param(anchor.seq), seq_param(last)])?;
-    while let Some(row) = rows.next()? {
-        match codec::decode(row) {
-            Ok(record) => {
-                if verifier.push(&record).is_err() {
+    if parallelism.is_sequential() {
+        while let Some(row) = rows.next()? {
+            match read_record(codec::decode(row))? {
+                ReadRecord::Decoded(record) => {
+                    if verifier.push(&record).is_err() {
+                        break;
+                    }
+                }
+                ReadRecord::Undecodable { seq, detail } => {
+                    verifier.undecodable(seq, detail);
                     break;
                 }
             }
-            Err(Error::CorruptRecord { seq, message }) => {
-                // A row that no longer decodes was changed behind the store's back: it is
-                // named at its own seq (not as a truncation at a checkpoint beyond it).
-                verifier.undecodable(seq, message);
-                return Ok(verifier.finish(None));
-            }
-            Err(other) => return Err(other),
         }
+    } else {
+        let copied = std::iter::from_fn(|| match rows.next() {
+            Ok(Some(row)) => Some(OwnedRow::copy(row).map_err(Error::from)),
+            Ok(None) => None,
+            Err(err) => Some(Err(err.into())),
+        });
+        verifier.push_parallel(parallelism, copied, |row| read_record(codec::decode(&row)))?;
     }
     Ok(verifier.finish(None))
+}
+
+/// A row that no longer decodes was changed behind the store's back: it is named at its own
+/// seq (not as a truncation at a checkpoint beyond it). Any other error is the store's.
+fn read_record(decoded: Result<StoredEvent>) -> Result<ReadRecord> {
+    match decoded {
+        Ok(record) => Ok(ReadRecord::Decoded(record)),
+        Err(Error::CorruptRecord { seq, message }) => Ok(ReadRecord::Undecodable {
+            seq,
+            detail: message,
+        }),
+        Err(other) => Err(other),
+    }
 }
