@@ -147,7 +147,7 @@ fn column_name(idx: usize) -> &'static str {
     NAMES.get(idx).copied().unwrap_or("?")
 }
 
-/// A row selected with [`columns`]: a live [`Row`], or an [`OwnedRow`] copied out of one to
+/// A row selected with [`columns`]: a live [`Row`], or a [`CopiedRow`] copied out of one to
 /// be decoded on another thread. Both convert values the same way (that of [`Row::get`]), so
 /// a row decodes, or fails to, with the same words either way.
 pub(crate) trait Columns {
@@ -181,9 +181,9 @@ impl Columns for Row<'_> {
     }
 }
 
-/// One value of an [`OwnedRow`]; text and blobs are ranges of its buffer.
+/// One value of a [`RowChunk`]; text and blobs are ranges of its buffer.
 #[derive(Debug, Clone, Copy)]
-enum OwnedValue {
+enum CopiedValue {
     Null,
     Integer(i64),
     Real(f64),
@@ -191,54 +191,82 @@ enum OwnedValue {
     Blob(usize, usize),
 }
 
-/// A row of [`columns`] copied out of SQLite (one buffer for all its text and blobs), so
-/// that it can be decoded on another thread while the statement steps on.
-#[derive(Debug, Clone)]
-pub(crate) struct OwnedRow {
+/// Rows of [`columns`] copied out of SQLite into one buffer, so that they can be decoded on
+/// another thread while the statement steps on (one allocation for many rows, not one per
+/// row: the copying thread is the one that bounds a parallel verification).
+#[derive(Debug, Default)]
+pub(crate) struct RowChunk {
     bytes: Vec<u8>,
-    values: [OwnedValue; COLUMN_COUNT],
+    values: Vec<CopiedValue>,
 }
 
-impl OwnedRow {
-    /// Copies `row`.
-    pub(crate) fn copy(row: &Row<'_>) -> rusqlite::Result<Self> {
-        let mut bytes = Vec::with_capacity(384);
-        let mut values = [OwnedValue::Null; COLUMN_COUNT];
-        for (idx, slot) in values.iter_mut().enumerate() {
+impl RowChunk {
+    /// An empty chunk with room for about `rows` rows.
+    pub(crate) fn with_capacity(rows: usize) -> Self {
+        Self {
+            bytes: Vec::with_capacity(rows * 384),
+            values: Vec::with_capacity(rows * COLUMN_COUNT),
+        }
+    }
+
+    /// Copies `row` to the end of the chunk.
+    pub(crate) fn push(&mut self, row: &Row<'_>) -> rusqlite::Result<()> {
+        for idx in 0..COLUMN_COUNT {
             let mut keep = |data: &[u8]| {
-                bytes.extend_from_slice(data);
-                (bytes.len() - data.len(), bytes.len())
+                self.bytes.extend_from_slice(data);
+                (self.bytes.len() - data.len(), self.bytes.len())
             };
-            *slot = match row.get_ref(idx)? {
-                ValueRef::Null => OwnedValue::Null,
-                ValueRef::Integer(n) => OwnedValue::Integer(n),
-                ValueRef::Real(x) => OwnedValue::Real(x),
+            let value = match row.get_ref(idx)? {
+                ValueRef::Null => CopiedValue::Null,
+                ValueRef::Integer(n) => CopiedValue::Integer(n),
+                ValueRef::Real(x) => CopiedValue::Real(x),
                 ValueRef::Text(text) => {
                     let (from, to) = keep(text);
-                    OwnedValue::Text(from, to)
+                    CopiedValue::Text(from, to)
                 }
                 ValueRef::Blob(blob) => {
                     let (from, to) = keep(blob);
-                    OwnedValue::Blob(from, to)
+                    CopiedValue::Blob(from, to)
                 }
             };
+            self.values.push(value);
         }
-        Ok(Self { bytes, values })
+        Ok(())
+    }
+
+    /// How many rows the chunk holds.
+    pub(crate) fn len(&self) -> usize {
+        self.values.len() / COLUMN_COUNT
+    }
+
+    /// Row `i` of the chunk.
+    pub(crate) fn row(&self, i: usize) -> CopiedRow<'_> {
+        CopiedRow {
+            chunk: self,
+            first: i * COLUMN_COUNT,
+        }
     }
 }
 
-impl Columns for OwnedRow {
+/// One row of a [`RowChunk`].
+pub(crate) struct CopiedRow<'c> {
+    chunk: &'c RowChunk,
+    first: usize,
+}
+
+impl Columns for CopiedRow<'_> {
     fn value(&self, idx: usize) -> rusqlite::Result<ValueRef<'_>> {
-        let value = self
-            .values
-            .get(idx)
-            .ok_or(rusqlite::Error::InvalidColumnIndex(idx))?;
+        let value = (idx < COLUMN_COUNT)
+            .then(|| self.chunk.values.get(self.first + idx))
+            .flatten()
+            .ok_or_else(|| rusqlite::Error::InvalidColumnIndex(idx))?;
+        let bytes = &self.chunk.bytes;
         Ok(match *value {
-            OwnedValue::Null => ValueRef::Null,
-            OwnedValue::Integer(n) => ValueRef::Integer(n),
-            OwnedValue::Real(x) => ValueRef::Real(x),
-            OwnedValue::Text(from, to) => ValueRef::Text(&self.bytes[from..to]),
-            OwnedValue::Blob(from, to) => ValueRef::Blob(&self.bytes[from..to]),
+            CopiedValue::Null => ValueRef::Null,
+            CopiedValue::Integer(n) => ValueRef::Integer(n),
+            CopiedValue::Real(x) => ValueRef::Real(x),
+            CopiedValue::Text(from, to) => ValueRef::Text(&bytes[from..to]),
+            CopiedValue::Blob(from, to) => ValueRef::Blob(&bytes[from..to]),
         })
     }
 }

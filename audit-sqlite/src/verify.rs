@@ -1,8 +1,8 @@
 //! Verification: stream the chain in `seq` order through audit-core's [`ChainVerifier`].
 //!
-//! On more than one thread the statement steps on the calling thread, which copies each
-//! row out ([`OwnedRow`]) while worker threads decode and hash the rows copied before
-//! ([`ChainVerifier::push_parallel`]); linking stays in order on the calling thread. Reading
+//! On more than one thread the statement steps on the calling thread, which copies rows out
+//! into chunks ([`RowChunk`]) while worker threads decode and hash the chunks copied before
+//! ([`ChainVerifier::push_chunks`]); linking stays in order on the calling thread. Reading
 //! the snapshot thus overlaps with the expensive part, and the report is the sequential one.
 
 use audit_core::chain::{
@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use audit_core::archive::ARCHIVED_ACTION;
 
-use crate::codec::{self, OwnedRow, seq_param};
+use crate::codec::{self, RowChunk, seq_param};
 use crate::error::{Error, Result};
 use crate::schema;
 
@@ -179,14 +179,43 @@ fn stream(
             }
         }
     } else {
-        let copied = std::iter::from_fn(|| match rows.next() {
-            Ok(Some(row)) => Some(OwnedRow::copy(row).map_err(Error::from)),
-            Ok(None) => None,
-            Err(err) => Some(Err(err.into())),
+        let size = parallelism.records_per_chunk();
+        let mut ended = false;
+        let chunks = std::iter::from_fn(|| {
+            if ended {
+                return None;
+            }
+            let mut chunk = RowChunk::with_capacity(size);
+            let mut failed = None;
+            while chunk.len() < size {
+                match rows.next() {
+                    Ok(Some(row)) => {
+                        if let Err(err) = chunk.push(row) {
+                            failed = Some(err.into());
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(err) => {
+                        failed = Some(err.into());
+                        break;
+                    }
+                }
+            }
+            ended = failed.is_some() || chunk.len() < size;
+            (chunk.len() > 0 || failed.is_some()).then(|| records(chunk, failed))
         });
-        verifier.push_parallel(parallelism, copied, |row| read_record(codec::decode(&row)))?;
+        verifier.push_chunks(parallelism, chunks)?;
     }
     Ok(verifier.finish(None))
+}
+
+/// The records of `chunk`, decoded as they are iterated (on a worker thread), then `failed`:
+/// the error that ended reading after them.
+fn records(chunk: RowChunk, failed: Option<Error>) -> impl Iterator<Item = Result<ReadRecord>> {
+    (0..chunk.len())
+        .map(move |i| read_record(codec::decode(&chunk.row(i))))
+        .chain(failed.map(Err))
 }
 
 /// A row that no longer decodes was changed behind the store's back: it is named at its own

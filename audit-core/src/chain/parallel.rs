@@ -146,16 +146,9 @@ struct Hashed<E> {
     end: Option<End<E>>,
 }
 
-struct Job<T, E> {
-    rows: Vec<T>,
+struct Job<C, E> {
+    chunk: C,
     reply: SyncSender<Hashed<E>>,
-}
-
-/// A chunk read but not yet linked, in read order.
-enum Slot<E> {
-    Hashing(Receiver<Hashed<E>>),
-    /// Reading failed after the chunks before this one.
-    ReadFailed(E),
 }
 
 /// Whether linking goes on.
@@ -166,8 +159,9 @@ enum Flow {
 
 impl ChainVerifier {
     /// Verifies `rows` (in `seq` order) on `parallelism`'s threads: the rows are read here, in
-    /// order; `decode` turns each into a record on a worker thread, where it is also
-    /// re-hashed; the hashed records are linked here, in order.
+    /// order, into chunks of [`Parallelism::records_per_chunk`]; `decode` turns each into a
+    /// record on a worker thread, where it is also re-hashed; the hashed records are linked
+    /// here, in order.
     ///
     /// The outcome is exactly that of this loop, which is what runs with one thread:
     ///
@@ -195,24 +189,81 @@ impl ChainVerifier {
     ) -> Result<(), E>
     where
         T: Send,
-        R: Borrow<StoredEvent>,
+        R: Borrow<StoredEvent> + Send,
         E: Send,
         D: Fn(T) -> Result<ReadRecord<R>, E> + Sync,
+    {
+        if parallelism.is_sequential() {
+            if self.fault().is_none() {
+                for row in rows {
+                    if let Flow::Stop = self.link_one(decode(row?)?) {
+                        break;
+                    }
+                }
+            }
+            return Ok(());
+        }
+        let (size, decode) = (parallelism.records_per_chunk(), &decode);
+        let mut rows = rows.into_iter();
+        let mut ended = false;
+        let chunks = std::iter::from_fn(|| {
+            if ended {
+                return None;
+            }
+            let mut chunk = Vec::with_capacity(size);
+            let mut failed = None;
+            while chunk.len() < size {
+                match rows.next() {
+                    Some(Ok(row)) => chunk.push(row),
+                    Some(Err(err)) => {
+                        failed = Some(err);
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            ended = failed.is_some() || chunk.len() < size;
+            // A read error goes last in its chunk: it counts only if nothing before it ends
+            // verification.
+            (!chunk.is_empty() || failed.is_some())
+                .then(|| chunk.into_iter().map(decode).chain(failed.map(Err)))
+        });
+        self.push_chunks(parallelism, chunks)
+    }
+
+    /// [`push_parallel`](Self::push_parallel) for a reader that builds its own chunks (one
+    /// buffer for many rows, say): each chunk is iterated on a worker thread, where decoding
+    /// its rows should happen (lazily, as the iterator is advanced); the records are hashed
+    /// there too and linked here, chunk after chunk, in order. Make chunks of about
+    /// [`Parallelism::records_per_chunk`] records.
+    ///
+    /// The outcome is that of pushing every item of every chunk in order, as
+    /// [`push_parallel`](Self::push_parallel) describes: an `Err` item is returned only when
+    /// no fault comes before it. At most two chunks per thread are read ahead of linking;
+    /// none is read once a fault is known. With one thread, every chunk is read and iterated
+    /// here.
+    ///
+    /// # Panics
+    ///
+    /// If iterating a chunk panics, the panic is resumed here once every worker has stopped.
+    pub fn push_chunks<C, R, E>(
+        &mut self,
+        parallelism: Parallelism,
+        chunks: impl IntoIterator<Item = C>,
+    ) -> Result<(), E>
+    where
+        C: IntoIterator<Item = Result<ReadRecord<R>, E>> + Send,
+        R: Borrow<StoredEvent>,
+        E: Send,
     {
         if self.fault().is_some() {
             return Ok(());
         }
         if parallelism.is_sequential() {
-            for row in rows {
-                match decode(row?)? {
-                    ReadRecord::Decoded(record) => {
-                        if self.push(record.borrow()).is_err() {
-                            break;
-                        }
-                    }
-                    ReadRecord::Undecodable { seq, detail } => {
-                        self.undecodable(seq, detail);
-                        break;
+            for chunk in chunks {
+                for item in chunk {
+                    if let Flow::Stop = self.link_one(item?) {
+                        return Ok(());
                     }
                 }
             }
@@ -220,13 +271,13 @@ impl ChainVerifier {
         }
         let hasher = self.hasher().clone();
         let stop = AtomicBool::new(false);
-        let (jobs, queue) = mpsc::channel::<Job<T, E>>();
+        let (jobs, queue) = mpsc::channel::<Job<C, E>>();
         let queue = Mutex::new(queue);
         std::thread::scope(|scope| {
             let workers: Vec<_> = (0..parallelism.thread_count())
-                .map(|_| scope.spawn(|| work(&queue, &hasher, &decode, &stop)))
+                .map(|_| scope.spawn(|| work(&queue, &hasher, &stop)))
                 .collect();
-            let result = self.dispatch(parallelism, rows.into_iter(), &jobs);
+            let result = self.dispatch(parallelism, chunks.into_iter(), &jobs);
             // Chunks still queued are skipped: their results would be discarded.
             stop.store(true, Ordering::Relaxed);
             drop(jobs);
@@ -239,58 +290,52 @@ impl ChainVerifier {
         })
     }
 
-    /// Reads chunks and hands them out, and links their results in read order.
-    fn dispatch<T, E>(
+    /// Pushes one read record here, on the calling thread.
+    fn link_one<R: Borrow<StoredEvent>>(&mut self, read: ReadRecord<R>) -> Flow {
+        match read {
+            ReadRecord::Decoded(record) if self.push(record.borrow()).is_ok() => Flow::Continue,
+            ReadRecord::Decoded(_) => Flow::Stop,
+            ReadRecord::Undecodable { seq, detail } => {
+                self.undecodable(seq, detail);
+                Flow::Stop
+            }
+        }
+    }
+
+    /// Hands chunks out as they are read, and links their results in read order.
+    fn dispatch<C, E>(
         &mut self,
         parallelism: Parallelism,
-        mut rows: impl Iterator<Item = Result<T, E>>,
-        jobs: &Sender<Job<T, E>>,
+        mut chunks: impl Iterator<Item = C>,
+        jobs: &Sender<Job<C, E>>,
     ) -> Result<(), E> {
-        let chunk_size = parallelism.records_per_chunk();
         let max_in_flight = 2 * parallelism.thread_count();
-        let mut in_flight: VecDeque<Slot<E>> = VecDeque::with_capacity(max_in_flight + 1);
+        let mut in_flight: VecDeque<Receiver<Hashed<E>>> = VecDeque::with_capacity(max_in_flight);
         let mut reading = true;
         while reading || !in_flight.is_empty() {
             if reading {
-                let mut chunk = Vec::with_capacity(chunk_size);
-                let mut failed = None;
-                while chunk.len() < chunk_size {
-                    match rows.next() {
-                        Some(Ok(row)) => chunk.push(row),
-                        Some(Err(err)) => {
-                            failed = Some(err);
-                            break;
+                match chunks.next() {
+                    Some(chunk) => {
+                        let (reply, result) = mpsc::sync_channel(1);
+                        if jobs.send(Job { chunk, reply }).is_err() {
+                            // Every worker is gone: one panicked, and the scope resumes it.
+                            return Ok(());
                         }
-                        None => break,
+                        in_flight.push_back(result);
                     }
-                }
-                reading = failed.is_none() && chunk.len() == chunk_size;
-                if !chunk.is_empty() {
-                    let (reply, result) = mpsc::sync_channel(1);
-                    if jobs.send(Job { rows: chunk, reply }).is_err() {
-                        // Every worker is gone: one panicked, and the scope resumes it.
-                        return Ok(());
-                    }
-                    in_flight.push_back(Slot::Hashing(result));
-                }
-                if let Some(err) = failed {
-                    in_flight.push_back(Slot::ReadFailed(err));
+                    None => reading = false,
                 }
             }
             // Link whatever is ready; wait for the oldest chunk when enough are in flight
             // or there is nothing left to read.
-            while let Some(slot) = in_flight.pop_front() {
-                let result = match slot {
-                    Slot::ReadFailed(err) => return Err(err),
-                    Slot::Hashing(result) => result,
-                };
+            while let Some(result) = in_flight.pop_front() {
                 let hashed = if !reading || in_flight.len() + 1 >= max_in_flight {
                     result.recv().ok()
                 } else {
                     match result.try_recv() {
                         Ok(hashed) => Some(hashed),
                         Err(TryRecvError::Empty) => {
-                            in_flight.push_front(Slot::Hashing(result));
+                            in_flight.push_front(result);
                             break;
                         }
                         Err(TryRecvError::Disconnected) => None,
@@ -324,14 +369,10 @@ impl ChainVerifier {
 }
 
 /// A worker: takes chunks off the queue until it is closed.
-fn work<T, R, E, D>(
-    queue: &Mutex<Receiver<Job<T, E>>>,
-    hasher: &ChainHasher,
-    decode: &D,
-    stop: &AtomicBool,
-) where
+fn work<C, R, E>(queue: &Mutex<Receiver<Job<C, E>>>, hasher: &ChainHasher, stop: &AtomicBool)
+where
+    C: IntoIterator<Item = Result<ReadRecord<R>, E>>,
     R: Borrow<StoredEvent>,
-    D: Fn(T) -> Result<ReadRecord<R>, E>,
 {
     let mut scratch = Vec::with_capacity(512);
     loop {
@@ -342,25 +383,20 @@ fn work<T, R, E, D>(
             continue;
         }
         // The receiver is gone when linking stopped early; the result is not needed then.
-        let _ = job
-            .reply
-            .send(hash_chunk(job.rows, hasher, decode, &mut scratch));
+        let _ = job.reply.send(hash_chunk(job.chunk, hasher, &mut scratch));
     }
 }
 
 /// Decodes and hashes one chunk, up to its first row that does not decode.
-fn hash_chunk<T, R, E>(
-    rows: Vec<T>,
-    hasher: &ChainHasher,
-    decode: impl Fn(T) -> Result<ReadRecord<R>, E>,
-    scratch: &mut Vec<u8>,
-) -> Hashed<E>
+fn hash_chunk<C, R, E>(chunk: C, hasher: &ChainHasher, scratch: &mut Vec<u8>) -> Hashed<E>
 where
+    C: IntoIterator<Item = Result<ReadRecord<R>, E>>,
     R: Borrow<StoredEvent>,
 {
-    let mut records = Vec::with_capacity(rows.len());
-    for row in rows {
-        let end = match decode(row) {
+    let items = chunk.into_iter();
+    let mut records = Vec::with_capacity(items.size_hint().0);
+    for item in items {
+        let end = match item {
             Ok(ReadRecord::Decoded(record)) => {
                 records.push(HashedRecord::new(hasher, record.borrow(), scratch));
                 continue;
@@ -552,6 +588,7 @@ mod tests {
 
     /// What a store's row turns into: a record, a row that does not decode, or an error.
     #[derive(Clone)]
+    #[allow(clippy::large_enum_variant)]
     enum Row {
         Record(StoredEvent),
         Undecodable(u64),
