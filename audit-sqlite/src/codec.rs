@@ -8,7 +8,7 @@ use audit_core::fields::{self, Field, FieldReader, FieldValue};
 use audit_core::{AuditEvent, StoredEvent};
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
-use rusqlite::types::ToSqlOutput;
+use rusqlite::types::{FromSql, FromSqlError, ToSqlOutput, ValueRef};
 use rusqlite::{Row, Statement, ToSql};
 use serde_json::Value;
 use uuid::Uuid;
@@ -138,18 +138,151 @@ pub(crate) fn insert(
     Ok(())
 }
 
-/// Reads the event's columns of a row selected with [`columns`] (the first is `seq`).
-struct RowFields<'r, 's> {
-    row: &'r Row<'s>,
+/// How many columns [`columns`] selects.
+pub(crate) const COLUMN_COUNT: usize = Field::ALL.len() + 3;
+
+/// The name of column `idx` of [`columns`], as SQLite reports it.
+fn column_name(idx: usize) -> &'static str {
+    static NAMES: LazyLock<Vec<&'static str>> = LazyLock::new(|| columns().split(", ").collect());
+    NAMES.get(idx).copied().unwrap_or("?")
 }
 
-impl RowFields<'_, '_> {
-    fn get<T: rusqlite::types::FromSql>(&self, field: Field) -> rusqlite::Result<T> {
+/// A row selected with [`columns`]: a live [`Row`], or a [`CopiedRow`] copied out of one to
+/// be decoded on another thread. Both convert values the same way (that of [`Row::get`]), so
+/// a row decodes, or fails to, with the same words either way.
+pub(crate) trait Columns {
+    /// The value of column `idx`.
+    fn value(&self, idx: usize) -> rusqlite::Result<ValueRef<'_>>;
+
+    /// Column `idx` converted to `T`.
+    fn get<T: FromSql>(&self, idx: usize) -> rusqlite::Result<T> {
+        let value = self.value(idx)?;
+        T::column_result(value).map_err(|err| match err {
+            FromSqlError::InvalidType => rusqlite::Error::InvalidColumnType(
+                idx,
+                column_name(idx).to_owned(),
+                value.data_type(),
+            ),
+            FromSqlError::OutOfRange(i) => rusqlite::Error::IntegralValueOutOfRange(idx, i),
+            FromSqlError::Utf8Error(err) => rusqlite::Error::Utf8Error(idx, err),
+            FromSqlError::Other(err) => {
+                rusqlite::Error::FromSqlConversionFailure(idx, value.data_type(), err)
+            }
+            other => {
+                rusqlite::Error::FromSqlConversionFailure(idx, value.data_type(), Box::new(other))
+            }
+        })
+    }
+}
+
+impl Columns for Row<'_> {
+    fn value(&self, idx: usize) -> rusqlite::Result<ValueRef<'_>> {
+        self.get_ref(idx)
+    }
+}
+
+/// One value of a [`RowChunk`]; text and blobs are ranges of its buffer.
+#[derive(Debug, Clone, Copy)]
+enum CopiedValue {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(usize, usize),
+    Blob(usize, usize),
+}
+
+/// Rows of [`columns`] copied out of SQLite into one buffer, so that they can be decoded on
+/// another thread while the statement steps on (one allocation for many rows, not one per
+/// row: the copying thread is the one that bounds a parallel verification).
+#[derive(Debug, Default)]
+pub(crate) struct RowChunk {
+    bytes: Vec<u8>,
+    values: Vec<CopiedValue>,
+}
+
+impl RowChunk {
+    /// An empty chunk with room for about `rows` rows.
+    pub(crate) fn with_capacity(rows: usize) -> Self {
+        Self {
+            bytes: Vec::with_capacity(rows * 384),
+            values: Vec::with_capacity(rows * COLUMN_COUNT),
+        }
+    }
+
+    /// Copies `row` to the end of the chunk.
+    pub(crate) fn push(&mut self, row: &Row<'_>) -> rusqlite::Result<()> {
+        for idx in 0..COLUMN_COUNT {
+            let mut keep = |data: &[u8]| {
+                self.bytes.extend_from_slice(data);
+                (self.bytes.len() - data.len(), self.bytes.len())
+            };
+            let value = match row.get_ref(idx)? {
+                ValueRef::Null => CopiedValue::Null,
+                ValueRef::Integer(n) => CopiedValue::Integer(n),
+                ValueRef::Real(x) => CopiedValue::Real(x),
+                ValueRef::Text(text) => {
+                    let (from, to) = keep(text);
+                    CopiedValue::Text(from, to)
+                }
+                ValueRef::Blob(blob) => {
+                    let (from, to) = keep(blob);
+                    CopiedValue::Blob(from, to)
+                }
+            };
+            self.values.push(value);
+        }
+        Ok(())
+    }
+
+    /// How many rows the chunk holds.
+    pub(crate) fn len(&self) -> usize {
+        self.values.len() / COLUMN_COUNT
+    }
+
+    /// Row `i` of the chunk.
+    pub(crate) fn row(&self, i: usize) -> CopiedRow<'_> {
+        CopiedRow {
+            chunk: self,
+            first: i * COLUMN_COUNT,
+        }
+    }
+}
+
+/// One row of a [`RowChunk`].
+pub(crate) struct CopiedRow<'c> {
+    chunk: &'c RowChunk,
+    first: usize,
+}
+
+impl Columns for CopiedRow<'_> {
+    fn value(&self, idx: usize) -> rusqlite::Result<ValueRef<'_>> {
+        let value = (idx < COLUMN_COUNT)
+            .then(|| self.chunk.values.get(self.first + idx))
+            .flatten()
+            .ok_or_else(|| rusqlite::Error::InvalidColumnIndex(idx))?;
+        let bytes = &self.chunk.bytes;
+        Ok(match *value {
+            CopiedValue::Null => ValueRef::Null,
+            CopiedValue::Integer(n) => ValueRef::Integer(n),
+            CopiedValue::Real(x) => ValueRef::Real(x),
+            CopiedValue::Text(from, to) => ValueRef::Text(&bytes[from..to]),
+            CopiedValue::Blob(from, to) => ValueRef::Blob(&bytes[from..to]),
+        })
+    }
+}
+
+/// Reads the event's columns of a row selected with [`columns`] (the first is `seq`).
+struct RowFields<'r, C> {
+    row: &'r C,
+}
+
+impl<C: Columns> RowFields<'_, C> {
+    fn get<T: FromSql>(&self, field: Field) -> rusqlite::Result<T> {
         self.row.get(1 + field.index())
     }
 }
 
-impl FieldReader for RowFields<'_, '_> {
+impl<C: Columns> FieldReader for RowFields<'_, C> {
     type Error = String;
 
     fn id(&mut self, field: Field) -> std::result::Result<Uuid, String> {
@@ -186,7 +319,7 @@ impl FieldReader for RowFields<'_, '_> {
 }
 
 /// Reads a row selected with [`columns`].
-pub(crate) fn decode(row: &Row<'_>) -> Result<StoredEvent> {
+pub(crate) fn decode(row: &impl Columns) -> Result<StoredEvent> {
     let raw_seq: i64 = row.get(0)?;
     let seq = u64::try_from(raw_seq).map_err(|_| Error::corrupt_record(0, "negative seq"))?;
     let bad = |what: String| Error::corrupt_record(seq, what);

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use audit_core::ChainHasher;
+use audit_core::chain::Parallelism;
 use audit_core::tlog::CheckpointPolicy;
 
 /// How hard SQLite works to make a commit survive a power loss.
@@ -51,6 +52,7 @@ pub struct SqliteOptions {
     pub(crate) reader_cache_kib: u32,
     pub(crate) max_idle_readers: usize,
     pub(crate) checkpoints: Option<CheckpointPolicy>,
+    pub(crate) verify_parallelism: Parallelism,
 }
 
 impl SqliteOptions {
@@ -66,6 +68,7 @@ impl SqliteOptions {
             reader_cache_kib: 16 * 1024,
             max_idle_readers: 4,
             checkpoints: None,
+            verify_parallelism: Parallelism::available(),
         }
     }
 
@@ -115,6 +118,14 @@ impl SqliteOptions {
     /// How many idle reader connections are kept open for reuse (default 4).
     pub fn max_idle_readers(mut self, count: usize) -> Self {
         self.max_idle_readers = count;
+        self
+    }
+
+    /// How many threads verification decodes and hashes on (default: one per core,
+    /// [`Parallelism::available`]); [`Parallelism::sequential`] verifies on the calling
+    /// thread alone. The report is the same either way.
+    pub fn verify_parallelism(mut self, parallelism: Parallelism) -> Self {
+        self.verify_parallelism = parallelism;
         self
     }
 

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use audit_core::chain::{Checkpoint, VerifyReport};
+use audit_core::chain::{Checkpoint, Parallelism, VerifyReport};
 use audit_core::query::{AuditQuery, CountBy, GroupCount, Page};
 use audit_core::store::VerifyScope;
 use audit_core::tlog::{SignedCheckpoint, TransparencyLog, TreeRow};
@@ -38,6 +38,7 @@ pub struct SqliteStore {
 pub(crate) struct Inner {
     path: PathBuf,
     hasher: ChainHasher,
+    verify_parallelism: Parallelism,
     writer: WriterHandle,
     readers: Readers,
     filters: BucketFilters,
@@ -73,6 +74,7 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 path,
                 hasher: options.hasher,
+                verify_parallelism: options.verify_parallelism,
                 writer,
                 readers,
                 filters: BucketFilters::default(),
@@ -160,14 +162,28 @@ impl SqliteStore {
         blocking(move || inner.readers.with(|conn| f(conn, &inner))).await
     }
 
-    /// Verifies the chain (see [`AuditStore::verify`]), with this crate's error type.
+    /// Verifies the chain (see [`AuditStore::verify`]), with this crate's error type, on
+    /// the threads [`SqliteOptions::verify_parallelism`] gave (one per core by default).
     pub async fn verify_chain(
         &self,
         scope: VerifyScope,
         checkpoint: Option<Checkpoint>,
     ) -> Result<VerifyReport> {
+        self.verify_chain_with(scope, checkpoint, self.inner.verify_parallelism)
+            .await
+    }
+
+    /// [`verify_chain`](Self::verify_chain) on `parallelism`'s threads this once: one
+    /// snapshot read on the calling thread, its rows decoded and hashed on the others, and
+    /// linked in order. The report is the same whatever the thread count.
+    pub async fn verify_chain_with(
+        &self,
+        scope: VerifyScope,
+        checkpoint: Option<Checkpoint>,
+        parallelism: Parallelism,
+    ) -> Result<VerifyReport> {
         self.read(move |conn, inner| {
-            verify::verify(conn, &inner.hasher, scope, checkpoint.as_ref())
+            verify::verify(conn, &inner.hasher, scope, checkpoint.as_ref(), parallelism)
         })
         .await
     }

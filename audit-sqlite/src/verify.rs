@@ -1,24 +1,32 @@
 //! Verification: stream the chain in `seq` order through audit-core's [`ChainVerifier`].
+//!
+//! On more than one thread the statement steps on the calling thread, which copies rows out
+//! into chunks ([`RowChunk`]) while worker threads decode and hash the chunks copied before
+//! ([`ChainVerifier::push_chunks`]); linking stays in order on the calling thread. Reading
+//! the snapshot thus overlaps with the expensive part, and the report is the sequential one.
 
-use audit_core::ChainHasher;
 use audit_core::chain::{
-    ChainAnchor, ChainFault, ChainVerifier, Checkpoint, FaultKind, VerifyReport,
+    ChainAnchor, ChainFault, ChainVerifier, Checkpoint, FaultKind, Parallelism, ReadRecord,
+    VerifyReport,
 };
 use audit_core::store::VerifyScope;
+use audit_core::{ChainHasher, StoredEvent};
 use rusqlite::{Connection, OptionalExtension};
 
 use audit_core::archive::ARCHIVED_ACTION;
 
-use crate::codec::{self, seq_param};
+use crate::codec::{self, RowChunk, seq_param};
 use crate::error::{Error, Result};
 use crate::schema;
 
-/// Verifies `scope` on a consistent snapshot, in constant memory.
+/// Verifies `scope` on a consistent snapshot, in constant memory, on `parallelism`'s
+/// threads.
 pub(crate) fn verify(
     conn: &mut Connection,
     hasher: &ChainHasher,
     scope: VerifyScope,
     checkpoint: Option<&Checkpoint>,
+    parallelism: Parallelism,
 ) -> Result<VerifyReport> {
     let tx = conn.transaction()?;
     let (anchor, last) = match scope {
@@ -46,7 +54,7 @@ pub(crate) fn verify(
     };
     // A checkpoint beyond a verified range says nothing about the range.
     let checkpoint = checkpoint.filter(|c| c.seq <= last);
-    let report = stream(&tx, hasher, anchor, last, checkpoint)?;
+    let report = stream(&tx, hasher, anchor, last, checkpoint, parallelism)?;
     tx.finish()?;
     Ok(report)
 }
@@ -147,6 +155,7 @@ fn stream(
     anchor: ChainAnchor,
     last: u64,
     checkpoint: Option<&Checkpoint>,
+    parallelism: Parallelism,
 ) -> Result<VerifyReport> {
     let mut verifier =
         ChainVerifier::from_anchor(hasher.clone(), anchor).with_checkpoint(checkpoint);
@@ -155,21 +164,69 @@ fn stream(
         codec::columns()
     ))?;
     let mut rows = stmt.query([seq_param(anchor.seq), seq_param(last)])?;
-    while let Some(row) = rows.next()? {
-        match codec::decode(row) {
-            Ok(record) => {
-                if verifier.push(&record).is_err() {
+    if parallelism.is_sequential() {
+        while let Some(row) = rows.next()? {
+            match read_record(codec::decode(row))? {
+                ReadRecord::Decoded(record) => {
+                    if verifier.push(&record).is_err() {
+                        break;
+                    }
+                }
+                ReadRecord::Undecodable { seq, detail } => {
+                    verifier.undecodable(seq, detail);
                     break;
                 }
             }
-            Err(Error::CorruptRecord { seq, message }) => {
-                // A row that no longer decodes was changed behind the store's back: it is
-                // named at its own seq (not as a truncation at a checkpoint beyond it).
-                verifier.undecodable(seq, message);
-                return Ok(verifier.finish(None));
-            }
-            Err(other) => return Err(other),
         }
+    } else {
+        let size = parallelism.records_per_chunk();
+        let mut ended = false;
+        let chunks = std::iter::from_fn(|| {
+            if ended {
+                return None;
+            }
+            let mut chunk = RowChunk::with_capacity(size);
+            let mut failed = None;
+            while chunk.len() < size {
+                match rows.next() {
+                    Ok(Some(row)) => {
+                        if let Err(err) = chunk.push(row) {
+                            failed = Some(err.into());
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(err) => {
+                        failed = Some(err.into());
+                        break;
+                    }
+                }
+            }
+            ended = failed.is_some() || chunk.len() < size;
+            (chunk.len() > 0 || failed.is_some()).then(|| records(chunk, failed))
+        });
+        verifier.push_chunks(parallelism, chunks)?;
     }
     Ok(verifier.finish(None))
+}
+
+/// The records of `chunk`, decoded as they are iterated (on a worker thread), then `failed`:
+/// the error that ended reading after them.
+fn records(chunk: RowChunk, failed: Option<Error>) -> impl Iterator<Item = Result<ReadRecord>> {
+    (0..chunk.len())
+        .map(move |i| read_record(codec::decode(&chunk.row(i))))
+        .chain(failed.map(Err))
+}
+
+/// A row that no longer decodes was changed behind the store's back: it is named at its own
+/// seq (not as a truncation at a checkpoint beyond it). Any other error is the store's.
+fn read_record(decoded: Result<StoredEvent>) -> Result<ReadRecord> {
+    match decoded {
+        Ok(record) => Ok(ReadRecord::Decoded(record)),
+        Err(Error::CorruptRecord { seq, message }) => Ok(ReadRecord::Undecodable {
+            seq,
+            detail: message,
+        }),
+        Err(other) => Err(other),
+    }
 }

@@ -24,7 +24,11 @@
 //!   [`Error`] before any database work (the pipeline then isolates the one bad event).
 //! - **Verification** streams the chain in pages of 2 000 rows, names the first bad seq, and
 //!   reports rows beyond the chain head row as inserted (an application role that may
-//!   `INSERT` can add rows, but they were not written through the head).
+//!   `INSERT` can add rows, but they were not written through the head). Each page is
+//!   hashed on every core (a thread of its own links them in order) while the next page is
+//!   fetched; the report is the one-thread report. `verify_parallelism` in the options sets
+//!   the thread count, `verify_chain_with` overrides it for one call. Rows are decoded as
+//!   they are fetched, on the store's runtime thread.
 //! - **Append-only** by triggers plus GRANTs, **retention** through one privileged
 //!   `purge_before`, an **outbox** inside the caller's transaction with a relay, export.
 //!

@@ -1,9 +1,10 @@
 //! The options every backend's store has, written once: a macro that adds their builder
 //! methods to a backend's options type (which holds fields of these names).
 
-/// Adds `hasher`, `max_connections`, `acquire_timeout`, `migrate` and `checkpoints` to an
-/// options type with fields `hasher: ChainHasher`, `max_connections: u32`, `acquire_timeout:
-/// Duration`, `migrate: bool` and `checkpoints: Option<CheckpointPolicy>`.
+/// Adds `hasher`, `max_connections`, `acquire_timeout`, `migrate`, `checkpoints` and
+/// `verify_parallelism` to an options type with fields `hasher: ChainHasher`,
+/// `max_connections: u32`, `acquire_timeout: Duration`, `migrate: bool`, `checkpoints:
+/// Option<CheckpointPolicy>` and `verify_parallelism: Parallelism`.
 macro_rules! store_options {
     () => {
         /// Links the chain with this hasher (HMAC-SHA256 with a key the database never sees,
@@ -41,6 +42,16 @@ macro_rules! store_options {
         /// needs the key; a process without a policy still extends the tree.
         pub fn checkpoints(mut self, policy: audit_core::tlog::CheckpointPolicy) -> Self {
             self.checkpoints = Some(policy);
+            self
+        }
+
+        /// How many threads verification hashes on (default: one per core,
+        /// [`Parallelism::available`](audit_core::chain::Parallelism::available)): each
+        /// batch of rows is hashed on them while the next batch is fetched, and linked in
+        /// order. [`Parallelism::sequential`](audit_core::chain::Parallelism::sequential)
+        /// verifies on the store's runtime alone. The report is the same either way.
+        pub fn verify_parallelism(mut self, parallelism: audit_core::chain::Parallelism) -> Self {
+            self.verify_parallelism = parallelism;
             self
         }
     };

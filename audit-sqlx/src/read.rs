@@ -6,7 +6,8 @@ use std::io::Write;
 
 use async_trait::async_trait;
 use audit_core::chain::{
-    ChainAnchor, ChainFault, ChainHash, ChainVerifier, Checkpoint, FaultKind, VerifyReport,
+    ChainAnchor, ChainFault, ChainHash, ChainVerifier, Checkpoint, FaultKind, Parallelism,
+    ReadRecord, VerifyReport,
 };
 use audit_core::export::{ExportFormat, Exporter};
 use audit_core::query::{AuditQuery, CountBy, GroupCount, MAX_PAGE_SIZE, Page};
@@ -23,6 +24,8 @@ pub(crate) const SCAN_BATCH: u32 = 2000;
 pub(crate) trait ReadBackend: Send + Sync {
     /// The hasher the chain is linked with.
     fn hasher(&self) -> &ChainHasher;
+    /// How many threads verification hashes on.
+    fn verify_parallelism(&self) -> Parallelism;
     /// One page of records matching `q` (its order, size and cursor).
     async fn page(&self, q: &AuditQuery) -> Result<Page>;
     /// How many records match `q`'s filters.
@@ -97,7 +100,7 @@ async fn bounds(b: &impl ReadBackend, scope: VerifyScope) -> Result<(ChainAnchor
 }
 
 /// Streams the records of `scope` through a [`ChainVerifier`], [`SCAN_BATCH`] rows at a time,
-/// so memory stays constant whatever the chain's length.
+/// so memory stays constant whatever the chain's length, on `parallelism`'s threads.
 ///
 /// When the scope runs to the end of the log, records beyond the chain head row are reported
 /// [`FaultKind::Inserted`]: every write moves the head in the transaction that inserts its
@@ -108,33 +111,16 @@ pub(crate) async fn verify(
     b: &impl ReadBackend,
     scope: VerifyScope,
     checkpoint: Option<&Checkpoint>,
+    parallelism: Parallelism,
 ) -> Result<VerifyReport> {
     let (anchor, last) = bounds(b, scope).await?;
-    let mut verifier =
+    let verifier =
         ChainVerifier::from_anchor(b.hasher().clone(), anchor).with_checkpoint(checkpoint);
-    let mut after = anchor.seq;
-    'scan: loop {
-        let rows = b.scan(after, last, SCAN_BATCH).await?;
-        let fetched = rows.len();
-        for row in rows {
-            let record = match row {
-                Ok(record) => record,
-                Err(Error::Corrupt { seq, message }) => {
-                    // A row that no longer decodes was altered outside the library.
-                    verifier.undecodable(seq, message);
-                    break 'scan;
-                }
-                Err(other) => return Err(other),
-            };
-            after = record.seq;
-            if verifier.push(&record).is_err() {
-                break 'scan;
-            }
-        }
-        if fetched < SCAN_BATCH as usize {
-            break;
-        }
-    }
+    let verifier = if parallelism.is_sequential() {
+        link(b, verifier, anchor.seq, last).await?
+    } else {
+        link_in_parallel(b, verifier, anchor.seq, last, parallelism).await?
+    };
     let mut report = verifier.finish(None);
     if report.fault.is_none() && !matches!(scope, VerifyScope::Range { .. }) {
         let (head_seq, _) = b.head_row().await?;
@@ -152,6 +138,102 @@ pub(crate) async fn verify(
         }
     }
     Ok(report)
+}
+
+/// A row that no longer decodes was altered outside the library: verification ends there,
+/// naming it. Any other error is the store's.
+fn read_record(row: Result<StoredEvent>) -> Result<ReadRecord> {
+    match row {
+        Ok(record) => Ok(ReadRecord::Decoded(record)),
+        Err(Error::Corrupt { seq, message }) => Ok(ReadRecord::Undecodable {
+            seq,
+            detail: message,
+        }),
+        Err(other) => Err(other),
+    }
+}
+
+/// Pushes the records after `after` up to `last` through `verifier` on this task.
+async fn link(
+    b: &impl ReadBackend,
+    mut verifier: ChainVerifier,
+    mut after: u64,
+    last: u64,
+) -> Result<ChainVerifier> {
+    'scan: loop {
+        let rows = b.scan(after, last, SCAN_BATCH).await?;
+        let fetched = rows.len();
+        for row in rows {
+            match read_record(row)? {
+                ReadRecord::Decoded(record) => {
+                    after = record.seq;
+                    if verifier.push(&record).is_err() {
+                        break 'scan;
+                    }
+                }
+                ReadRecord::Undecodable { seq, detail } => {
+                    verifier.undecodable(seq, detail);
+                    break 'scan;
+                }
+            }
+        }
+        if fetched < SCAN_BATCH as usize {
+            break;
+        }
+    }
+    Ok(verifier)
+}
+
+/// [`link`] with the hashing on `parallelism`'s threads: a thread of its own runs
+/// [`ChainVerifier::push_parallel`] over the batches this task fetches, so the next batch is
+/// fetched while the last ones are hashed. At most two fetched batches wait for it.
+async fn link_in_parallel(
+    b: &impl ReadBackend,
+    mut verifier: ChainVerifier,
+    mut after: u64,
+    last: u64,
+    parallelism: Parallelism,
+) -> Result<ChainVerifier> {
+    let (batches, mut fetched) = tokio::sync::mpsc::channel::<Vec<Result<StoredEvent>>>(2);
+    let (linked, done) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("audit-verify".into())
+        .spawn(move || {
+            let rows = std::iter::from_fn(|| fetched.blocking_recv())
+                .flatten()
+                .map(Ok);
+            let result = verifier.push_parallel(parallelism, rows, read_record);
+            // The receiver is gone only when the fetching task failed or was dropped.
+            let _ = linked.send(result.map(|()| verifier));
+        })
+        .map_err(Error::Runtime)?;
+    loop {
+        let rows = b.scan(after, last, SCAN_BATCH).await?;
+        let full = rows.len() == SCAN_BATCH as usize;
+        // Verification ends at a row that does not decode: nothing after it is read.
+        let mut ends = false;
+        for row in &rows {
+            match row {
+                Ok(record) => after = record.seq,
+                Err(_) => {
+                    ends = true;
+                    break;
+                }
+            }
+        }
+        // A closed channel: linking stopped at a fault, and reads nothing more.
+        if batches.send(rows).await.is_err() || ends || !full {
+            break;
+        }
+    }
+    drop(batches);
+    match done.await {
+        Ok(result) => result,
+        // The linking thread panicked (a bug): report it rather than a verdict.
+        Err(_) => Err(Error::Runtime(std::io::Error::other(
+            "the verification thread stopped without a verdict",
+        ))),
+    }
 }
 
 /// Writes every record matching `query`'s filters to `writer` in `format`, in the query's
@@ -201,6 +283,22 @@ macro_rules! audit_store_through_read_backend {
             ) -> $crate::Result<(W, u64)> {
                 self.runtime()
                     .run($crate::read::export(self, query, format, writer))
+                    .await
+            }
+
+            /// Verifies `scope` (as [`AuditStore::verify`](audit_core::AuditStore::verify)
+            /// does) on `parallelism`'s threads this once, whatever the store's
+            /// `verify_parallelism` option says: each fetched batch is hashed on them while
+            /// the next one is fetched, and linked in order. The report is the same
+            /// whatever the thread count.
+            pub async fn verify_chain_with(
+                &self,
+                scope: audit_core::store::VerifyScope,
+                checkpoint: Option<&audit_core::chain::Checkpoint>,
+                parallelism: audit_core::chain::Parallelism,
+            ) -> $crate::Result<audit_core::chain::VerifyReport> {
+                self.runtime()
+                    .run($crate::read::verify(self, scope, checkpoint, parallelism))
                     .await
             }
 
@@ -264,7 +362,12 @@ macro_rules! audit_store_through_read_backend {
             ) -> Result<audit_core::chain::VerifyReport, audit_core::StoreError> {
                 Ok(self
                     .runtime()
-                    .run($crate::read::verify(self, scope, checkpoint))
+                    .run($crate::read::verify(
+                        self,
+                        scope,
+                        checkpoint,
+                        $crate::read::ReadBackend::verify_parallelism(self),
+                    ))
                     .await?)
             }
 

@@ -8,11 +8,16 @@
 mod canonical;
 mod hash;
 mod hasher;
+mod parallel;
+#[cfg(test)]
+mod test_chain;
 mod verify;
 
 pub use canonical::{CANONICAL_VERSION, canonical_bytes};
 pub use hash::{ChainHash, ParseHashError};
 pub use hasher::{ChainAlgorithm, ChainHasher};
+pub use parallel::{Parallelism, ReadRecord, verify_parallel};
 pub use verify::{
-    ChainAnchor, ChainFault, ChainVerifier, Checkpoint, FaultKind, VerifyReport, verify,
+    ChainAnchor, ChainFault, ChainVerifier, Checkpoint, FaultKind, HashedRecord, VerifyReport,
+    verify,
 };

@@ -168,15 +168,41 @@ impl std::fmt::Debug for ChainVerifier {
     }
 }
 
-/// What the verifier keeps of a record while it waits for the next one.
-#[derive(Debug, Clone, Copy)]
-struct Pending {
-    seq: u64,
-    prev_hash: ChainHash,
-    hash: ChainHash,
-    /// Whether `hash` equals the hash recomputed from the record's content.
-    consistent: bool,
+/// A record reduced to what linking needs: its seq, its two stored hashes, and whether its
+/// content still matches its stored hash (recomputed from its *stored* `prev_hash`).
+///
+/// Re-hashing is the expensive part of verification and depends on one record alone, so it
+/// can run anywhere (on worker threads: [`ChainVerifier::push_parallel`]); linking the
+/// results in order with [`ChainVerifier::push_hashed`] is cheap. It is also what the
+/// verifier keeps of a record while it waits for the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashedRecord {
+    /// The record's seq.
+    pub seq: u64,
+    /// Its stored `prev_hash`.
+    pub prev_hash: ChainHash,
+    /// Its stored `hash`.
+    pub hash: ChainHash,
+    /// Whether `hash` equals the hash recomputed from the record's content and `prev_hash`.
+    pub consistent: bool,
 }
+
+impl HashedRecord {
+    /// Re-hashes `record` with `hasher`, using `scratch` for the encoding (so hashing many
+    /// records allocates nothing per record).
+    pub fn new(hasher: &ChainHasher, record: &StoredEvent, scratch: &mut Vec<u8>) -> Self {
+        Self {
+            seq: record.seq,
+            prev_hash: record.prev_hash,
+            hash: record.hash,
+            consistent: hasher.hash_with_scratch(&record.prev_hash, &record.event, scratch)
+                == record.hash,
+        }
+    }
+}
+
+/// What the verifier keeps of a record while it waits for the next one.
+type Pending = HashedRecord;
 
 fn fault(seq: u64, kind: FaultKind, detail: String) -> ChainFault {
     ChainFault { seq, kind, detail }
@@ -249,6 +275,16 @@ impl ChainVerifier {
         self.checked
     }
 
+    /// The first fault, once one is known.
+    pub fn fault(&self) -> Option<&ChainFault> {
+        self.fault.as_ref()
+    }
+
+    /// The hasher records are re-hashed with.
+    pub fn hasher(&self) -> &ChainHasher {
+        &self.hasher
+    }
+
     /// Checks the next record. Returns the first fault once one is known; later calls keep
     /// returning it.
     ///
@@ -258,16 +294,22 @@ impl ChainVerifier {
         if let Some(fault) = &self.fault {
             return Err(fault.clone());
         }
-        let incoming = Pending {
-            seq: record.seq,
-            prev_hash: record.prev_hash,
-            hash: record.hash,
-            consistent: self.hasher.hash_with_scratch(
-                &record.prev_hash,
-                &record.event,
-                &mut self.scratch,
-            ) == record.hash,
-        };
+        let incoming = HashedRecord::new(&self.hasher, record, &mut self.scratch);
+        self.link(incoming)
+    }
+
+    /// Like [`push`](Self::push), for a record already re-hashed (elsewhere, with this
+    /// verifier's hasher): only the linking is done here. Pushing `HashedRecord::new(&hasher,
+    /// &r, ..)` for each record gives exactly the report of pushing each `r`.
+    pub fn push_hashed(&mut self, record: HashedRecord) -> Result<(), ChainFault> {
+        if let Some(fault) = &self.fault {
+            return Err(fault.clone());
+        }
+        self.link(record)
+    }
+
+    /// Links the next record and latches the first fault.
+    fn link(&mut self, incoming: HashedRecord) -> Result<(), ChainFault> {
         let result = self.step(incoming);
         if let Err(fault) = &result {
             self.fault = Some(fault.clone());
@@ -553,41 +595,18 @@ pub fn verify<'a>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_chain::*;
     use super::*;
-    use crate::event::{Actor, AuditEvent};
 
-    fn hashers() -> [ChainHasher; 2] {
-        [ChainHasher::sha256(), ChainHasher::hmac_sha256(b"test key")]
-    }
-
-    fn event(i: u64) -> AuditEvent {
-        AuditEvent::builder("TEST_EVENT")
-            .actor(Actor::user(format!("user-{i}")))
-            .description(format!("event number {i}"))
-            .build()
-    }
-
-    /// A valid chain of `n` records following `anchor`.
-    fn chain_from(hasher: &ChainHasher, anchor: ChainAnchor, n: u64) -> Vec<StoredEvent> {
-        let mut prev = anchor.hash;
-        (anchor.seq + 1..=anchor.seq + n)
-            .map(|seq| {
-                let event = event(seq);
-                let hash = hasher.hash(&prev, &event);
-                let record = StoredEvent {
-                    seq,
-                    prev_hash: prev,
-                    hash,
-                    event,
-                };
-                prev = hash;
-                record
-            })
-            .collect()
-    }
-
-    fn chain(hasher: &ChainHasher, n: u64) -> Vec<StoredEvent> {
-        chain_from(hasher, ChainAnchor::GENESIS, n)
+    /// Every verification in these tests also runs on four threads, with chunk boundaries
+    /// everywhere, and must give the same report.
+    fn verify(
+        hasher: ChainHasher,
+        anchor: ChainAnchor,
+        records: &[StoredEvent],
+        checkpoint: Option<&Checkpoint>,
+    ) -> VerifyReport {
+        verify_every_way(hasher, anchor, records, checkpoint)
     }
 
     fn check(hasher: &ChainHasher, records: &[StoredEvent]) -> VerifyReport {
@@ -598,23 +617,6 @@ mod tests {
     fn assert_fault(report: &VerifyReport, seq: u64, kind: FaultKind) {
         let fault = report.fault.as_ref().expect("a fault");
         assert_eq!((fault.seq, fault.kind), (seq, kind), "{}", fault.detail);
-    }
-
-    /// An attacker's record: linked after `prev` and hashed with plain SHA-256.
-    fn forged(seq: u64, prev: ChainHash, i: u64) -> StoredEvent {
-        let event = event(i);
-        StoredEvent {
-            seq,
-            prev_hash: prev,
-            hash: ChainHasher::sha256().hash(&prev, &event),
-            event,
-        }
-    }
-
-    fn renumber(records: &mut [StoredEvent]) {
-        for (i, r) in records.iter_mut().enumerate() {
-            r.seq = i as u64 + 1;
-        }
     }
 
     #[test]
@@ -828,14 +830,6 @@ mod tests {
             // A chain anchored elsewhere by its own records only.
             let after = chain_from(&hasher, anchor, 3);
             assert!(verify(hasher.clone(), anchor, &after, None).is_valid());
-        }
-    }
-
-    fn checkpoint_of(record: &StoredEvent) -> Checkpoint {
-        Checkpoint {
-            seq: record.seq,
-            hash: record.hash,
-            taken_at: now_micros(),
         }
     }
 

@@ -4,6 +4,8 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use audit_core::chain::{ChainHash, Checkpoint, Parallelism, VerifyReport};
+use audit_core::store::VerifyScope;
 use audit_core::{Actor, AuditEvent, Category, Outcome, Severity};
 use audit_sqlite::SqliteStore;
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -145,4 +147,49 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("runtime")
+}
+
+/// A report without the time its head was taken, which differs between two runs.
+pub fn comparable(
+    report: &VerifyReport,
+) -> (
+    u64,
+    Option<(u64, ChainHash)>,
+    Option<audit_core::chain::ChainFault>,
+) {
+    (
+        report.checked,
+        report.head.map(|h| (h.seq, h.hash)),
+        report.fault.clone(),
+    )
+}
+
+/// `store`'s verification of `scope` on one thread, on four with chunks of 1 and 3 records
+/// (chunk boundaries everywhere in a short chain), and with the store's default: the
+/// reports must be the same; the one-thread report is returned.
+pub async fn verify_every_way(
+    store: &SqliteStore,
+    scope: VerifyScope,
+    checkpoint: Option<&Checkpoint>,
+) -> VerifyReport {
+    let verify =
+        |parallelism: Parallelism| store.verify_chain_with(scope, checkpoint.copied(), parallelism);
+    let sequential = verify(Parallelism::sequential()).await.expect("verify");
+    for parallelism in [
+        Parallelism::threads(4).chunk_size(1),
+        Parallelism::threads(4).chunk_size(3),
+    ] {
+        let parallel = verify(parallelism).await.expect("verify");
+        assert_eq!(
+            comparable(&parallel),
+            comparable(&sequential),
+            "{parallelism:?}"
+        );
+    }
+    let default = store
+        .verify_chain(scope, checkpoint.copied())
+        .await
+        .expect("verify");
+    assert_eq!(comparable(&default), comparable(&sequential), "the default");
+    sequential
 }

@@ -1,6 +1,6 @@
 //! Tampering done behind the store's back (triggers dropped) is found at the right seq.
 
-use crate::common::{db_path, events, fresh_store, raw};
+use crate::common::{db_path, events, fresh_store, raw, verify_every_way};
 use audit_core::AuditStore;
 use audit_core::chain::{ChainAnchor, FaultKind, VerifyReport};
 use audit_core::store::VerifyScope;
@@ -21,10 +21,7 @@ async fn ten_events() -> (SqliteStore, TempDir, rusqlite::Connection) {
 }
 
 async fn verify_all(store: &SqliteStore) -> VerifyReport {
-    store
-        .verify(VerifyScope::All, None)
-        .await
-        .expect("test setup")
+    verify_every_way(store, VerifyScope::All, None).await
 }
 
 fn fault(report: &VerifyReport) -> (u64, FaultKind) {
@@ -102,10 +99,7 @@ async fn a_truncated_tail_is_found_against_a_checkpoint() {
         verify_all(&store).await.is_valid(),
         "undetectable without a checkpoint"
     );
-    let report = store
-        .verify(VerifyScope::All, Some(&checkpoint))
-        .await
-        .unwrap();
+    let report = verify_every_way(&store, VerifyScope::All, Some(&checkpoint)).await;
     assert_eq!(fault(&report), (10, FaultKind::Truncated));
 }
 
@@ -115,10 +109,7 @@ async fn a_checkpoint_inside_the_chain_that_still_matches_is_valid() {
     store.append(&events(5, "A_ONE")).await.unwrap();
     let checkpoint = store.head().await.unwrap().unwrap();
     store.append(&events(5, "A_TWO")).await.unwrap();
-    let report = store
-        .verify(VerifyScope::All, Some(&checkpoint))
-        .await
-        .unwrap();
+    let report = verify_every_way(&store, VerifyScope::All, Some(&checkpoint)).await;
     assert!(report.is_valid(), "{report:?}");
 }
 
@@ -130,16 +121,10 @@ async fn a_range_is_verified_from_the_record_before_it() {
         [],
     )
     .unwrap();
-    let clean = store
-        .verify(VerifyScope::Range { from: 4, to: 9 }, None)
-        .await
-        .unwrap();
+    let clean = verify_every_way(&store, VerifyScope::Range { from: 4, to: 9 }, None).await;
     assert!(clean.is_valid(), "{clean:?}");
     assert_eq!(clean.checked, 6);
-    let dirty = store
-        .verify(VerifyScope::Range { from: 1, to: 3 }, None)
-        .await
-        .unwrap();
+    let dirty = verify_every_way(&store, VerifyScope::Range { from: 1, to: 3 }, None).await;
     assert_eq!(fault(&dirty), (2, FaultKind::Modified));
 }
 
@@ -156,10 +141,7 @@ async fn verification_after_a_trusted_anchor_skips_the_records_before_it() {
         seq: 6,
         hash: anchor_record.hash,
     };
-    let report = store
-        .verify(VerifyScope::After(anchor), None)
-        .await
-        .unwrap();
+    let report = verify_every_way(&store, VerifyScope::After(anchor), None).await;
     assert!(report.is_valid(), "{report:?}");
     assert_eq!(report.checked, 4);
 }
@@ -186,7 +168,7 @@ async fn a_row_that_no_longer_decodes_is_modified_at_its_seq_even_against_a_chec
         [],
     )
     .unwrap();
-    let report = store.verify(VerifyScope::All, Some(&head)).await.unwrap();
+    let report = verify_every_way(&store, VerifyScope::All, Some(&head)).await;
     assert_eq!(
         fault(&report),
         (4, FaultKind::Modified),
@@ -214,7 +196,7 @@ async fn a_removed_prefix_with_the_anchor_moved_is_missing_even_against_a_checkp
         hex::encode(&hash3)
     ))
     .unwrap();
-    let report = store.verify(VerifyScope::All, Some(&head)).await.unwrap();
+    let report = verify_every_way(&store, VerifyScope::All, Some(&head)).await;
     assert_eq!(fault(&report), (1, FaultKind::Missing));
     // Also with a forged archive row: no AUDIT_ARCHIVED record in the chain vouches for it.
     conn.execute(
@@ -223,7 +205,7 @@ async fn a_removed_prefix_with_the_anchor_moved_is_missing_even_against_a_checkp
         rusqlite::params![vec![0u8; 32], hash3],
     )
     .unwrap();
-    let report = store.verify(VerifyScope::All, Some(&head)).await.unwrap();
+    let report = verify_every_way(&store, VerifyScope::All, Some(&head)).await;
     assert_eq!(fault(&report), (1, FaultKind::Missing));
 }
 
@@ -247,4 +229,88 @@ async fn a_copied_row_given_a_new_id_is_inserted_at_the_copy() {
     )
     .unwrap();
     assert_eq!(fault(&verify_all(&store).await), (9, FaultKind::Inserted));
+}
+
+/// One tampering of rows `a` and `b` (1 ≤ a < b ≤ 40) as SQL run behind the store's back.
+fn tampering(kind: u64, a: u64, b: u64) -> String {
+    match kind {
+        0 => format!("UPDATE audit_events SET actor_id = 'mallory' WHERE seq = {a}"),
+        1 => format!("UPDATE audit_events SET category = 'bogus' WHERE seq = {a}"),
+        2 => format!("UPDATE audit_events SET id = x'0102' WHERE seq = {a}"),
+        3 => format!("UPDATE audit_events SET metadata = 'not json' WHERE seq = {a}"),
+        4 => format!("UPDATE audit_events SET occurred_at = 'soon' WHERE seq = {a}"),
+        5 => format!("UPDATE audit_events SET hash = randomblob(32) WHERE seq = {a}"),
+        6 => format!("UPDATE audit_events SET prev_hash = x'00' WHERE seq = {a}"),
+        7 => format!("DELETE FROM audit_events WHERE seq = {a}"),
+        8 => format!("DELETE FROM audit_events WHERE seq >= {b}"),
+        9 => format!(
+            "UPDATE audit_events SET seq = -{a} WHERE seq = {a};
+             UPDATE audit_events SET seq = {a} WHERE seq = {b};
+             UPDATE audit_events SET seq = {b} WHERE seq = -{a};"
+        ),
+        10 => format!(
+            "DELETE FROM audit_events WHERE seq = {a};
+             UPDATE audit_events SET seq = 1 - seq WHERE seq > {a};
+             UPDATE audit_events SET seq = -seq WHERE seq < 0;"
+        ),
+        11 => format!(
+            "UPDATE audit_events SET seq = -seq WHERE seq > {a};
+             UPDATE audit_events SET seq = 1 - seq WHERE seq < 0;
+             INSERT INTO audit_events SELECT {a} + 1, randomblob(16), occurred_at, action,
+                 category, outcome, reason, actor_kind, actor_id, entity_type, entity_id,
+                 description, ip, user_agent, request_id, session_id, tenant, severity,
+                 metadata, prev_hash, hash
+             FROM audit_events WHERE seq = {a};"
+        ),
+        _ => format!("UPDATE audit_events SET seq = seq + 1000 WHERE seq = {a}"),
+    }
+}
+
+#[tokio::test]
+async fn random_tamperings_give_the_same_report_on_every_thread_count() {
+    let mut g = crate::common::Gen::new(19);
+    let mut faults = 0;
+    for case in 0..40 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = audit_sqlite::SqliteOptions::new(db_path(&dir));
+        if g.chance(50) {
+            options = options.hasher(audit_core::ChainHasher::hmac_sha256(b"test key"));
+        }
+        let store = SqliteStore::open_with(options).unwrap();
+        store
+            .append(&crate::common::varied_events(case, 40))
+            .await
+            .unwrap();
+        let head = store.head().await.unwrap();
+        let conn = raw(&db_path(&dir));
+        conn.execute_batch(
+            "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;",
+        )
+        .unwrap();
+        let anchor = store.get(1 + g.next() % 20).await.unwrap().unwrap();
+        let mut done = Vec::new();
+        for _ in 0..1 + g.next() % 2 {
+            let a = 1 + g.next() % 39;
+            let b = a + 1 + g.next() % (40 - a);
+            let sql = tampering(g.next() % 13, a, b);
+            conn.execute_batch(&sql).unwrap();
+            done.push(sql);
+        }
+        let scope = match g.next() % 3 {
+            0 => VerifyScope::All,
+            1 => VerifyScope::Range {
+                from: 1 + g.next() % 20,
+                to: 20 + g.next() % 30,
+            },
+            _ => VerifyScope::After(ChainAnchor {
+                seq: anchor.seq,
+                hash: anchor.hash,
+            }),
+        };
+        let checkpoint = head.filter(|_| g.chance(50));
+        let report = verify_every_way(&store, scope, checkpoint.as_ref()).await;
+        faults += usize::from(report.fault.is_some());
+        eprintln!("case {case}: {done:?} {scope:?}: {:?}", report.fault);
+    }
+    assert!(faults > 25, "the tamperings are found: {faults} of 40");
 }

@@ -30,6 +30,7 @@ pub struct MySqlOptions {
     pub(crate) lock_wait_timeout: Duration,
     pub(crate) idle_in_transaction_timeout: Duration,
     pub(crate) checkpoints: Option<audit_core::tlog::CheckpointPolicy>,
+    pub(crate) verify_parallelism: audit_core::chain::Parallelism,
 }
 
 impl MySqlOptions {
@@ -47,6 +48,7 @@ impl MySqlOptions {
             lock_wait_timeout: Duration::from_secs(50),
             idle_in_transaction_timeout: Duration::from_secs(60),
             checkpoints: None,
+            verify_parallelism: audit_core::chain::Parallelism::available(),
         }
     }
 

@@ -97,6 +97,10 @@ impl ReadBackend for MySqlStore {
         &self.inner.hasher
     }
 
+    fn verify_parallelism(&self) -> audit_core::chain::Parallelism {
+        self.inner.verify_parallelism
+    }
+
     async fn page(&self, q: &AuditQuery) -> Result<Page> {
         let mut b = select::<_, MySqlFilters>(&self.inner.sql.events, q, Select::Page);
         let mut conn = self.inner.db.acquire().await?;

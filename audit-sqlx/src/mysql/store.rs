@@ -38,6 +38,7 @@ pub(crate) struct Inner {
     pub hasher: ChainHasher,
     pub rules: StorageRules,
     pub checkpoints: Option<audit_core::tlog::CheckpointPolicy>,
+    pub verify_parallelism: audit_core::chain::Parallelism,
     /// Declared last so it is dropped after the pool, whose connections live on it.
     pub runtime: StoreRuntime,
 }
@@ -81,6 +82,7 @@ impl MySqlStore {
                 hasher: options.hasher,
                 rules: storage_rules(),
                 checkpoints: options.checkpoints.clone(),
+                verify_parallelism: options.verify_parallelism,
                 runtime,
             }),
         };

@@ -74,6 +74,10 @@ impl ReadBackend for PgStore {
         &self.inner.hasher
     }
 
+    fn verify_parallelism(&self) -> audit_core::chain::Parallelism {
+        self.inner.verify_parallelism
+    }
+
     async fn page(&self, q: &AuditQuery) -> Result<Page> {
         let mut b = select::<_, PgFilters>(&self.inner.sql.events, q, Select::Page);
         let rows = b.build().fetch_all(&self.inner.pool).await?;
@@ -176,7 +180,12 @@ impl PgStore {
         checkpoint: Option<&Checkpoint>,
     ) -> Result<VerifyReport> {
         self.runtime()
-            .run(read::verify(self, scope, checkpoint))
+            .run(read::verify(
+                self,
+                scope,
+                checkpoint,
+                self.inner.verify_parallelism,
+            ))
             .await
     }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use audit_core::chain::Parallelism;
 use audit_core::tlog::CheckpointPolicy;
 use audit_core::{AuditEvent, ChainHasher, ChainPosition};
 use sqlx_postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -41,6 +42,7 @@ pub struct PgOptions {
     insert_mode: InsertMode,
     idle_in_transaction_timeout: Duration,
     checkpoints: Option<CheckpointPolicy>,
+    verify_parallelism: Parallelism,
 }
 
 impl PgOptions {
@@ -57,6 +59,7 @@ impl PgOptions {
             insert_mode: InsertMode::default(),
             idle_in_transaction_timeout: Duration::from_secs(60),
             checkpoints: None,
+            verify_parallelism: Parallelism::available(),
         }
     }
 
@@ -95,6 +98,7 @@ pub(crate) struct Inner {
     pub hasher: ChainHasher,
     pub insert_mode: InsertMode,
     pub checkpoints: Option<CheckpointPolicy>,
+    pub verify_parallelism: Parallelism,
     /// Declared last so it is dropped after the pool, whose connections live on it.
     pub runtime: StoreRuntime,
 }
@@ -140,6 +144,7 @@ impl PgStore {
                 hasher: options.hasher,
                 insert_mode: options.insert_mode,
                 checkpoints: options.checkpoints.clone(),
+                verify_parallelism: options.verify_parallelism,
                 runtime,
             }),
         };

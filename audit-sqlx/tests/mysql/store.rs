@@ -223,6 +223,17 @@ async fn the_retention_marker_does_not_leak_into_pooled_connections() {
 }
 
 #[tokio::test]
+async fn verify_across_fetched_batches_gives_the_same_report_on_every_thread_count() {
+    let url = require_mysql!();
+    let store = store_with(&url, "verifybatches", ACROSS_BATCHES).await;
+    check_verify_across_fetched_batches(
+        |p| store.verify_chain_with(VerifyScope::All, None, p),
+        |sql| tamper(&url, &store, move |events| sql.replace("{events}", events)),
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn verify_reports_a_row_that_no_longer_decodes_as_modified_even_against_a_checkpoint() {
     let url = require_mysql!();
     let store = store_with(&url, "undecodable", 6).await;
@@ -232,7 +243,8 @@ async fn verify_reports_a_row_that_no_longer_decodes_as_modified_even_against_a_
     })
     .await;
     for checkpoint in [None, Some(&head)] {
-        let report = store.verify(VerifyScope::All, checkpoint).await.unwrap();
+        let report =
+            verify_every_way(&|p| store.verify_chain_with(VerifyScope::All, checkpoint, p)).await;
         let fault = report.fault.expect("tampering detected");
         assert_eq!(
             (fault.seq, fault.kind),

@@ -349,7 +349,7 @@ async fn verify_accepts_an_untouched_chain() {
     for chunk in events(0..30).chunks(8) {
         store.append(chunk).await.unwrap();
     }
-    let report = store.verify(VerifyScope::All, None).await.unwrap();
+    let report = verify_every_way(&|p| store.verify_chain_with(VerifyScope::All, None, p)).await;
     assert!(report.is_valid(), "{report:?}");
     assert_eq!(report.checked, 30);
 }
@@ -363,7 +363,7 @@ async fn verify_names_the_first_modified_record() {
         format!("UPDATE {events} SET description = 'forged' WHERE seq = 6")
     })
     .await;
-    let report = store.verify(VerifyScope::All, None).await.unwrap();
+    let report = verify_every_way(&|p| store.verify_chain_with(VerifyScope::All, None, p)).await;
     let fault = report.fault.expect("tampering detected");
     assert_eq!(fault.seq, 6);
     assert_eq!(fault.kind, audit_core::chain::FaultKind::Modified);
@@ -387,7 +387,8 @@ async fn verify_with_a_later_checkpoint_reports_truncation() {
         format!("DELETE FROM {events} WHERE seq = 5")
     })
     .await;
-    let report = store.verify(VerifyScope::All, Some(&head)).await.unwrap();
+    let report =
+        verify_every_way(&|p| store.verify_chain_with(VerifyScope::All, Some(&head), p)).await;
     assert_eq!(
         report.fault.map(|f| f.kind),
         Some(audit_core::chain::FaultKind::Truncated)
@@ -434,7 +435,7 @@ async fn verify_reports_a_row_that_no_longer_decodes_as_modified() {
         format!("UPDATE {events} SET category = 'bogus' WHERE seq = 4")
     })
     .await;
-    let report = store.verify(VerifyScope::All, None).await.unwrap();
+    let report = verify_every_way(&|p| store.verify_chain_with(VerifyScope::All, None, p)).await;
     let fault = report.fault.expect("tampering detected");
     assert_eq!(
         (fault.seq, fault.kind),
@@ -476,12 +477,26 @@ async fn verify_of_an_empty_or_inverted_range_is_an_invalid_request() {
     }
 }
 
+#[tokio::test]
+async fn verify_across_fetched_batches_gives_the_same_report_on_every_thread_count() {
+    let url = require_pg!();
+    let store = fresh_store(&url, "verifybatches").await;
+    for chunk in events(0..ACROSS_BATCHES).chunks(1500) {
+        store.append(chunk).await.unwrap();
+    }
+    check_verify_across_fetched_batches(
+        |p| store.verify_chain_with(VerifyScope::All, None, p),
+        |sql| tamper(&url, &store, move |events| sql.replace("{events}", events)),
+    )
+    .await;
+}
+
 /// Records 4 to 7 verify on their own, from the record before them.
 async fn assert_range_4_to_7_verifies(store: &PgStore) {
-    let report = store
-        .verify(VerifyScope::Range { from: 4, to: 7 }, None)
-        .await
-        .expect("verify");
+    let report = verify_every_way(&|p| {
+        store.verify_chain_with(VerifyScope::Range { from: 4, to: 7 }, None, p)
+    })
+    .await;
     assert!(report.is_valid(), "{report:?}");
     assert_eq!(report.checked, 4);
 }

@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use audit_core::chain::ChainHash;
+use audit_core::chain::{ChainHash, Parallelism, VerifyReport};
 use audit_core::query::{AuditQuery, Order};
 use audit_core::{
     Actor, AuditEvent, AuditStore, Category, ChainHasher, ChainPosition, Severity, StoredEvent,
@@ -641,4 +641,73 @@ pub async fn check_an_existing_file_is_not_overwritten(store: impl Archiver) {
     );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
     assert_eq!(store.count(&AuditQuery::new()).await.unwrap(), 2);
+}
+
+/// A report without the time its head was taken, which differs between two runs.
+pub fn comparable(
+    report: &VerifyReport,
+) -> (
+    u64,
+    Option<(u64, ChainHash)>,
+    Option<audit_core::chain::ChainFault>,
+) {
+    (
+        report.checked,
+        report.head.map(|h| (h.seq, h.hash)),
+        report.fault.clone(),
+    )
+}
+
+/// `verify` (a store's `verify_chain_with` of one scope) on one thread and on four with
+/// chunks of 1 and 3 records (chunk boundaries everywhere in a short chain): the reports
+/// must be the same; the one-thread report is returned.
+pub async fn verify_every_way<F, Fut>(verify: &F) -> VerifyReport
+where
+    F: Fn(Parallelism) -> Fut,
+    Fut: std::future::Future<Output = audit_sqlx::Result<VerifyReport>>,
+{
+    let sequential = verify(Parallelism::sequential()).await.expect("verify");
+    for parallelism in [
+        Parallelism::threads(4).chunk_size(1),
+        Parallelism::threads(4).chunk_size(3),
+    ] {
+        let parallel = verify(parallelism).await.expect("verify");
+        assert_eq!(
+            comparable(&parallel),
+            comparable(&sequential),
+            "{parallelism:?}"
+        );
+    }
+    sequential
+}
+
+/// How many events [`check_verify_across_fetched_batches`] needs in the store: more than two
+/// fetches of rows (2000 each).
+pub const ACROSS_BATCHES: usize = 4500;
+
+/// Verification of a chain longer than one fetch gives the same report on every thread
+/// count, intact and with faults in later fetches. `verify` is the store's
+/// `verify_chain_with` of the whole chain; `tamper` runs SQL (with `{events}` for the events
+/// table) behind the store's back.
+pub async fn check_verify_across_fetched_batches<V, VFut, T, TFut>(verify: V, tamper: T)
+where
+    V: Fn(Parallelism) -> VFut,
+    VFut: std::future::Future<Output = audit_sqlx::Result<VerifyReport>>,
+    T: Fn(&'static str) -> TFut,
+    TFut: std::future::Future<Output = ()>,
+{
+    use audit_core::chain::FaultKind;
+    let fault = |report: VerifyReport| report.fault.map(|f| (f.seq, f.kind));
+    let report = verify_every_way(&verify).await;
+    assert!(report.is_valid(), "{report:?}");
+    assert_eq!(report.checked, ACROSS_BATCHES as u64);
+    // In the third fetch, after two full ones.
+    tamper("UPDATE {events} SET description = 'forged' WHERE seq = 4100").await;
+    let report = verify_every_way(&verify).await;
+    assert_eq!(report.checked, 4099);
+    assert_eq!(fault(report), Some((4100, FaultKind::Modified)));
+    // A row that no longer decodes, first of the second fetch, comes before it.
+    tamper("UPDATE {events} SET category = 'bogus' WHERE seq = 2001").await;
+    let report = verify_every_way(&verify).await;
+    assert_eq!(fault(report), Some((2001, FaultKind::Modified)));
 }
