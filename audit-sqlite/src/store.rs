@@ -209,7 +209,15 @@ impl TransparencyLog for SqliteStore {
 
     async fn tree_rows(&self, seqs: &[u64]) -> Result<Vec<TreeRow>, StoreError> {
         let seqs = seqs.to_vec();
-        Ok(self.read(move |conn, _| tree::rows(conn, &seqs)).await?)
+        Ok(self
+            .read(move |conn, _| {
+                // One snapshot and one read lock for all the rows of a proof.
+                let tx = conn.transaction()?;
+                let rows = tree::rows(&tx, &seqs)?;
+                tx.finish()?;
+                Ok(rows)
+            })
+            .await?)
     }
 
     async fn seq_of(&self, id: uuid::Uuid) -> Result<Option<u64>, StoreError> {

@@ -58,8 +58,7 @@ pub trait TransparencyLog: Send + Sync + 'static {
         seq: u64,
         tree_size: u64,
     ) -> Result<InclusionProof, StoreError> {
-        check_size(self, tree_size).await?;
-        let rows = fetch(self, &proof::inclusion_rows(seq, tree_size)?).await?;
+        let rows = fetch_within(self, tree_size, proof::inclusion_rows(seq, tree_size)?).await?;
         Ok(proof::inclusion(seq, tree_size, &rows)?)
     }
 
@@ -82,8 +81,8 @@ pub trait TransparencyLog: Send + Sync + 'static {
         old_size: u64,
         new_size: u64,
     ) -> Result<ConsistencyProof, StoreError> {
-        check_size(self, new_size).await?;
-        let rows = fetch(self, &proof::consistency_rows(old_size, new_size)?).await?;
+        let rows =
+            fetch_within(self, new_size, proof::consistency_rows(old_size, new_size)?).await?;
         Ok(proof::consistency(old_size, new_size, &rows)?)
     }
 }
@@ -95,14 +94,31 @@ pub trait TransparentStore: crate::AuditStore + TransparencyLog {}
 
 impl<T: crate::AuditStore + TransparencyLog + ?Sized> TransparentStore for T {}
 
-async fn check_size<L: TransparencyLog + ?Sized>(log: &L, size: u64) -> Result<(), StoreError> {
-    let have = log.tree_size().await?;
-    if size > have {
-        return Err(StoreError::InvalidRequest(format!(
-            "the tree has {have} leaves, not {size}"
-        )));
+/// Fetches `seqs` from the tree of `size` leaves, refusing a size the tree has not reached.
+/// Row `size` comes in the same query: tree rows are written without gaps and never
+/// deleted, so it is there when the tree has at least `size` leaves, and a proof costs one
+/// round trip (the size is only asked for when that row is absent).
+async fn fetch_within<L: TransparencyLog + ?Sized>(
+    log: &L,
+    size: u64,
+    mut seqs: Vec<u64>,
+) -> Result<HashMap<u64, TreeRow>, StoreError> {
+    if size == 0 {
+        return fetch(log, &seqs).await;
     }
-    Ok(())
+    if !seqs.contains(&size) {
+        seqs.push(size);
+    }
+    let rows = fetch(log, &seqs).await?;
+    if !rows.contains_key(&size) {
+        let have = log.tree_size().await?;
+        if size > have {
+            return Err(StoreError::InvalidRequest(format!(
+                "the tree has {have} leaves, not {size}"
+            )));
+        }
+    }
+    Ok(rows)
 }
 
 async fn fetch<L: TransparencyLog + ?Sized>(

@@ -176,6 +176,25 @@ async fn inclusion_proofs_by_seq_and_by_id_verify_against_the_checkpoint() {
 }
 
 #[tokio::test]
+async fn proofs_beyond_the_tree_are_refused_with_its_size() {
+    let (store, _dir, _held, _conn) = forty().await;
+    let refusals = [
+        store.prove_inclusion(3, 41).await.map(drop),
+        store.prove_inclusion(41, 41).await.map(drop),
+        store.prove_consistency(10, 41).await.map(drop),
+    ];
+    for refused in refusals {
+        match refused {
+            Err(audit_core::StoreError::InvalidRequest(why)) => {
+                assert_eq!(why, "the tree has 40 leaves, not 41")
+            }
+            other => panic!("a proof beyond the tree was not refused: {other:?}"),
+        }
+    }
+    store.prove_inclusion(40, 40).await.unwrap();
+}
+
+#[tokio::test]
 async fn consistency_proofs_link_every_pair_of_checkpoints() {
     let (store, _dir, _held, _conn) = forty().await;
     let checkpoints = store.checkpoints(0, 100).await.unwrap();

@@ -54,6 +54,15 @@ async fn proofs_from_postgres_verify_against_its_signed_checkpoint() {
 }
 
 #[tokio::test]
+async fn proofs_beyond_the_tree_are_refused() {
+    let url = require_pg!();
+    let store = PgStore::connect_with(options(&url, "beyond"))
+        .await
+        .unwrap();
+    tlog::check_proofs_beyond_the_tree_are_refused(store).await;
+}
+
+#[tokio::test]
 async fn writers_on_several_connections_extend_one_tree() {
     let url = require_pg!();
     let options = signed(options(&url, "writers"), 50);

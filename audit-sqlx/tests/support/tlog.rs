@@ -1,11 +1,12 @@
 //! The Merkle tree and signed checkpoints, checked once for both SQL backends: checkpoints
-//! every N events and at shutdown, proofs against a signed checkpoint, one tree across
-//! several writers, the same root as the memory store for the same events.
+//! every N events and at shutdown, proofs against a signed checkpoint, proofs beyond the
+//! tree refused, one tree across several writers, the same root as the memory store for the
+//! same events.
 
 use audit_core::tlog::{
     CheckpointPolicy, CheckpointSigner, Keyring, TransparencyLog, leaf_hash, verify_log,
 };
-use audit_core::{AuditSink, AuditStore};
+use audit_core::{AuditSink, AuditStore, StoreError};
 
 use super::{all_records, events};
 
@@ -92,6 +93,30 @@ where
     let newest = store.latest_checkpoint().await.expect("read").expect("one");
     let report = verify_log(&store, &newest, &keys()).await.expect("verify");
     assert!(report.is_valid(), "{report:?}");
+}
+
+/// `store` is empty: proofs for a tree the log has not reached are refused, naming its size
+/// (the size check rides in the proof's one query).
+pub async fn check_proofs_beyond_the_tree_are_refused<S>(store: S)
+where
+    S: AuditSink + TransparencyLog,
+{
+    store.write(&events(0..10)).await.expect("append");
+    let refusals = [
+        store.prove_inclusion(3, 11).await.map(drop),
+        store.prove_inclusion(11, 11).await.map(drop),
+        store.prove_consistency(5, 11).await.map(drop),
+    ];
+    for refused in refusals {
+        match refused {
+            Err(StoreError::InvalidRequest(why)) => {
+                assert_eq!(why, "the tree has 10 leaves, not 11")
+            }
+            other => panic!("a proof beyond the tree was not refused: {other:?}"),
+        }
+    }
+    store.prove_inclusion(10, 10).await.expect("prove");
+    store.prove_consistency(5, 10).await.expect("prove");
 }
 
 /// Three stores on one log, each signing with [`policy`]`(50)`.
