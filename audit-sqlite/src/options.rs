@@ -121,7 +121,7 @@ impl SqliteOptions {
         self
     }
 
-    /// How many threads verification decodes and hashes on (default: one per core,
+    /// How many threads verification reads, decodes and hashes on (default: one per core,
     /// [`Parallelism::available`]); [`Parallelism::sequential`] verifies on the calling
     /// thread alone. The report is the same either way.
     pub fn verify_parallelism(mut self, parallelism: Parallelism) -> Self {

@@ -36,7 +36,18 @@ impl Readers {
         }
     }
 
-    fn open(&self) -> Result<Connection> {
+    /// The database file.
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// How long a connection waits for a lock.
+    pub(crate) fn busy_timeout(&self) -> Duration {
+        self.busy_timeout
+    }
+
+    /// A new read-only connection, outside the pool.
+    pub(crate) fn open(&self) -> Result<Connection> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&self.path, flags)
             .map_err(|e| schema::open_error(&self.path, e))?;

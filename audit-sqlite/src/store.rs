@@ -173,9 +173,11 @@ impl SqliteStore {
             .await
     }
 
-    /// [`verify_chain`](Self::verify_chain) on `parallelism`'s threads this once: one
-    /// snapshot read on the calling thread, its rows decoded and hashed on the others, and
-    /// linked in order. The report is the same whatever the thread count.
+    /// [`verify_chain`](Self::verify_chain) on `parallelism`'s threads this once. A long
+    /// range is read in stripes of seqs by one connection per thread, all on one snapshot
+    /// (writers are held off for the moment it takes to begin them), each decoding and
+    /// hashing its own rows; the calling thread links them in order. The report is the same
+    /// whatever the thread count.
     pub async fn verify_chain_with(
         &self,
         scope: VerifyScope,
@@ -183,7 +185,14 @@ impl SqliteStore {
         parallelism: Parallelism,
     ) -> Result<VerifyReport> {
         self.read(move |conn, inner| {
-            verify::verify(conn, &inner.hasher, scope, checkpoint.as_ref(), parallelism)
+            verify::verify(
+                conn,
+                &inner.readers,
+                &inner.hasher,
+                scope,
+                checkpoint.as_ref(),
+                parallelism,
+            )
         })
         .await
     }

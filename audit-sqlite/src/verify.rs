@@ -1,9 +1,13 @@
 //! Verification: stream the chain in `seq` order through audit-core's [`ChainVerifier`].
 //!
-//! On more than one thread the statement steps on the calling thread, which copies rows out
-//! into chunks ([`RowChunk`]) while worker threads decode and hash the chunks copied before
-//! ([`ChainVerifier::push_chunks`]); linking stays in order on the calling thread. Reading
-//! the snapshot thus overlaps with the expensive part, and the report is the sequential one.
+//! On more than one thread, a long enough range is read in stripes by one connection per
+//! thread, all on the calling thread's snapshot, each decoding and hashing its own rows
+//! ([`crate::verify_striped`]); the calling thread links them in order. What the stripes
+//! leave (a log with seqs missing, a range too short to pay for extra connections, a file
+//! whose write lock cannot be had for the moment the snapshots take) is read by one
+//! statement on the calling thread, which copies rows out into chunks ([`RowChunk`]) while
+//! worker threads decode and hash the chunks copied before ([`ChainVerifier::push_chunks`]).
+//! Either way the report is the sequential one.
 
 use audit_core::chain::{
     ChainAnchor, ChainFault, ChainVerifier, Checkpoint, FaultKind, Parallelism, ReadRecord,
@@ -17,18 +21,41 @@ use audit_core::archive::ARCHIVED_ACTION;
 
 use crate::codec::{self, RowChunk, seq_param};
 use crate::error::{Error, Result};
+use crate::reader::Readers;
 use crate::schema;
+use crate::snapshot::{self, WriterPause};
+use crate::verify_striped::{self, Striped};
+
+/// Stripes pay for their connections (opened per verification) from this many stripes per
+/// thread on.
+const STRIPES_PER_THREAD: usize = 4;
 
 /// Verifies `scope` on a consistent snapshot, in constant memory, on `parallelism`'s
-/// threads.
+/// threads (extra connections from `readers`).
 pub(crate) fn verify(
     conn: &mut Connection,
+    readers: &Readers,
     hasher: &ChainHasher,
     scope: VerifyScope,
     checkpoint: Option<&Checkpoint>,
     parallelism: Parallelism,
 ) -> Result<VerifyReport> {
+    let pause = if worth_striping(conn, scope, parallelism)? {
+        WriterPause::take(readers.path(), readers.busy_timeout())
+    } else {
+        None
+    };
     let tx = conn.transaction()?;
+    let stripe_readers = match pause {
+        Some(pause) => {
+            snapshot::first_read(&tx)?;
+            let opened = stripe_connections(readers, parallelism.thread_count());
+            drop(pause);
+            // A connection that cannot be opened: everything is read on this one.
+            opened.ok()
+        }
+        None => None,
+    };
     let (anchor, last) = match scope {
         VerifyScope::All => {
             let anchor = schema::anchor(&tx)?;
@@ -54,9 +81,59 @@ pub(crate) fn verify(
     };
     // A checkpoint beyond a verified range says nothing about the range.
     let checkpoint = checkpoint.filter(|c| c.seq <= last);
-    let report = stream(&tx, hasher, anchor, last, checkpoint, parallelism)?;
+    let report = stream(
+        &tx,
+        hasher,
+        anchor,
+        last,
+        checkpoint,
+        parallelism,
+        stripe_readers,
+    )?;
     tx.finish()?;
     Ok(report)
+}
+
+/// Whether `scope` spans enough stored seqs for stripes to pay.
+fn worth_striping(conn: &Connection, scope: VerifyScope, parallelism: Parallelism) -> Result<bool> {
+    if parallelism.is_sequential() {
+        return Ok(false);
+    }
+    let (from, to) = match scope {
+        VerifyScope::All => (0, u64::MAX),
+        VerifyScope::After(anchor) => (anchor.seq.saturating_add(1), u64::MAX),
+        VerifyScope::Range { from, to } => (from, to),
+    };
+    if from > to {
+        return Ok(false);
+    }
+    // Two statements: SQLite seeks for a lone min() or max(), but scans for both at once.
+    let bound = |sql: &str| -> Result<Option<i64>> {
+        Ok(conn
+            .query_row(sql, [seq_param(from), seq_param(to)], |row| row.get(0))
+            .optional()?)
+    };
+    let first =
+        bound("SELECT seq FROM audit_events WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq LIMIT 1")?;
+    let last = bound(
+        "SELECT seq FROM audit_events WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq DESC LIMIT 1",
+    )?;
+    let wanted = STRIPES_PER_THREAD * parallelism.thread_count() * parallelism.records_per_chunk();
+    Ok(match (first, last) {
+        (Some(first), Some(last)) => last.saturating_sub(first) >= wanted as i64,
+        _ => false,
+    })
+}
+
+/// One read connection per thread, each in a read transaction begun now.
+fn stripe_connections(readers: &Readers, threads: usize) -> Result<Vec<Connection>> {
+    (0..threads)
+        .map(|_| {
+            let conn = readers.open()?;
+            snapshot::begin_read(&conn)?;
+            Ok(conn)
+        })
+        .collect()
 }
 
 /// Checks that a live log starting after an anchor is vouched for: the last archival row
@@ -156,14 +233,37 @@ fn stream(
     last: u64,
     checkpoint: Option<&Checkpoint>,
     parallelism: Parallelism,
+    stripe_readers: Option<Vec<Connection>>,
 ) -> Result<VerifyReport> {
     let mut verifier =
         ChainVerifier::from_anchor(hasher.clone(), anchor).with_checkpoint(checkpoint);
+    let mut after = anchor.seq;
+    if let Some(stripe_readers) = stripe_readers {
+        let end: Option<i64> = conn
+            .query_row(
+                "SELECT seq FROM audit_events WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1",
+                [seq_param(last)],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let end = end.and_then(|end| u64::try_from(end).ok()).unwrap_or(0);
+        match verify_striped::link(
+            &mut verifier,
+            stripe_readers,
+            hasher,
+            after,
+            end,
+            parallelism,
+        )? {
+            Striped::Done => return Ok(verifier.finish(None)),
+            Striped::ResumeAfter(seq) => after = seq,
+        }
+    }
     let mut stmt = conn.prepare(&format!(
         "SELECT {} FROM audit_events WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
         codec::columns()
     ))?;
-    let mut rows = stmt.query([seq_param(anchor.seq), seq_param(last)])?;
+    let mut rows = stmt.query([seq_param(after), seq_param(last)])?;
     if parallelism.is_sequential() {
         while let Some(row) = rows.next()? {
             match read_record(codec::decode(row))? {

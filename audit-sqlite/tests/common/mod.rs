@@ -165,8 +165,8 @@ pub fn comparable(
 }
 
 /// `store`'s verification of `scope` on one thread, on four with chunks of 1 and 3 records
-/// (chunk boundaries everywhere in a short chain), and with the store's default: the
-/// reports must be the same; the one-thread report is returned.
+/// (chunk boundaries everywhere in a short chain), on two with chunks of 8, and with the
+/// store's default: the reports must be the same; the one-thread report is returned.
 pub async fn verify_every_way(
     store: &SqliteStore,
     scope: VerifyScope,
@@ -175,9 +175,12 @@ pub async fn verify_every_way(
     let verify =
         |parallelism: Parallelism| store.verify_chain_with(scope, checkpoint.copied(), parallelism);
     let sequential = verify(Parallelism::sequential()).await.expect("verify");
+    // Chunks of 1 on 4 threads and of 8 on 2 read chains from 17 and 65 rows on in stripes,
+    // one connection per thread; chunks of 3 on 4 threads read shorter ones on one.
     for parallelism in [
         Parallelism::threads(4).chunk_size(1),
         Parallelism::threads(4).chunk_size(3),
+        Parallelism::threads(2).chunk_size(8),
     ] {
         let parallel = verify(parallelism).await.expect("verify");
         assert_eq!(

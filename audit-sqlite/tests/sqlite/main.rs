@@ -15,5 +15,6 @@ mod export;
 mod lookups;
 mod open;
 mod queries;
+mod striped;
 mod tamper;
 mod tlog;
