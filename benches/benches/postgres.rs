@@ -10,6 +10,8 @@
 //! Lines (throughput in events/s, 1000-event batches, each batch its own transaction):
 //! - `raw_binary_copy`: `COPY ... FROM STDIN (FORMAT binary)` of pre-built rows — the floor.
 //! - `library_chain_copy`: `PgStore::append`, the default insert mode.
+//! - `library_chain_copy_no_tree`: `PgStore::append` into a log without a Merkle tree (the
+//!   state a log that purged events before it had a tree keeps): what the tree rows cost.
 //! - `library_chain_unnest`: the same with `InsertMode::Unnest`, to justify the default.
 //! - `library_chain_copy_4_writers`: four writers appending at once through the head lock,
 //!   each its own `PgStore` (its own pool and connections, as four processes would have).
@@ -179,32 +181,44 @@ fn persistence(c: &mut Criterion) {
     let rows = raw_rows(&events);
     let row_batches: Vec<&[RawRow]> = rows.chunks(BATCH).collect();
 
-    let (raw_store, chain_copy, chain_unnest, chain_four, raw_pool) = rt.block_on(async {
-        let raw_store = store(&url, "raw", InsertMode::Copy).await;
-        let raw_pool = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&url)
+    let (raw_store, chain_copy, chain_no_tree, chain_unnest, chain_four, raw_pool) =
+        rt.block_on(async {
+            let raw_store = store(&url, "raw", InsertMode::Copy).await;
+            let raw_pool = PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&url)
+                .await
+                .expect("raw pool");
+            // The raw loader moves no chain head, so the statement trigger that refuses rows
+            // beyond the head (part of what the library pays) is dropped from its table.
+            sqlx_core::query::query::<audit_sqlx::sqlx_postgres::Postgres>(
+                sqlx_core::sql_str::AssertSqlSafe(format!(
+                    "DROP TRIGGER audit_events_within_head ON {}.audit_events",
+                    raw_store.schema()
+                )),
+            )
+            .execute(&raw_pool)
             .await
-            .expect("raw pool");
-        // The raw loader moves no chain head, so the statement trigger that refuses rows
-        // beyond the head (part of what the library pays) is dropped from its table.
-        sqlx_core::query::query::<audit_sqlx::sqlx_postgres::Postgres>(
-            sqlx_core::sql_str::AssertSqlSafe(format!(
-                "DROP TRIGGER audit_events_within_head ON {}.audit_events",
-                raw_store.schema()
-            )),
-        )
-        .execute(&raw_pool)
-        .await
-        .expect("raw table without the head trigger");
-        (
-            raw_store,
-            store(&url, "copy", InsertMode::Copy).await,
-            store(&url, "unnest", InsertMode::Unnest).await,
-            four_writers(&url).await,
-            raw_pool,
-        )
-    });
+            .expect("raw table without the head trigger");
+            let no_tree = store(&url, "notree", InsertMode::Copy).await;
+            sqlx_core::query::query::<audit_sqlx::sqlx_postgres::Postgres>(
+                sqlx_core::sql_str::AssertSqlSafe(format!(
+                    "UPDATE {}.audit_chain_head SET tree_frontier = NULL",
+                    no_tree.schema()
+                )),
+            )
+            .execute(&raw_pool)
+            .await
+            .expect("mark the log as one without a tree");
+            (
+                raw_store,
+                store(&url, "copy", InsertMode::Copy).await,
+                no_tree,
+                store(&url, "unnest", InsertMode::Unnest).await,
+                four_writers(&url).await,
+                raw_pool,
+            )
+        });
     let raw_sql = format!(
         "COPY {}.audit_events (seq, id, occurred_at, action, category, outcome, reason, \
          actor_kind, actor_id, entity_type, entity_id, description, ip, user_agent, request_id, \
@@ -232,6 +246,7 @@ fn persistence(c: &mut Criterion) {
 
     for (name, store) in [
         ("library_chain_copy", &chain_copy),
+        ("library_chain_copy_no_tree", &chain_no_tree),
         ("library_chain_unnest", &chain_unnest),
     ] {
         let mut i = 0usize;
