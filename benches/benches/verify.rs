@@ -13,8 +13,8 @@
 //! core, in rounds that alternate the two (`AUDIT_BENCH_VERIFY_ROUNDS`, default 5; medians),
 //! so that both see the same machine load. Its lines are the in-memory chain for each hasher,
 //! and a SQLite file of the same number of events verified in process through
-//! `SqliteStore::verify_chain_with` (the snapshot read on one thread while the others decode
-//! and hash). The file is filled once through `SqliteStore::append` in batches of 10 000 and
+//! `SqliteStore::verify_chain_with` (read in stripes by one connection per thread on one
+//! snapshot, each decoding and hashing its rows, linked in order). The file is filled once through `SqliteStore::append` in batches of 10 000 and
 //! kept in `target/bench-data`.
 
 use std::hint::black_box;
@@ -231,9 +231,9 @@ fn sqlite_file(n: usize, runtime: &tokio::runtime::Runtime) -> PathBuf {
     path
 }
 
-/// What the reading thread of a parallel verification does, alone: step through the same
-/// rows in seq order and touch every column, decoding and hashing nothing. The parallel
-/// SQLite rate cannot pass this one.
+/// Reading alone, on one connection: step through the same rows in seq order and touch
+/// every column, decoding and hashing nothing. A verification that reads on one thread
+/// cannot pass this rate; the striped one, reading on every core, can.
 fn sqlite_read_floor(path: &Path) -> Run {
     let conn =
         rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
