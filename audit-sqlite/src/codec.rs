@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::LazyLock;
 
-use audit_core::chain::ChainHash;
+use audit_core::chain::{ChainHash, ReadRecord};
 use audit_core::fields::{self, Field, FieldReader, FieldValue};
 use audit_core::{AuditEvent, StoredEvent};
 use chrono::{DateTime, Utc};
@@ -335,6 +335,20 @@ pub(crate) fn decode(row: &impl Columns) -> Result<StoredEvent> {
         hash: hash_at(hashes_at + 1, "hash")?,
         event,
     })
+}
+
+/// A decoded row as verification reads it: a row that no longer decodes was changed behind
+/// the store's back and is named at its own seq (not as a truncation at a checkpoint beyond
+/// it). Any other error is the store's.
+pub(crate) fn read_record(decoded: Result<StoredEvent>) -> Result<ReadRecord> {
+    match decoded {
+        Ok(record) => Ok(ReadRecord::Decoded(record)),
+        Err(Error::CorruptRecord { seq, message }) => Ok(ReadRecord::Undecodable {
+            seq,
+            detail: message,
+        }),
+        Err(other) => Err(other),
+    }
 }
 
 #[cfg(test)]

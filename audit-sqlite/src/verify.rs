@@ -9,12 +9,12 @@
 //! worker threads decode and hash the chunks copied before ([`ChainVerifier::push_chunks`]).
 //! Either way the report is the sequential one.
 
+use audit_core::ChainHasher;
 use audit_core::chain::{
     ChainAnchor, ChainFault, ChainVerifier, Checkpoint, FaultKind, Parallelism, ReadRecord,
     VerifyReport,
 };
 use audit_core::store::VerifyScope;
-use audit_core::{ChainHasher, StoredEvent};
 use rusqlite::{Connection, OptionalExtension};
 
 use audit_core::archive::ARCHIVED_ACTION;
@@ -266,7 +266,7 @@ fn stream(
     let mut rows = stmt.query([seq_param(after), seq_param(last)])?;
     if parallelism.is_sequential() {
         while let Some(row) = rows.next()? {
-            match read_record(codec::decode(row))? {
+            match codec::read_record(codec::decode(row))? {
                 ReadRecord::Decoded(record) => {
                     if verifier.push(&record).is_err() {
                         break;
@@ -314,19 +314,6 @@ fn stream(
 /// the error that ended reading after them.
 fn records(chunk: RowChunk, failed: Option<Error>) -> impl Iterator<Item = Result<ReadRecord>> {
     (0..chunk.len())
-        .map(move |i| read_record(codec::decode(&chunk.row(i))))
+        .map(move |i| codec::read_record(codec::decode(&chunk.row(i))))
         .chain(failed.map(Err))
-}
-
-/// A row that no longer decodes was changed behind the store's back: it is named at its own
-/// seq (not as a truncation at a checkpoint beyond it). Any other error is the store's.
-fn read_record(decoded: Result<StoredEvent>) -> Result<ReadRecord> {
-    match decoded {
-        Ok(record) => Ok(ReadRecord::Decoded(record)),
-        Err(Error::CorruptRecord { seq, message }) => Ok(ReadRecord::Undecodable {
-            seq,
-            detail: message,
-        }),
-        Err(other) => Err(other),
-    }
 }

@@ -19,7 +19,7 @@
 use std::sync::mpsc::{self, Receiver, SyncSender};
 
 use audit_core::ChainHasher;
-use audit_core::chain::{ChainVerifier, HashedRecord, Parallelism};
+use audit_core::chain::{ChainVerifier, HashedRecord, Parallelism, ReadRecord};
 use rusqlite::Connection;
 
 use crate::codec::{self, seq_param};
@@ -170,13 +170,12 @@ fn read_stripe(
                 Ok(None) => return None,
                 Err(err) => return Some(End::Failed(err.into())),
             };
-            match codec::decode(row) {
-                Ok(record) => records.push(HashedRecord::new(hasher, &record, scratch)),
-                Err(Error::CorruptRecord { seq, message }) => {
-                    return Some(End::Undecodable {
-                        seq,
-                        detail: message,
-                    });
+            match codec::read_record(codec::decode(row)) {
+                Ok(ReadRecord::Decoded(record)) => {
+                    records.push(HashedRecord::new(hasher, &record, scratch));
+                }
+                Ok(ReadRecord::Undecodable { seq, detail }) => {
+                    return Some(End::Undecodable { seq, detail });
                 }
                 Err(other) => return Some(End::Failed(other)),
             }
@@ -193,7 +192,7 @@ mod tests {
 
     const EVENTS: u64 = 1_000;
 
-    /// A file of `EVENTS` events, its path, and the store's hasher.
+    /// A file of `EVENTS` events (SHA-256 chain) and its path.
     async fn file() -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("audit.db");
