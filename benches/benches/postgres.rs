@@ -151,6 +151,16 @@ async fn store(url: &str, tag: &str, mode: InsertMode) -> PgStore {
     .expect("connect to DATABASE_URL")
 }
 
+/// Runs one setup statement of the bench's own making.
+async fn setup(pool: &PgPool, sql: String) {
+    sqlx_core::query::query::<audit_sqlx::sqlx_postgres::Postgres>(
+        sqlx_core::sql_str::AssertSqlSafe(sql.clone()),
+    )
+    .execute(pool)
+    .await
+    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
 /// Four handles on one schema, each with its own pool (the schema is created by the first).
 async fn four_writers(url: &str) -> Vec<PgStore> {
     let first = store(url, "four", InsertMode::Copy).await;
@@ -191,25 +201,20 @@ fn persistence(c: &mut Criterion) {
                 .expect("raw pool");
             // The raw loader moves no chain head, so the statement trigger that refuses rows
             // beyond the head (part of what the library pays) is dropped from its table.
-            sqlx_core::query::query::<audit_sqlx::sqlx_postgres::Postgres>(
-                sqlx_core::sql_str::AssertSqlSafe(format!(
-                    "DROP TRIGGER audit_events_within_head ON {}.audit_events",
-                    raw_store.schema()
-                )),
+            let schema = raw_store.schema();
+            setup(
+                &raw_pool,
+                format!("DROP TRIGGER audit_events_within_head ON {schema}.audit_events"),
             )
-            .execute(&raw_pool)
-            .await
-            .expect("raw table without the head trigger");
+            .await;
             let no_tree = store(&url, "notree", InsertMode::Copy).await;
-            sqlx_core::query::query::<audit_sqlx::sqlx_postgres::Postgres>(
-                sqlx_core::sql_str::AssertSqlSafe(format!(
-                    "UPDATE {}.audit_chain_head SET tree_frontier = NULL",
-                    no_tree.schema()
-                )),
+            let schema = no_tree.schema();
+            // A log without a tree: the state of one that purged events before it had one.
+            setup(
+                &raw_pool,
+                format!("UPDATE {schema}.audit_chain_head SET tree_frontier = NULL"),
             )
-            .execute(&raw_pool)
-            .await
-            .expect("mark the log as one without a tree");
+            .await;
             (
                 raw_store,
                 store(&url, "copy", InsertMode::Copy).await,
