@@ -152,9 +152,10 @@ pub(crate) fn append_events(
         last_seq = seq;
         last_hash = hash;
     }
+    let frontier = tree.map(TreeAppender::finish).transpose()?;
     crate::bucket_filter::seal_through(conn, last_seq)?;
-    let signed = match (policy, &tree) {
-        (Some(policy), Some(tree)) => tree::sign_if_due(conn, policy, tree.frontier(), false)?,
+    let signed = match (policy, &frontier) {
+        (Some(policy), Some(frontier)) => tree::sign_if_due(conn, policy, frontier, false)?,
         _ => None,
     };
     Ok(Appended { positions, signed })

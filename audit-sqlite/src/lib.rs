@@ -68,6 +68,10 @@
 //! - `audit_meta`: the schema version, the chain algorithm and a check value of the HMAC
 //!   key (a store refuses to open with another key), and the archive anchor.
 //! - `audit_archives`: the log of archivals.
+//! - `audit_tree_runs`: the Merkle tree's stored hashes (docs/chain.md §6), the rows of up
+//!   to 256 consecutive events per row, written in the events' transaction: a 1 000-event
+//!   append inserts four or five tree rows, not 1 000. `audit_checkpoints`: the signed
+//!   checkpoints. Both are kept when events are archived, so old checkpoints stay provable.
 //!
 //! The schema is versioned in `audit_meta` (not `PRAGMA user_version`, which belongs to the
 //! application when it shares the file): an older file is upgraded when opened, a newer one

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use crate::error::{Error, Result};
 
 /// The newest schema version this library writes and reads.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// How many consecutive seqs share a bucket of the lookup indexes: `seq >> 13`, 8192 events.
 ///
@@ -109,9 +109,9 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     DROP TRIGGER IF EXISTS audit_events_no_delete;
     DROP TABLE audit_retention_gate;
     "#,
-    // 5: the Merkle tree (one row of stored hashes per event, see `tree`) and the signed
-    // checkpoints. The tree of the events already stored is built by `tree::build` in the
-    // same transaction.
+    // 5: the Merkle tree (one row of stored hashes per event; runs of rows since 7) and the
+    // signed checkpoints. The tree of the events already stored is built by `tree::build`
+    // in the step to 7.
     r#"
     CREATE TABLE audit_tree (seq INTEGER PRIMARY KEY NOT NULL, hashes BLOB NOT NULL);
     CREATE TABLE audit_checkpoints (
@@ -130,6 +130,16 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         bucket  INTEGER NOT NULL,
         bits    BLOB NOT NULL,
         PRIMARY KEY (kind, bucket)
+    );
+    "#,
+    // 7: the tree's stored hashes in runs of up to 256 events per row (see `tree`), a few
+    // inserts per batch instead of one per event. `tree::convert_rows` copies the rows of
+    // `audit_tree` in the same transaction and drops it.
+    r#"
+    CREATE TABLE audit_tree_runs (
+        first_seq  INTEGER PRIMARY KEY NOT NULL,
+        last_seq   INTEGER NOT NULL,
+        hashes     BLOB NOT NULL
     );
     "#,
 ];
@@ -162,14 +172,14 @@ const TRIGGERS: [(&str, &str); 10] = [
     // The tree and the checkpoints are kept when events are archived: old checkpoints stay
     // provable.
     (
-        "audit_tree_no_update",
-        "CREATE TRIGGER audit_tree_no_update BEFORE UPDATE ON audit_tree \
-         BEGIN SELECT RAISE(ABORT, 'audit_tree is append-only'); END",
+        "audit_tree_runs_no_update",
+        "CREATE TRIGGER audit_tree_runs_no_update BEFORE UPDATE ON audit_tree_runs \
+         BEGIN SELECT RAISE(ABORT, 'audit_tree_runs is append-only'); END",
     ),
     (
-        "audit_tree_no_delete",
-        "CREATE TRIGGER audit_tree_no_delete BEFORE DELETE ON audit_tree \
-         BEGIN SELECT RAISE(ABORT, 'audit_tree is append-only'); END",
+        "audit_tree_runs_no_delete",
+        "CREATE TRIGGER audit_tree_runs_no_delete BEFORE DELETE ON audit_tree_runs \
+         BEGIN SELECT RAISE(ABORT, 'audit_tree_runs is append-only'); END",
     ),
     (
         "audit_checkpoints_no_update",
@@ -274,8 +284,12 @@ pub(crate) fn migrate(conn: &Connection, from: u32, to: u32) -> Result<()> {
             .get(version as usize)
             .ok_or_else(|| Error::InvalidRequest(format!("no migration from version {version}")))?;
         conn.execute_batch(sql)?;
-        if version == 4 {
-            crate::tree::build(conn)?;
+        if version == 6 {
+            crate::tree::convert_rows(conn)?;
+            // A file from before the tree has an empty one to build.
+            if from <= 4 {
+                crate::tree::build(conn)?;
+            }
         }
         if version == 5 {
             let last: Option<i64> =

@@ -1,6 +1,16 @@
-//! The log's Merkle tree and signed checkpoints in the file: `audit_tree` holds one row of
-//! stored hashes per event (written in the event's transaction), `audit_checkpoints` the
-//! signed checkpoints (written in the transaction of the append that made them due).
+//! The log's Merkle tree and signed checkpoints in the file: `audit_tree_runs` holds the
+//! stored hashes of the events, a run of consecutive events per row (written in the events'
+//! transaction), `audit_checkpoints` the signed checkpoints (written in the transaction of
+//! the append that made them due).
+//!
+//! The event at `seq` stores `1 + trailing_zeros(seq)` hashes (its [`TreeRow`]). A run row
+//! `(first_seq, last_seq, hashes)` holds the rows of `first_seq..=last_seq` concatenated, and
+//! never crosses a multiple of [`RUN_LEAVES`]. One row per event made the tree's own inserts
+//! about half of what it cost an append (the other half is hashing): measured with `perf`
+//! over equal work, 1 000-event batches into a file, the writer spent 14 % more CPU with the
+//! tree than without, 5 % with the rows kept but not inserted.
+
+use std::collections::HashMap;
 
 use audit_core::tlog::{CheckpointPolicy, Frontier, SignedCheckpoint, TreeRow, leaf_hash_of_entry};
 use rusqlite::{Connection, OptionalExtension};
@@ -13,31 +23,113 @@ use crate::schema;
 /// archived a prefix, whose events the tree needs): the store then writes no tree.
 const TREE_UNAVAILABLE: &str = "tree_unavailable";
 
+/// The most events one run row holds; runs end at its multiples, so a row is at most
+/// 511 hashes (16 KB, four overflow pages) and a proof's read of one hash stays small.
+/// 256 is also the width of a C2SP `tlog-tiles` tile.
+const RUN_LEAVES: u64 = 256;
+
 /// Whether the store keeps a tree.
 pub(crate) fn enabled(conn: &Connection) -> Result<bool> {
     Ok(schema::meta_get(conn, TREE_UNAVAILABLE)?.is_none())
 }
 
-/// Leaves in the tree.
+/// Leaves in the tree: the last seq of the newest run.
 pub(crate) fn size(conn: &Connection) -> Result<u64> {
-    let max: Option<i64> = conn.query_row("SELECT max(seq) FROM audit_tree", [], |r| r.get(0))?;
-    Ok(max.map_or(0, |m| m.max(0) as u64))
+    let last: Option<i64> = conn
+        .query_row(
+            "SELECT last_seq FROM audit_tree_runs ORDER BY first_seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(last.map_or(0, |m| m.max(0) as u64))
+}
+
+/// Hashes stored by the events `1..=seq` together: `seq + Σ trailing_zeros` = `2·seq −
+/// popcount(seq)` (the 2-adic valuation of `seq!` is `seq − popcount(seq)`).
+fn hashes_through(seq: u64) -> u64 {
+    2 * seq - u64::from(seq.count_ones())
+}
+
+/// Where the row of `seq` sits in the bytes of the run starting at `first` (`1 <= first <=
+/// seq`); `None` past what a run could hold (a forged `last_seq`).
+fn row_bytes_in_run(first: u64, seq: u64) -> Option<std::ops::Range<usize>> {
+    let start = (hashes_through(seq - 1) - hashes_through(first - 1)).checked_mul(32)?;
+    let start = usize::try_from(start).ok()?;
+    Some(start..start.checked_add(TreeRow::len_for(seq) * 32)?)
+}
+
+/// A run row as read: its first and last seq and its bytes.
+struct Run {
+    first: u64,
+    last: u64,
+    hashes: Vec<u8>,
+}
+
+impl Run {
+    /// The stored row of `seq`, which the run covers.
+    fn row(&self, seq: u64) -> Result<TreeRow> {
+        let expected = row_bytes_in_run(self.first, self.last + 1).map(|r| r.start);
+        let at = row_bytes_in_run(self.first, seq);
+        match (expected, at) {
+            (Some(expected), Some(at)) if self.hashes.len() == expected => {
+                TreeRow::from_bytes(seq, &self.hashes[at])
+                    .map_err(|e| Error::corrupt_record(seq, e.to_string()))
+            }
+            _ => Err(Error::corrupt_record(
+                seq,
+                format!(
+                    "the tree run {}..={} holds {} bytes, not the rows of those seqs",
+                    self.first,
+                    self.last,
+                    self.hashes.len()
+                ),
+            )),
+        }
+    }
 }
 
 /// The stored rows of `seqs` (absent ones are left out). Callers outside a transaction open
 /// one first: each statement outside one takes and drops the file's read lock on its own.
 pub(crate) fn rows(conn: &Connection, seqs: &[u64]) -> Result<Vec<TreeRow>> {
     // Cached: a proof reads about log2(n) rows and the parse would cost as much as the reads.
-    let mut stmt = conn.prepare_cached("SELECT hashes FROM audit_tree WHERE seq = ?1")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT first_seq, last_seq, hashes FROM audit_tree_runs WHERE first_seq <= ?1 \
+         ORDER BY first_seq DESC LIMIT 1",
+    )?;
+    // Neighbouring seqs of a proof often share a run: read each run once.
+    let mut runs: HashMap<u64, Run> = HashMap::new();
     let mut out = Vec::with_capacity(seqs.len());
     for &seq in seqs {
-        let bytes: Option<Vec<u8>> = stmt.query_row([seq_param(seq)], |r| r.get(0)).optional()?;
-        if let Some(bytes) = bytes {
-            out.push(
-                TreeRow::from_bytes(seq, &bytes)
-                    .map_err(|e| Error::corrupt_record(seq, e.to_string()))?,
-            );
+        if seq == 0 {
+            continue;
         }
+        let cached = runs
+            .values()
+            .find(|run| run.first <= seq && seq <= run.last);
+        let run = match cached {
+            Some(run) => run,
+            None => {
+                let found = stmt
+                    .query_row([seq_param(seq)], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get(2)?))
+                    })
+                    .optional()?;
+                let Some((first, last, hashes)) = found else {
+                    continue;
+                };
+                let (first, last) = (first.max(1) as u64, last.max(0) as u64);
+                if last < seq {
+                    continue;
+                }
+                runs.entry(first).or_insert(Run {
+                    first,
+                    last,
+                    hashes,
+                })
+            }
+        };
+        out.push(run.row(seq)?);
     }
     Ok(out)
 }
@@ -51,10 +143,10 @@ pub(crate) fn frontier(conn: &Connection, size: u64) -> Result<Frontier> {
     Frontier::from_rows(size, &rows).map_err(|e| Error::corrupt_record(size, e.to_string()))
 }
 
-/// Appends the tree rows of a batch inside its transaction.
+/// Appends the tree rows of a batch inside its transaction, a run row at a time.
 pub(crate) struct TreeAppender<'c> {
     frontier: Frontier,
-    insert: rusqlite::Statement<'c>,
+    runs: RunWriter<'c>,
 }
 
 impl<'c> TreeAppender<'c> {
@@ -72,21 +164,83 @@ impl<'c> TreeAppender<'c> {
         }
         Ok(Some(Self {
             frontier: frontier(conn, size)?,
-            insert: conn.prepare("INSERT INTO audit_tree (seq, hashes) VALUES (?1, ?2)")?,
+            runs: RunWriter::new(conn)?,
         }))
     }
 
     /// Adds the event whose canonical bytes are `entry`.
     pub(crate) fn push(&mut self, entry: &[u8]) -> Result<()> {
         let row = self.frontier.append(leaf_hash_of_entry(entry));
-        self.insert
-            .execute(rusqlite::params![seq_param(row.seq), row.to_bytes()])?;
+        self.runs.push(&row)
+    }
+
+    /// Writes the last run and returns the tree after the pushed events. Until it is called
+    /// the newest rows are not stored.
+    pub(crate) fn finish(mut self) -> Result<Frontier> {
+        self.runs.flush()?;
+        Ok(self.frontier)
+    }
+}
+
+/// Gathers consecutive tree rows into run rows: a run ends at a multiple of
+/// [`RUN_LEAVES`], at a gap, or when flushed.
+struct RunWriter<'c> {
+    first: u64,
+    next: u64,
+    bytes: Vec<u8>,
+    insert: rusqlite::Statement<'c>,
+}
+
+impl<'c> RunWriter<'c> {
+    fn new(conn: &'c Connection) -> Result<Self> {
+        Ok(Self {
+            first: 0,
+            next: 0,
+            bytes: Vec::with_capacity(RUN_LEAVES as usize * 2 * 32),
+            insert: conn.prepare(
+                "INSERT INTO audit_tree_runs (first_seq, last_seq, hashes) VALUES (?1, ?2, ?3)",
+            )?,
+        })
+    }
+
+    fn push(&mut self, row: &TreeRow) -> Result<()> {
+        if !self.bytes.is_empty() && row.seq != self.next {
+            self.flush()?;
+        }
+        if self.bytes.is_empty() {
+            self.first = row.seq;
+        }
+        row.write_bytes(&mut self.bytes);
+        self.next = row.seq + 1;
+        if row.seq.is_multiple_of(RUN_LEAVES) {
+            self.flush()?;
+        }
         Ok(())
     }
 
-    /// The tree after the pushed events.
-    pub(crate) fn frontier(&self) -> &Frontier {
-        &self.frontier
+    /// Stores `bytes` as they are under the seqs `first..=first + count - 1`: an upgrade's
+    /// copy of a row it cannot read stays unreadable at its own seq.
+    fn push_raw(&mut self, first: u64, count: u64, bytes: &[u8]) -> Result<()> {
+        self.flush()?;
+        self.insert.execute(rusqlite::params![
+            seq_param(first),
+            seq_param(first + count - 1),
+            bytes
+        ])?;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.bytes.is_empty() {
+            return Ok(());
+        }
+        self.insert.execute(rusqlite::params![
+            seq_param(self.first),
+            seq_param(self.next - 1),
+            &self.bytes[..]
+        ])?;
+        self.bytes.clear();
+        Ok(())
     }
 }
 
@@ -165,8 +319,8 @@ pub(crate) fn latest(conn: &Connection) -> Result<Option<SignedCheckpoint>> {
     .transpose()
 }
 
-/// The upgrade step to schema version 4: builds the tree of the events already stored, in
-/// the opening transaction (streaming, `O(log n)` memory). A log that already archived a
+/// The upgrade of a file from before the tree (schema 4 or older): builds the tree of the
+/// events already stored, in the opening transaction (streaming, `O(log n)` memory). A log that already archived a
 /// prefix cannot be given a tree (the archived events are not in the file); it is marked and
 /// keeps working without one.
 pub(crate) fn build(conn: &Connection) -> Result<()> {
@@ -187,7 +341,7 @@ pub(crate) fn build(conn: &Connection) -> Result<()> {
     let mut rows = select.query([])?;
     let mut appender = TreeAppender {
         frontier: Frontier::new(),
-        insert: conn.prepare("INSERT INTO audit_tree (seq, hashes) VALUES (?1, ?2)")?,
+        runs: RunWriter::new(conn)?,
     };
     let mut entry = Vec::with_capacity(512);
     while let Some(row) = rows.next()? {
@@ -202,11 +356,94 @@ pub(crate) fn build(conn: &Connection) -> Result<()> {
         audit_core::chain::canonical_bytes(&record.event, &mut entry);
         appender.push(&entry)?;
     }
-    if appender.frontier.size() > 0 {
+    let frontier = appender.finish()?;
+    if frontier.size() > 0 {
         tracing::info!(
-            events = appender.frontier.size(),
+            events = frontier.size(),
             "audit-sqlite built the Merkle tree of the stored events"
         );
     }
     Ok(())
+}
+
+/// The upgrade from schema 6: copies the one-row-per-event `audit_tree` into runs, in seq
+/// order and streaming, then drops it (and its triggers). Rows are copied as they are: a
+/// gap starts a new run, and a row of the wrong length is stored alone under its seq, so
+/// whatever was wrong with a row before is found at the same seq after.
+pub(crate) fn convert_rows(conn: &Connection) -> Result<()> {
+    let mut select = conn.prepare("SELECT seq, hashes FROM audit_tree ORDER BY seq")?;
+    let mut rows = select.query([])?;
+    let mut runs = RunWriter::new(conn)?;
+    let mut copied = 0u64;
+    while let Some(row) = rows.next()? {
+        let (seq, bytes): (i64, Vec<u8>) = (row.get(0)?, row.get(1)?);
+        let Ok(seq) = u64::try_from(seq) else {
+            tracing::warn!(seq, "audit-sqlite dropped a tree row with a negative seq");
+            continue;
+        };
+        if seq == 0 {
+            tracing::warn!("audit-sqlite dropped a tree row with seq 0");
+            continue;
+        }
+        match TreeRow::from_bytes(seq, &bytes) {
+            Ok(row) => runs.push(&row)?,
+            Err(_) => runs.push_raw(seq, 1, &bytes)?,
+        }
+        copied += 1;
+    }
+    runs.flush()?;
+    drop(rows);
+    drop(select);
+    drop(runs);
+    conn.execute_batch("DROP TABLE audit_tree")?;
+    if copied > 0 {
+        tracing::info!(rows = copied, "audit-sqlite stored its Merkle tree as runs");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_through_counts_every_rows_hashes() {
+        let mut total = 0;
+        for seq in 1..=5_000u64 {
+            total += TreeRow::len_for(seq) as u64;
+            assert_eq!(hashes_through(seq), total, "seq {seq}");
+        }
+        assert_eq!(hashes_through(0), 0);
+    }
+
+    #[test]
+    fn a_row_is_found_where_its_run_put_it() {
+        // Rows 5..=12 concatenated: 5 has 1 hash, 6 two, 7 one, 8 four, 9 one, 10 two...
+        assert_eq!(row_bytes_in_run(5, 5), Some(0..32));
+        assert_eq!(row_bytes_in_run(5, 6), Some(32..96));
+        assert_eq!(row_bytes_in_run(5, 7), Some(96..128));
+        assert_eq!(row_bytes_in_run(5, 8), Some(128..256));
+        assert_eq!(row_bytes_in_run(5, 9), Some(256..288));
+        assert_eq!(
+            row_bytes_in_run(1, 256).map(|r| r.end as u64),
+            Some(hashes_through(256) * 32)
+        );
+    }
+
+    #[test]
+    fn a_forged_run_end_is_an_error_not_an_overflow() {
+        let run = Run {
+            first: 1,
+            last: i64::MAX as u64,
+            hashes: vec![0; 64],
+        };
+        let err = run.row(2).map(drop).unwrap_err();
+        assert!(err.to_string().contains("1..=9223372036854775807"), "{err}");
+        let run = Run {
+            first: 5,
+            last: 6,
+            hashes: vec![0; 96],
+        };
+        assert_eq!(run.row(6).map(|r| r.hashes.len()).ok(), Some(2));
+    }
 }

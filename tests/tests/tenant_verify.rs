@@ -242,13 +242,27 @@ async fn a_tenant_event_the_store_cannot_prove_is_named_unproven() {
     let Backend::Sqlite(_, dir) = &backend else {
         unreachable!()
     };
-    // Row 16 holds the hash of leaves 1..=16, which every proof of seqs 17..=30 needs.
-    rusqlite::Connection::open(dir.path().join("audit.db"))
-        .unwrap()
-        .execute_batch(
-            "DROP TRIGGER IF EXISTS audit_tree_no_delete; DELETE FROM audit_tree WHERE seq = 16;",
+    // Row 16 holds the hash of leaves 1..=16, which every proof of seqs 17..=30 needs. It
+    // sits in the tree run of the second append, 11..=20: 640 bytes (the rows of 1..=q hold
+    // 2q - popcount(q) hashes: 38 - 18 = 20), row 16's five hashes at bytes 256..416. The
+    // run is split around it.
+    let conn = rusqlite::Connection::open(dir.path().join("audit.db")).unwrap();
+    let run: (i64, i64) = conn
+        .query_row(
+            "SELECT last_seq, length(hashes) FROM audit_tree_runs WHERE first_seq = 11",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
+    assert_eq!(run, (20, 640));
+    conn.execute_batch(
+        "DROP TRIGGER IF EXISTS audit_tree_runs_no_update;
+         INSERT INTO audit_tree_runs (first_seq, last_seq, hashes)
+             SELECT 17, 20, substr(hashes, 417) FROM audit_tree_runs WHERE first_seq = 11;
+         UPDATE audit_tree_runs SET last_seq = 15, hashes = substr(hashes, 1, 256)
+             WHERE first_seq = 11;",
+    )
+    .unwrap();
     let report = verify_tenant(&acme(&backend), VerifyScope::All, &held, &operator_key())
         .await
         .unwrap();

@@ -61,14 +61,7 @@ impl Signed {
             "UPDATE HEAD SET seq = {seq}, hash = (SELECT hash FROM EVENTS WHERE seq = {seq})"
         );
         match &self.place {
-            Place::Sqlite => sqlite_tamper(
-                &self.db(),
-                &format!(
-                    "DROP TRIGGER IF EXISTS audit_tree_no_delete; {}",
-                    sql.replace("EVENTS", "audit_events")
-                        .replace("TREE", "audit_tree")
-                ),
-            ),
+            Place::Sqlite => sqlite_tamper(&self.db(), &sqlite_truncate_after(&self.db(), seq)),
             Place::Postgres { url, schema } => {
                 postgres::tamper(url, schema, &format!("{sql} {head}")).await
             }
@@ -83,6 +76,31 @@ impl Signed {
         std::fs::write(&path, checkpoint.as_str()).unwrap();
         path
     }
+}
+
+/// The SQL removing every event after `seq` and its stored tree hashes from a SQLite file,
+/// whose tree keeps runs of rows: runs after `seq` go, and the run holding it keeps the
+/// rows up to `seq` (the rows of `1..=q` hold `2q - popcount(q)` hashes of 32 bytes).
+fn sqlite_truncate_after(db: &Path, seq: u64) -> String {
+    let first: i64 = rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row(
+            "SELECT first_seq FROM audit_tree_runs WHERE first_seq <= ?1 \
+             ORDER BY first_seq DESC LIMIT 1",
+            [seq as i64],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let through = |q: u64| 2 * q - u64::from(q.count_ones());
+    let keep = 32 * (through(seq) - through(first as u64 - 1));
+    format!(
+        "DROP TRIGGER IF EXISTS audit_tree_runs_no_update; \
+         DROP TRIGGER IF EXISTS audit_tree_runs_no_delete; \
+         DELETE FROM audit_events WHERE seq > {seq}; \
+         DELETE FROM audit_tree_runs WHERE first_seq > {seq}; \
+         UPDATE audit_tree_runs SET last_seq = {seq}, hashes = substr(hashes, 1, {keep}) \
+         WHERE first_seq = {first};"
+    )
 }
 
 /// A key made by `audit keygen` in `dir`: the private key's path, the verifying key's path,

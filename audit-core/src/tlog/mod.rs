@@ -8,7 +8,8 @@
 //!
 //! - every backend keeps an RFC 6962 tree over its events as it appends them, `O(log n)`
 //!   work per event: leaf `seq - 1` is [`leaf_hash`]`(event)`, and the hashes are stored in
-//!   Go's stored-hash layout ([`TreeRow`], one row per event, in the append's transaction);
+//!   Go's stored-hash layout ([`TreeRow`]: the hashes each event stores, written in the
+//!   append's transaction; a row per event on the servers, runs of rows in SQLite);
 //! - a [`CheckpointSigner`] signs C2SP checkpoints (origin, size, root) as C2SP signed notes
 //!   with Ed25519, every N events, every T seconds and at shutdown ([`CheckpointPolicy`]);
 //!   they are stored in the log's own table and handed to a [`CheckpointPublisher`];

@@ -34,10 +34,26 @@ impl TreeRow {
     /// The row as stored: its hashes concatenated.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.hashes.len() * 32);
+        self.write_bytes(&mut out);
+        out
+    }
+
+    /// Appends the row as stored to `out` (a store keeping several rows in one value).
+    ///
+    /// ```
+    /// use audit_core::chain::ChainHash;
+    /// use audit_core::tlog::TreeRow;
+    ///
+    /// let row = TreeRow { seq: 2, hashes: vec![ChainHash::default(); 2] };
+    /// let mut run = vec![7u8; 32];
+    /// row.write_bytes(&mut run);
+    /// assert_eq!(run.len(), 96);
+    /// assert_eq!(&run[32..], &row.to_bytes()[..]);
+    /// ```
+    pub fn write_bytes(&self, out: &mut Vec<u8>) {
         for hash in &self.hashes {
             out.extend_from_slice(hash.as_bytes());
         }
-        out
     }
 
     /// Reads a stored row back, checking its length.

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: fresh stores on real files, varied events.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -28,6 +29,67 @@ pub fn raw(path: &Path) -> rusqlite::Connection {
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .expect("busy timeout");
     conn
+}
+
+/// The tree's stored rows by seq, read from `audit_tree_runs` with this test's own reading
+/// of the layout: a run holds the rows of `first_seq..=last_seq` concatenated, the row of
+/// `seq` being `1 + trailing_zeros(seq)` hashes of 32 bytes.
+pub fn tree_rows(conn: &rusqlite::Connection) -> BTreeMap<u64, Vec<u8>> {
+    let mut stmt = conn
+        .prepare("SELECT first_seq, last_seq, hashes FROM audit_tree_runs ORDER BY first_seq")
+        .expect("read the runs");
+    let runs = stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get(2)?))
+        })
+        .expect("read the runs");
+    let mut rows = BTreeMap::new();
+    for run in runs {
+        let (first, last, bytes): (i64, i64, Vec<u8>) = run.expect("a run");
+        let (first, last) = (first as u64, last as u64);
+        let mut at = 0;
+        for seq in first..=last {
+            let len = 32 * (1 + seq.trailing_zeros() as usize);
+            rows.insert(seq, bytes[at..at + len].to_vec());
+            at += len;
+        }
+        assert_eq!(at, bytes.len(), "run {first}..={last} has bytes left over");
+    }
+    rows
+}
+
+/// Rewrites the tree behind the store's back (its append-only triggers already dropped):
+/// `edit` changes the rows, which are stored back one run per row.
+pub fn rewrite_tree(conn: &rusqlite::Connection, edit: impl FnOnce(&mut BTreeMap<u64, Vec<u8>>)) {
+    let mut rows = tree_rows(conn);
+    edit(&mut rows);
+    conn.execute("DELETE FROM audit_tree_runs", [])
+        .expect("clear the runs");
+    for (seq, bytes) in rows {
+        conn.execute(
+            "INSERT INTO audit_tree_runs (first_seq, last_seq, hashes) VALUES (?1, ?1, ?2)",
+            rusqlite::params![seq as i64, bytes],
+        )
+        .expect("store a row");
+    }
+}
+
+/// Puts the tree back the way schemas 5 and 6 kept it, one `audit_tree` row per event (for
+/// tests that make an older file out of a new one).
+pub fn tree_as_schema_6(conn: &rusqlite::Connection) {
+    let rows = tree_rows(conn);
+    conn.execute_batch(
+        "CREATE TABLE audit_tree (seq INTEGER PRIMARY KEY NOT NULL, hashes BLOB NOT NULL); \
+         DROP TABLE audit_tree_runs;",
+    )
+    .expect("the schema 6 tree table");
+    for (seq, bytes) in rows {
+        conn.execute(
+            "INSERT INTO audit_tree (seq, hashes) VALUES (?1, ?2)",
+            rusqlite::params![seq as i64, bytes],
+        )
+        .expect("a schema 6 tree row");
+    }
 }
 
 /// A small deterministic generator (xorshift), so failures reproduce.

@@ -9,7 +9,7 @@ use audit_core::{Actor, AuditEvent, AuditStore, StoredEvent};
 use audit_sqlite::SqliteStore;
 use tempfile::TempDir;
 
-use crate::common::{Gen, db_path, fresh_store, raw};
+use crate::common::{Gen, db_path, fresh_store, raw, tree_as_schema_6};
 use crate::queries::{all_pages, expected};
 
 /// Four complete buckets of 8 192 events and part of a fifth.
@@ -207,8 +207,9 @@ async fn filter_rows_refuse_update_and_delete() {
 async fn a_schema_5_file_gets_filters_for_its_complete_buckets_when_opened() {
     let (store, dir, records) = filled().await;
     drop(store);
-    // What schema 5 (main before this change) looked like: no filter table, version 5.
+    // What schema 5 looked like: no filter table, a tree row per event, version 5.
     let conn = raw(&db_path(&dir));
+    tree_as_schema_6(&conn);
     conn.execute_batch(
         "DROP TABLE audit_bucket_filters; \
          UPDATE audit_meta SET value = '5' WHERE key = 'schema_version';",

@@ -12,7 +12,7 @@ use audit_core::{AuditEvent, AuditSink, AuditStore};
 use audit_sqlite::{SqliteOptions, SqliteStore};
 use tempfile::TempDir;
 
-use crate::common::{db_path, events, raw, varied_events};
+use crate::common::{db_path, events, raw, rewrite_tree, tree_rows, varied_events};
 
 const ORIGIN: &str = "audit.example/sqlite-test";
 
@@ -50,7 +50,7 @@ async fn forty() -> (SqliteStore, TempDir, SignedCheckpoint, rusqlite::Connectio
     let conn = raw(&db_path(&dir));
     conn.execute_batch(
         "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;
-         DROP TRIGGER audit_tree_no_update; DROP TRIGGER audit_tree_no_delete;
+         DROP TRIGGER audit_tree_runs_no_update; DROP TRIGGER audit_tree_runs_no_delete;
          DROP TRIGGER audit_checkpoints_no_delete;",
     )
     .unwrap();
@@ -295,8 +295,7 @@ async fn a_truncated_tail_is_named_at_the_first_missing_seq() {
     let (store, _dir, held, conn) = forty().await;
     conn.execute("DELETE FROM audit_events WHERE seq >= 36", [])
         .unwrap();
-    conn.execute("DELETE FROM audit_tree WHERE seq >= 36", [])
-        .unwrap();
+    rewrite_tree(&conn, |rows| rows.retain(|&seq, _| seq < 36));
     assert_eq!(
         fault_of(&store, &held).await,
         (36, TreeFaultKind::Truncated)
@@ -431,15 +430,85 @@ async fn a_rollback_that_grew_again_under_the_real_key_is_a_fork() {
 #[tokio::test]
 async fn a_rewritten_tree_table_is_reported_even_when_events_are_intact() {
     let (store, _dir, held, conn) = forty().await;
-    conn.execute(
-        "UPDATE audit_tree SET hashes = zeroblob(length(hashes)) WHERE seq = 8",
-        [],
-    )
-    .unwrap();
+    rewrite_tree(&conn, |rows| rows.get_mut(&8).unwrap().fill(0));
     assert_eq!(
         fault_of(&store, &held).await,
         (8, TreeFaultKind::TreeTampered)
     );
+}
+
+#[tokio::test]
+async fn a_cut_tree_run_is_an_error_at_its_seq_not_a_panic() {
+    let (store, _dir, held, conn) = forty().await;
+    // The run of 11..=20 loses its last byte: no row of it can be read.
+    conn.execute(
+        "UPDATE audit_tree_runs SET hashes = substr(hashes, 1, length(hashes) - 1) \
+         WHERE first_seq = 11",
+        [],
+    )
+    .unwrap();
+    let err = store.prove_inclusion(12, 40).await.unwrap_err();
+    assert!(err.to_string().contains("11..=20"), "{err}");
+    let report = verify_log(&store, &held, &keys()).await;
+    assert!(
+        report.as_ref().is_err() || !report.as_ref().unwrap().is_valid(),
+        "{report:?}"
+    );
+    // Proofs that need no row of that run are still answered.
+    assert!(store.prove_inclusion(3, 8).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_run_claiming_seqs_up_to_i64_max_is_an_error_not_a_panic() {
+    let (store, _dir, held, conn) = forty().await;
+    conn.execute(
+        "UPDATE audit_tree_runs SET last_seq = 9223372036854775807 WHERE first_seq = 1",
+        [],
+    )
+    .unwrap();
+    let err = store.prove_inclusion(3, 8).await.unwrap_err();
+    assert!(err.to_string().contains("1..=9223372036854775807"), "{err}");
+    let report = verify_log(&store, &held, &keys()).await;
+    assert!(
+        report.as_ref().is_err() || !report.as_ref().unwrap().is_valid(),
+        "{report:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_is_stored_in_runs_that_end_at_multiples_of_256() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_signed(&dir, 1_000);
+    let all = varied_events(3, 1_100);
+    store.append(&all[..10]).await.unwrap();
+    store.append(&all[10..1_100]).await.unwrap();
+    let conn = raw(&db_path(&dir));
+    let runs: Vec<(i64, i64)> = conn
+        .prepare("SELECT first_seq, last_seq FROM audit_tree_runs ORDER BY first_seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        runs,
+        vec![
+            (1, 10),
+            (11, 256),
+            (257, 512),
+            (513, 768),
+            (769, 1024),
+            (1025, 1100)
+        ]
+    );
+    assert_eq!(tree_rows(&conn).len(), 1_100);
+    let head = store.tree_head().await.unwrap();
+    assert_eq!(head.size, 1_100);
+    for seq in [1, 10, 11, 256, 257, 700, 1024, 1025, 1100] {
+        let proof = store.prove_inclusion(seq, 1_100).await.unwrap();
+        let record = store.get(seq).await.unwrap().unwrap();
+        proof.verify(&leaf_hash(&record.event), &head).unwrap();
+    }
 }
 
 #[tokio::test]
@@ -553,4 +622,81 @@ async fn a_schema_3_file_that_had_archived_keeps_working_without_a_tree() {
             .unwrap()
             .is_valid()
     );
+}
+
+#[tokio::test]
+async fn a_schema_6_file_written_by_main_keeps_its_tree_and_its_checkpoints_prove() {
+    // tests/fixtures/schema-v6.db: 300 events written by main's audit-sqlite (schema 6, a
+    // tree row per event) in batches of 1, 7, 64, 120, 3 and 105, signed every 100 events
+    // by this key: checkpoints at 192 and 300.
+    const FIXTURE_ORIGIN: &str = "audit.example/schema-v6-fixture";
+    let signer = || CheckpointSigner::from_seed(FIXTURE_ORIGIN, &[6; 32]).unwrap();
+    let keys = Keyring::new(signer().verifying_key()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v6.db"),
+        &path,
+    )
+    .unwrap();
+    let store = SqliteStore::open_with(
+        SqliteOptions::new(&path).checkpoints(
+            CheckpointPolicy::new(signer())
+                .every_events(100)
+                .without_timer(),
+        ),
+    )
+    .unwrap();
+    let conn = raw(&path);
+    let old_table: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'audit_tree'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(old_table, 0, "the row-per-event table is gone");
+    assert_eq!(tree_rows(&conn).len(), 300);
+
+    let signed = store.checkpoints(0, 10).await.unwrap();
+    let sizes: Vec<u64> = signed.iter().map(|c| c.head().size).collect();
+    assert_eq!(sizes, vec![192, 300]);
+    let (at192, at300) = (
+        signed[0].verify(&keys).unwrap(),
+        signed[1].verify(&keys).unwrap(),
+    );
+    // Main's signed roots are the converted tree's roots, and every event proves.
+    assert_eq!(store.tree_head_at(192).await.unwrap(), at192);
+    assert_eq!(store.tree_head_at(300).await.unwrap(), at300);
+    for seq in 1..=300 {
+        let record = store.get(seq).await.unwrap().unwrap();
+        let proof = store.prove_inclusion(seq, 300).await.unwrap();
+        proof.verify(&leaf_hash(&record.event), &at300).unwrap();
+    }
+    store
+        .prove_consistency(192, 300)
+        .await
+        .unwrap()
+        .verify(&at192, &at300)
+        .unwrap();
+    assert!(
+        verify_log(&store, &signed[1], &keys)
+            .await
+            .unwrap()
+            .is_valid()
+    );
+
+    // The log grows on from the converted runs and stays consistent with main's checkpoint.
+    store.append(&varied_events(9, 120)).await.unwrap();
+    let latest = store.latest_checkpoint().await.unwrap().unwrap();
+    let head = latest.verify(&keys).unwrap();
+    assert_eq!(head.size, 420);
+    store
+        .prove_consistency(300, 420)
+        .await
+        .unwrap()
+        .verify(&at300, &head)
+        .unwrap();
+    let report = verify_log(&store, &latest, &keys).await.unwrap();
+    assert!(report.is_valid(), "{report:?}");
 }
