@@ -9,9 +9,9 @@
 //! about half of what it cost an append (the other half is hashing): measured with `perf`
 //! over equal work, 1 000-event batches into a file, the writer spent 14 % more CPU with the
 //! tree than without, 5 % with the rows kept but not inserted. With runs the tree costs
-//! 6–10 % of the append rate (`tlog` bench, docs/benchmarks.md §9), against 15–17 % before.
+//! 6–12 % of the append rate (`tlog` bench, docs/benchmarks.md §9), against 15–17 % before.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use audit_core::tlog::{CheckpointPolicy, Frontier, SignedCheckpoint, TreeRow, leaf_hash_of_entry};
 use rusqlite::{Connection, OptionalExtension};
@@ -26,9 +26,9 @@ const TREE_UNAVAILABLE: &str = "tree_unavailable";
 
 /// The most events one run row holds; runs end at its multiples (256 is also the width of a
 /// C2SP `tlog-tiles` tile). A full run is 511 hashes, 16 KB over four overflow pages, so a
-/// proof at 10M reads 24 such values: 195 µs against 83 with a row per event. Runs of 32
-/// (2 KB, no overflow; about 32 inserts per 1 000 events) cost 3–4 points more of append
-/// rate in the same turns (10–14 % against 8–10 %); the append is the hot path.
+/// proof at 10M reads 24 rows from such values: 167 µs against 83 with a row per event.
+/// Runs of 32 (2 KB, no overflow; about 32 inserts per 1 000 events) cost 3–4 points more of
+/// append rate in the same turns (10–14 % against 8–10 %); the append is the hot path.
 const RUN_LEAVES: u64 = 256;
 
 /// Whether the store keeps a tree.
@@ -62,30 +62,26 @@ fn row_bytes_in_run(first: u64, seq: u64) -> Option<std::ops::Range<usize>> {
     Some(start..start.checked_add(TreeRow::len_for(seq) * 32)?)
 }
 
-/// A run row as read: its first and last seq and its bytes.
-struct Run {
+/// Where a run row is: its first and last seq and the length of its bytes.
+#[derive(Debug, Clone, Copy)]
+struct RunSpan {
     first: u64,
     last: u64,
-    hashes: Vec<u8>,
+    len: usize,
 }
 
-impl Run {
-    /// The stored row of `seq`, which the run covers.
-    fn row(&self, seq: u64) -> Result<TreeRow> {
+impl RunSpan {
+    /// Where the row of `seq` (which the run covers) sits in the run's bytes, once the run's
+    /// length is checked against its seqs.
+    fn row_at(&self, seq: u64) -> Result<std::ops::Range<usize>> {
         let expected = row_bytes_in_run(self.first, self.last + 1).map(|r| r.start);
-        let at = row_bytes_in_run(self.first, seq);
-        match (expected, at) {
-            (Some(expected), Some(at)) if self.hashes.len() == expected => {
-                TreeRow::from_bytes(seq, &self.hashes[at])
-                    .map_err(|e| Error::corrupt_record(seq, e.to_string()))
-            }
+        match (expected, row_bytes_in_run(self.first, seq)) {
+            (Some(expected), Some(at)) if self.len == expected => Ok(at),
             _ => Err(Error::corrupt_record(
                 seq,
                 format!(
                     "the tree run {}..={} holds {} bytes, not the rows of those seqs",
-                    self.first,
-                    self.last,
-                    self.hashes.len()
+                    self.first, self.last, self.len
                 ),
             )),
         }
@@ -94,45 +90,84 @@ impl Run {
 
 /// The stored rows of `seqs` (absent ones are left out). Callers outside a transaction open
 /// one first: each statement outside one takes and drops the file's read lock on its own.
+///
+/// Each row's bytes are read from its run with SQLite's incremental blob I/O, not the whole
+/// run: a full run is 16 KB over four overflow pages and a row is 32–160 bytes of it. Whole
+/// runs made a proof at 10M take 195 µs (167 this way), and a tenant's page of proofs would
+/// have held every run it touched in memory.
 pub(crate) fn rows(conn: &Connection, seqs: &[u64]) -> Result<Vec<TreeRow>> {
     // Cached: a proof reads about log2(n) rows and the parse would cost as much as the reads.
-    let mut stmt = conn.prepare_cached(
-        "SELECT first_seq, last_seq, hashes FROM audit_tree_runs WHERE first_seq <= ?1 \
-         ORDER BY first_seq DESC LIMIT 1",
+    // `length()` of a value does not read its overflow pages.
+    let mut find = conn.prepare_cached(
+        "SELECT first_seq, last_seq, length(hashes) FROM audit_tree_runs \
+         WHERE first_seq <= ?1 ORDER BY first_seq DESC LIMIT 1",
     )?;
-    // Neighbouring seqs of a proof often share a run: read each run once.
-    let mut runs: HashMap<u64, Run> = HashMap::new();
+    let mut spans: BTreeMap<u64, RunSpan> = BTreeMap::new();
+    let mut blob: Option<(u64, rusqlite::blob::Blob<'_>)> = None;
+    let mut bytes = Vec::with_capacity(64 * 32);
     let mut out = Vec::with_capacity(seqs.len());
     for &seq in seqs {
         if seq == 0 {
             continue;
         }
-        let cached = runs
-            .values()
-            .find(|run| run.first <= seq && seq <= run.last);
-        let run = match cached {
-            Some(run) => run,
+        let cached = spans
+            .range(..=seq)
+            .next_back()
+            .map(|(_, span)| *span)
+            .filter(|span| seq <= span.last);
+        let span = match cached {
+            Some(span) => span,
             None => {
-                let found = stmt
+                let found = find
                     .query_row([seq_param(seq)], |r| {
-                        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get(2)?))
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, i64>(2)?,
+                        ))
                     })
                     .optional()?;
-                let Some((first, last, hashes)) = found else {
+                let Some((first, last, len)) = found else {
                     continue;
                 };
-                let (first, last) = (first.max(1) as u64, last.max(0) as u64);
-                if last < seq {
+                let span = RunSpan {
+                    first: first.max(1) as u64,
+                    last: last.max(0) as u64,
+                    len: len.max(0) as usize,
+                };
+                if span.last < seq {
                     continue;
                 }
-                runs.entry(first).or_insert(Run {
-                    first,
-                    last,
-                    hashes,
-                })
+                spans.insert(span.first, span);
+                span
             }
         };
-        out.push(run.row(seq)?);
+        let at = span.row_at(seq)?;
+        // The run's `first_seq` is its rowid: move the one handle from run to run.
+        let handle = match &mut blob {
+            Some((open, handle)) if *open == span.first => handle,
+            Some((open, handle)) => {
+                handle.reopen(seq_param(span.first))?;
+                *open = span.first;
+                handle
+            }
+            None => {
+                let handle = conn.blob_open(
+                    rusqlite::MAIN_DB,
+                    "audit_tree_runs",
+                    "hashes",
+                    seq_param(span.first),
+                    true,
+                )?;
+                &mut blob.insert((span.first, handle)).1
+            }
+        };
+        bytes.resize(at.len(), 0);
+        handle.read_at_exact(&mut bytes, at.start)?;
+        out.push(
+            TreeRow::from_bytes(seq, &bytes)
+                .map_err(|e| Error::corrupt_record(seq, e.to_string()))?,
+        );
     }
     Ok(out)
 }
@@ -435,18 +470,18 @@ mod tests {
 
     #[test]
     fn a_forged_run_end_is_an_error_not_an_overflow() {
-        let run = Run {
+        let span = RunSpan {
             first: 1,
             last: i64::MAX as u64,
-            hashes: vec![0; 64],
+            len: 64,
         };
-        let err = run.row(2).map(drop).unwrap_err();
+        let err = span.row_at(2).map(drop).unwrap_err();
         assert!(err.to_string().contains("1..=9223372036854775807"), "{err}");
-        let run = Run {
+        let span = RunSpan {
             first: 5,
             last: 6,
-            hashes: vec![0; 96],
+            len: 96,
         };
-        assert_eq!(run.row(6).map(|r| r.hashes.len()).ok(), Some(2));
+        assert_eq!(span.row_at(6).ok(), Some(32..96));
     }
 }
