@@ -256,15 +256,12 @@ impl<'c> RunWriter<'c> {
         Ok(())
     }
 
-    /// Stores `bytes` as they are under the seqs `first..=first + count - 1`: an upgrade's
-    /// copy of a row it cannot read stays unreadable at its own seq.
-    fn push_raw(&mut self, first: u64, count: u64, bytes: &[u8]) -> Result<()> {
+    /// Stores `bytes` as they are, as a run of `seq` alone: an upgrade's copy of a row it
+    /// cannot read stays unreadable at its own seq.
+    fn push_raw(&mut self, seq: u64, bytes: &[u8]) -> Result<()> {
         self.flush()?;
-        self.insert.execute(rusqlite::params![
-            seq_param(first),
-            seq_param(first + count - 1),
-            bytes
-        ])?;
+        self.insert
+            .execute(rusqlite::params![seq_param(seq), seq_param(seq), bytes])?;
         Ok(())
     }
 
@@ -358,9 +355,9 @@ pub(crate) fn latest(conn: &Connection) -> Result<Option<SignedCheckpoint>> {
 }
 
 /// The upgrade of a file from before the tree (schema 4 or older): builds the tree of the
-/// events already stored, in the opening transaction (streaming, `O(log n)` memory). A log that already archived a
-/// prefix cannot be given a tree (the archived events are not in the file); it is marked and
-/// keeps working without one.
+/// events already stored, in the opening transaction (streaming, `O(log n)` memory). A log
+/// that already archived a prefix cannot be given a tree (the archived events are not in
+/// the file); it is marked and keeps working without one.
 pub(crate) fn build(conn: &Connection) -> Result<()> {
     let anchor = schema::anchor(conn)?;
     if anchor.seq > 0 {
@@ -425,14 +422,14 @@ pub(crate) fn convert_rows(conn: &Connection) -> Result<()> {
         }
         match TreeRow::from_bytes(seq, &bytes) {
             Ok(row) => runs.push(&row)?,
-            Err(_) => runs.push_raw(seq, 1, &bytes)?,
+            Err(_) => runs.push_raw(seq, &bytes)?,
         }
         copied += 1;
     }
     runs.flush()?;
+    // A table cannot be dropped while a statement reading it is still open.
     drop(rows);
     drop(select);
-    drop(runs);
     conn.execute_batch("DROP TABLE audit_tree")?;
     if copied > 0 {
         tracing::info!(rows = copied, "audit-sqlite stored its Merkle tree as runs");
