@@ -65,13 +65,11 @@ pub fn rewrite_tree(conn: &rusqlite::Connection, edit: impl FnOnce(&mut BTreeMap
     edit(&mut rows);
     conn.execute("DELETE FROM audit_tree_runs", [])
         .expect("clear the runs");
-    for (seq, bytes) in rows {
-        conn.execute(
-            "INSERT INTO audit_tree_runs (first_seq, last_seq, hashes) VALUES (?1, ?1, ?2)",
-            rusqlite::params![seq as i64, bytes],
-        )
-        .expect("store a row");
-    }
+    insert_rows(
+        conn,
+        "INSERT INTO audit_tree_runs (first_seq, last_seq, hashes) VALUES (?1, ?1, ?2)",
+        rows,
+    );
 }
 
 /// Puts the tree back the way schemas 5 and 6 kept it, one `audit_tree` row per event (for
@@ -83,12 +81,18 @@ pub fn tree_as_schema_6(conn: &rusqlite::Connection) {
          DROP TABLE audit_tree_runs;",
     )
     .expect("the schema 6 tree table");
+    insert_rows(
+        conn,
+        "INSERT INTO audit_tree (seq, hashes) VALUES (?1, ?2)",
+        rows,
+    );
+}
+
+/// Runs `insert` with each row's seq as `?1` and its bytes as `?2`.
+fn insert_rows(conn: &rusqlite::Connection, insert: &str, rows: BTreeMap<u64, Vec<u8>>) {
     for (seq, bytes) in rows {
-        conn.execute(
-            "INSERT INTO audit_tree (seq, hashes) VALUES (?1, ?2)",
-            rusqlite::params![seq as i64, bytes],
-        )
-        .expect("a schema 6 tree row");
+        conn.execute(insert, rusqlite::params![seq as i64, bytes])
+            .unwrap_or_else(|e| panic!("{insert} for seq {seq}: {e}"));
     }
 }
 
