@@ -701,3 +701,108 @@ async fn a_schema_6_file_written_by_main_keeps_its_tree_and_its_checkpoints_prov
     let report = verify_log(&store, &latest, &keys).await.unwrap();
     assert!(report.is_valid(), "{report:?}");
 }
+
+#[tokio::test]
+async fn after_a_key_rotation_old_and_new_checkpoints_verify_with_both_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let old = CheckpointSigner::from_seed(ORIGIN, &[1; 32]).unwrap();
+    let new = CheckpointSigner::from_seed(ORIGIN, &[2; 32]).unwrap();
+    let open = |signer: &CheckpointSigner| {
+        SqliteStore::open_with(
+            SqliteOptions::new(&path).checkpoints(
+                CheckpointPolicy::new(signer.clone())
+                    .every_events(10)
+                    .without_timer(),
+            ),
+        )
+        .unwrap()
+    };
+    // A checkpoint is due at the end of an append, so 10 at a time signs at every 10.
+    let store = open(&old);
+    for chunk in varied_events(4, 20).chunks(10) {
+        store.append(chunk).await.unwrap();
+    }
+    drop(store);
+    // Rotated: the store now signs with the new key.
+    let store = open(&new);
+    for chunk in varied_events(5, 20).chunks(10) {
+        store.append(chunk).await.unwrap();
+    }
+    let signed = store.checkpoints(0, 10).await.unwrap();
+    let sizes: Vec<u64> = signed.iter().map(|c| c.head().size).collect();
+    assert_eq!(sizes, vec![10, 20, 30, 40]);
+
+    // The new key alone refuses what the old key signed; the keyring of both (as a key
+    // file holds them, one per line) verifies every checkpoint and every consistency step.
+    let only_new = Keyring::new(new.verifying_key()).unwrap();
+    assert!(signed[1].verify(&only_new).is_err());
+    assert!(signed[2].verify(&only_new).is_ok());
+    let file = dir.path().join("verifiers.pub");
+    std::fs::write(
+        &file,
+        format!(
+            "# the current key\n{}\n# retired\n{}\n",
+            new.verifying_key(),
+            old.verifying_key()
+        ),
+    )
+    .unwrap();
+    let both = Keyring::from_file(&file).unwrap();
+    let heads: Vec<_> = signed.iter().map(|c| c.verify(&both).unwrap()).collect();
+    for pair in heads.windows(2) {
+        store
+            .prove_consistency(pair[0].size, pair[1].size)
+            .await
+            .unwrap()
+            .verify(&pair[0], &pair[1])
+            .unwrap();
+    }
+    for checkpoint in &signed {
+        let report = verify_log(&store, checkpoint, &both).await.unwrap();
+        assert!(report.is_valid(), "{report:?}");
+    }
+    // A key of another log cannot join the keyring.
+    let stranger = CheckpointSigner::from_seed("audit.example/another-log", &[3; 32]).unwrap();
+    assert!(both.with(stranger.verifying_key()).is_err());
+}
+
+const SIGNER_ENV: &str = "AUDIT_SQLITE_TEST_SIGNER_KEY";
+const SIGNER_DB_ENV: &str = "AUDIT_SQLITE_TEST_SIGNER_DB";
+
+/// Run again by `a_signer_loaded_from_the_environment_signs_checkpoints` with the key in
+/// the environment: signs 5 events into the named file. In a normal run it returns at once.
+#[tokio::test]
+async fn signer_from_the_environment_child() {
+    let Ok(path) = std::env::var(SIGNER_DB_ENV) else {
+        return;
+    };
+    let signer = CheckpointSigner::from_env(SIGNER_ENV).unwrap();
+    let store = SqliteStore::open_with(
+        SqliteOptions::new(path).checkpoints(
+            CheckpointPolicy::new(signer)
+                .every_events(5)
+                .without_timer(),
+        ),
+    )
+    .unwrap();
+    store.append(&varied_events(6, 5)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_signer_loaded_from_the_environment_signs_checkpoints() {
+    assert!(CheckpointSigner::from_env("AUDIT_SQLITE_TEST_NO_SUCH_VARIABLE").is_err());
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let key = signer();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "tlog::signer_from_the_environment_child"])
+        .env(SIGNER_ENV, key.private_key())
+        .env(SIGNER_DB_ENV, &path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the child store failed");
+    let store = SqliteStore::open(&path).unwrap();
+    let latest = store.latest_checkpoint().await.unwrap().unwrap();
+    assert_eq!(latest.verify(&keys()).unwrap().size, 5);
+}
